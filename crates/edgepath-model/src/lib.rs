@@ -1,0 +1,21 @@
+//! edgepath's model of what a Skype for Business Online / Microsoft Teams
+//! client needs to reach the Microsoft 365 edge: the services and their
+//! ports, Microsoft's endpoint data, the provisioned media port ranges and
+//! their QoS markings. Every lens (probe, policy, capture) speaks in these
+//! terms. No I/O here beyond parsing text handed in.
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod endpoints;
+pub mod modality;
+pub mod ports;
+pub mod provisioning;
+pub mod service;
+pub mod snapshot;
+
+pub use catalog::{Catalog, CatalogError, CatalogService, EndpointSource};
+pub use endpoints::{Category, EndpointData, EndpointError, EndpointSet};
+pub use modality::{Dscp, MediaRanges, Modality, QosRule};
+pub use ports::{PortError, PortRange, PortSet};
+pub use provisioning::{Provisioning, ProvisioningError};
+pub use service::{Profile, ServiceId, SourceClass};
