@@ -1,1 +1,43 @@
-fn main(){}
+//! The `edgepath` binary: argument parsing and rendering only; the work is in
+//! the library crates.
+#![forbid(unsafe_code)]
+
+mod args;
+mod catalog_cmd;
+mod output;
+mod provisioning_cmd;
+mod store;
+mod update;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use output::Outcome;
+
+fn main() -> ExitCode {
+    // clap exits 2 on usage errors and 0 for --help/--version.
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Catalog(a) => catalog_cmd::run(a),
+        Command::Provisioning(a) => provisioning_cmd::run(a),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgepath: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A reader that closed the pipe (`edgepath ... | head`) is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -145,12 +145,17 @@ impl EndpointData {
             column: e.column(),
             message: strip_position(&e.to_string()),
         })?;
+        Self::from_value(&value)
+    }
+
+    /// Reads endpoint sets from an already parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Self, EndpointError> {
         let Value::Array(items) = value else {
             return Err(shape(
                 "$",
                 format!(
                     "expected an array of endpoint sets, found {}",
-                    kind_of(&value)
+                    kind_of(value)
                 ),
             ));
         };
@@ -216,7 +221,7 @@ impl EndpointData {
                 }
             }
         }
-        table.sort_by(|a, b| a.net.cmp(&b.net));
+        table.sort_by_key(|e| e.net);
         table
     }
 
@@ -286,10 +291,16 @@ fn read_set(
     };
     let id_path = format!("{path}.id");
     let id = match obj.get("id") {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| shape(&id_path, format!("id {n} is not a whole number 0-4294967295")))?,
+        Some(Value::Number(n)) => {
+            n.as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| {
+                    shape(
+                        &id_path,
+                        format!("id {n} is not a whole number 0-4294967295"),
+                    )
+                })?
+        }
         Some(other) => {
             return Err(shape(
                 &id_path,
@@ -337,7 +348,11 @@ fn read_set(
     })
 }
 
-fn req_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a str, EndpointError> {
+fn req_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a str, EndpointError> {
     match obj.get(key) {
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(shape(
@@ -348,7 +363,11 @@ fn req_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a
     }
 }
 
-fn opt_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, EndpointError> {
+fn opt_str(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, EndpointError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -359,7 +378,11 @@ fn opt_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<Str
     }
 }
 
-fn opt_bool(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<bool>, EndpointError> {
+fn opt_bool(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<bool>, EndpointError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -386,7 +409,10 @@ fn opt_str_array(
                 let p = format!("{key_path}[{i}]");
                 match v {
                     Value::String(s) => Ok((p, s.clone())),
-                    other => Err(shape(&p, format!("expected a string, found {}", kind_of(other)))),
+                    other => Err(shape(
+                        &p,
+                        format!("expected a string, found {}", kind_of(other)),
+                    )),
                 }
             })
             .collect(),
@@ -401,12 +427,14 @@ fn opt_ports(obj: &Map<String, Value>, key: &str, path: &str) -> Result<PortSet,
     let key_path = format!("{path}.{key}");
     match obj.get(key) {
         None | Some(Value::Null) => Ok(PortSet::new()),
-        Some(Value::String(s)) => PortSet::parse_list(s).map_err(|e: PortError| {
-            shape(&key_path, format!("invalid port list `{s}`: {e}"))
-        }),
+        Some(Value::String(s)) => PortSet::parse_list(s)
+            .map_err(|e: PortError| shape(&key_path, format!("invalid port list `{s}`: {e}"))),
         Some(other) => Err(shape(
             &key_path,
-            format!("expected a port list string like \"80,443\", found {}", kind_of(other)),
+            format!(
+                "expected a port list string like \"80,443\", found {}",
+                kind_of(other)
+            ),
         )),
     }
 }
@@ -417,7 +445,10 @@ fn read_url(text: &str, path: &str) -> Result<String, EndpointError> {
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'*' | b'_'));
     if !ok {
-        return Err(shape(path, format!("`{text}` is not a host name or wildcard")));
+        return Err(shape(
+            path,
+            format!("`{text}` is not a host name or wildcard"),
+        ));
     }
     Ok(t.to_ascii_lowercase())
 }
@@ -456,7 +487,10 @@ mod tests {
     use super::*;
 
     fn fixture() -> String {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/o365-endpoints-worldwide.json");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/o365-endpoints-worldwide.json"
+        );
         std::fs::read_to_string(p).expect("shared fixture present beside the project")
     }
 
@@ -500,22 +534,35 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_place() {
-        assert_eq!(err(""), "not valid JSON at line 1, column 0: EOF while parsing a value");
+        assert_eq!(
+            err(""),
+            "not valid JSON at line 1, column 0: EOF while parsing a value"
+        );
         assert!(err("{\"a\": 1}").contains("expected an array of endpoint sets, found an object"));
         assert!(err("[]").contains("no endpoint set"));
         assert!(err("[1]").starts_with("at [0]:"));
         let base = r#"{"id": 11, "serviceArea": "Skype", "category": "Optimize""#;
-        assert!(err(&format!("[{base}, \"ips\": [\"52.112.0.0/14\", \"300.1.1.1/8\"]}}]"))
-            .starts_with("at [0].ips[1]: `300.1.1.1/8` is not"));
+        assert!(err(&format!(
+            "[{base}, \"ips\": [\"52.112.0.0/14\", \"300.1.1.1/8\"]}}]"
+        ))
+        .starts_with("at [0].ips[1]: `300.1.1.1/8` is not"));
         assert!(err(&format!("[{base}, \"udpPorts\": \"3478,,3479\"}}]"))
             .starts_with("at [0].udpPorts: invalid port list"));
-        assert!(err(&format!("[{base}, \"udpPorts\": 3478}}]"))
-            .contains("expected a port list string"));
-        assert!(err(r#"[{"id": 1, "serviceArea": "Skype", "category": "Fast"}]"#)
-            .contains("unknown category `Fast`"));
-        assert!(err(r#"[{"id": -1, "serviceArea": "Skype", "category": "Allow"}]"#).starts_with("at [0].id:"));
-        assert!(err(&format!("[{base}, \"tcpPorts\": \"443\"}}, {base}, \"tcpPorts\": \"443\"}}]"))
-            .contains("appears twice"));
+        assert!(
+            err(&format!("[{base}, \"udpPorts\": 3478}}]")).contains("expected a port list string")
+        );
+        assert!(
+            err(r#"[{"id": 1, "serviceArea": "Skype", "category": "Fast"}]"#)
+                .contains("unknown category `Fast`")
+        );
+        assert!(
+            err(r#"[{"id": -1, "serviceArea": "Skype", "category": "Allow"}]"#)
+                .starts_with("at [0].id:")
+        );
+        assert!(err(&format!(
+            "[{base}, \"tcpPorts\": \"443\"}}, {base}, \"tcpPorts\": \"443\"}}]"
+        ))
+        .contains("appears twice"));
         assert!(err(&format!("[{base}, \"urls\": [\"bad host\"]}}]")).starts_with("at [0].urls[0]"));
     }
 

@@ -77,7 +77,9 @@ impl FromStr for Modality {
         Modality::ALL
             .into_iter()
             .find(|m| m.id() == s)
-            .ok_or_else(|| format!("unknown modality `{s}` (audio, video, app_sharing, file_transfer)"))
+            .ok_or_else(|| {
+                format!("unknown modality `{s}` (audio, video, app_sharing, file_transfer)")
+            })
     }
 }
 

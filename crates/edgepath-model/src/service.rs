@@ -61,10 +61,13 @@ impl FromStr for ServiceId {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ServiceId::ALL.into_iter().find(|v| v.id() == s).ok_or_else(|| {
-            let ids: Vec<_> = ServiceId::ALL.iter().map(|v| v.id()).collect();
-            format!("unknown service `{s}` ({})", ids.join(", "))
-        })
+        ServiceId::ALL
+            .into_iter()
+            .find(|v| v.id() == s)
+            .ok_or_else(|| {
+                let ids: Vec<_> = ServiceId::ALL.iter().map(|v| v.id()).collect();
+                format!("unknown service `{s}` ({})", ids.join(", "))
+            })
     }
 }
 

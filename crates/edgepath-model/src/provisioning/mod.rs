@@ -36,7 +36,9 @@ pub enum ProvisioningError {
         expected: &'static str,
     },
     /// A range whose minimum is above its maximum.
-    #[error("line {min_line}: <{min_element}> {min} is above <{max_element}> {max} (line {max_line})")]
+    #[error(
+        "line {min_line}: <{min_element}> {min} is above <{max_element}> {max} (line {max_line})"
+    )]
     Backwards {
         /// The min element.
         min_element: &'static str,
@@ -72,7 +74,11 @@ const PAIRS: [(&str, &str, &str); 6] = [
     ("audio", "ucMinAudioPort", "ucMaxAudioPort"),
     ("video", "ucMinVideoPort", "ucMaxVideoPort"),
     ("app_sharing", "ucMinAppSharingPort", "ucMaxAppSharingPort"),
-    ("file_transfer", "ucMinFileTransferPort", "ucMaxFileTransferPort"),
+    (
+        "file_transfer",
+        "ucMinFileTransferPort",
+        "ucMaxFileTransferPort",
+    ),
     ("sip_dynamic", "ucMinSipDynamicPort", "ucMaxSipDynamicPort"),
 ];
 
@@ -247,7 +253,11 @@ impl<'a> Values<'a> {
             })
     }
 
-    fn range(&self, key: &str, warnings: &mut Vec<String>) -> Result<Option<PortRange>, ProvisioningError> {
+    fn range(
+        &self,
+        key: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<PortRange>, ProvisioningError> {
         let (_, min_el, max_el) = pair(key);
         match (self.port(min_el)?, self.port(max_el)?) {
             (Some((min, min_line)), Some((max, max_line))) => PortRange::new(min, max)

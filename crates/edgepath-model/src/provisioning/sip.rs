@@ -53,7 +53,8 @@ pub fn split(input: &str) -> Split<'_> {
         if line.trim_start().starts_with('<') {
             notes.push(Repair {
                 line: idx + 1,
-                message: "no blank line between the SIP headers and the body; the body starts here".into(),
+                message: "no blank line between the SIP headers and the body; the body starts here"
+                    .into(),
             });
             body_start = off;
             body_line = idx + 1;
@@ -66,7 +67,10 @@ pub fn split(input: &str) -> Split<'_> {
                     Ok(n) => content_length = Some((n, idx + 1)),
                     Err(_) => notes.push(Repair {
                         line: idx + 1,
-                        message: format!("Content-Length `{}` is not a number; ignored", value.trim()),
+                        message: format!(
+                            "Content-Length `{}` is not a number; ignored",
+                            value.trim()
+                        ),
                     }),
                 }
             }

@@ -77,9 +77,18 @@ fn validation_findings() {
     )
     .unwrap();
     let w = p.warnings.join("\n");
-    assert!(w.contains("the audio range 50000-50025 overlaps the video range 50020-50039"), "{w}");
-    assert!(w.contains("the app_sharing range 50040-50049 has 10 ports"), "{w}");
-    assert!(w.contains("the file_transfer range 60000-60019 is not inside the media range"), "{w}");
+    assert!(
+        w.contains("the audio range 50000-50025 overlaps the video range 50020-50039"),
+        "{w}"
+    );
+    assert!(
+        w.contains("the app_sharing range 50040-50049 has 10 ports"),
+        "{w}"
+    );
+    assert!(
+        w.contains("the file_transfer range 60000-60019 is not inside the media range"),
+        "{w}"
+    );
     assert_eq!(p.warnings.len(), 3, "{w}");
 }
 
@@ -88,7 +97,10 @@ fn low_ports_and_missing_ranges() {
     let p = with("<ucMinAudioPort>80</ucMinAudioPort><ucMaxAudioPort>99</ucMaxAudioPort>").unwrap();
     let w = p.warnings.join("\n");
     assert!(w.contains("below 1024"), "{w}");
-    assert!(w.contains("assumed Microsoft's default media range 50000-50059"), "{w}");
+    assert!(
+        w.contains("assumed Microsoft's default media range 50000-50059"),
+        "{w}"
+    );
     assert!(w.contains("not inside the media range"), "{w}");
 }
 
@@ -145,8 +157,16 @@ fn truncated_value_is_not_used() {
     )
     .unwrap();
     let w = p.warnings.join("\n");
-    assert!(w.contains("<ucMaxAudioPort> is cut off by the end of the input; its value `500` was not used"), "{w}");
-    assert!(w.contains("<ucMinAudioPort> without <ucMaxAudioPort>"), "{w}");
+    assert!(
+        w.contains(
+            "<ucMaxAudioPort> is cut off by the end of the input; its value `500` was not used"
+        ),
+        "{w}"
+    );
+    assert!(
+        w.contains("<ucMinAudioPort> without <ucMaxAudioPort>"),
+        "{w}"
+    );
     assert_eq!(p.ranges.audio, Modality::Audio.default_range());
 }
 
@@ -160,7 +180,10 @@ fn other_groups_do_not_override_server_configuration() {
     )
     .unwrap();
     assert_eq!(p.ranges.audio.to_string(), "50000-50019");
-    assert!(p.warnings.iter().any(|w| w.contains("outside the ServerConfiguration group ignored")));
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.contains("outside the ServerConfiguration group ignored")));
 }
 
 mod prop {

@@ -118,7 +118,10 @@ impl Lexer<'_> {
                     None => {
                         let t = self.src[start..].to_owned();
                         self.push_text(&t);
-                        self.repair(self.pos, "CDATA section never closed: the input ends first".into());
+                        self.repair(
+                            self.pos,
+                            "CDATA section never closed: the input ends first".into(),
+                        );
                         self.pos = self.src.len();
                     }
                 }
@@ -139,7 +142,10 @@ impl Lexer<'_> {
         match self.rest().find(end) {
             Some(i) => self.pos += i + end.len(),
             None => {
-                self.repair(self.pos, format!("{what} never closed: ignored the rest of the input"));
+                self.repair(
+                    self.pos,
+                    format!("{what} never closed: ignored the rest of the input"),
+                );
                 self.pos = self.src.len();
             }
         }
@@ -150,7 +156,10 @@ impl Lexer<'_> {
         if self.stack.is_empty() {
             if !raw.trim().is_empty() {
                 let shown: String = raw.trim().chars().take(40).collect();
-                self.repair(start, format!("text outside any element ignored: `{shown}`"));
+                self.repair(
+                    start,
+                    format!("text outside any element ignored: `{shown}`"),
+                );
             }
             return;
         }
@@ -187,13 +196,20 @@ impl Lexer<'_> {
         if self.rest().starts_with('>') {
             self.pos += 1;
         } else {
-            self.repair(tag_start, format!("end tag </{name}> is not closed with `>`"));
+            self.repair(
+                tag_start,
+                format!("end tag </{name}> is not closed with `>`"),
+            );
         }
         let lname = local(&name).to_owned();
         match self.stack.iter().rposition(|o| o.name == lname) {
             Some(idx) => {
                 while self.stack.len() > idx + 1 {
-                    let inner = self.stack.last().map(|o| (o.name.clone(), o.line)).unwrap_or_default();
+                    let inner = self
+                        .stack
+                        .last()
+                        .map(|o| (o.name.clone(), o.line))
+                        .unwrap_or_default();
                     self.repair(
                         tag_start,
                         format!(
@@ -205,7 +221,10 @@ impl Lexer<'_> {
                 }
                 self.close_top(false);
             }
-            None => self.repair(tag_start, format!("end tag </{name}> matches no open element; ignored")),
+            None => self.repair(
+                tag_start,
+                format!("end tag </{name}> matches no open element; ignored"),
+            ),
         }
     }
 
@@ -235,7 +254,10 @@ impl Lexer<'_> {
         let raw_name = self.name();
         if raw_name.is_empty() {
             // A lone '<' (e.g. "a < b" in text): keep it as text.
-            self.repair(tag_start, "a `<` that starts no tag was read as text".into());
+            self.repair(
+                tag_start,
+                "a `<` that starts no tag was read as text".into(),
+            );
             self.push_text("<");
             return;
         }
@@ -256,7 +278,10 @@ impl Lexer<'_> {
                 break;
             }
             if rest.is_empty() || rest.starts_with('<') {
-                self.repair(tag_start, format!("start tag <{raw_name}> is not closed with `>`; ended it there"));
+                self.repair(
+                    tag_start,
+                    format!("start tag <{raw_name}> is not closed with `>`; ended it there"),
+                );
                 break;
             }
             let stray = rest.chars().next().unwrap_or('?');
@@ -269,12 +294,15 @@ impl Lexer<'_> {
             }
             self.skip_ws();
             if !self.rest().starts_with('=') {
-                self.repair(self.pos, format!("attribute `{attr}` of <{raw_name}> has no value; ignored"));
+                self.repair(
+                    self.pos,
+                    format!("attribute `{attr}` of <{raw_name}> has no value; ignored"),
+                );
                 continue;
             }
             self.pos += 1;
             self.skip_ws();
-            let value = self.attr_value(&attr, &raw_name, line);
+            let value = self.attr_value(&attr, &raw_name);
             if local(&attr) == "name" {
                 name_attr = Some(value);
             }
@@ -290,14 +318,17 @@ impl Lexer<'_> {
         }
     }
 
-    fn attr_value(&mut self, attr: &str, tag: &str, line: usize) -> String {
+    fn attr_value(&mut self, attr: &str, tag: &str) -> String {
         let rest = self.rest();
         let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
             let len = rest
                 .find(|c: char| c.is_whitespace() || c == '>' || c == '<')
                 .unwrap_or(rest.len());
             let v = rest[..len].trim_end_matches('/').to_owned();
-            self.repair(self.pos, format!("value of attribute `{attr}` of <{tag}> is not quoted"));
+            self.repair(
+                self.pos,
+                format!("value of attribute `{attr}` of <{tag}> is not quoted"),
+            );
             self.pos += v.len();
             return decode_entities(&v);
         };
@@ -324,7 +355,7 @@ impl Lexer<'_> {
                 self.repair(
                     self.pos,
                     format!(
-                        "attribute `{attr}` of <{tag}> (line {line}) lacks its closing quote; closed it at the end of the tag"
+                        "attribute `{attr}` of <{tag}> lacks its closing quote; closed it at the end of the tag"
                     ),
                 );
                 self.pos = next;
@@ -431,14 +462,19 @@ mod tests {
         assert_eq!(d.repairs.len(), 1);
         assert_eq!(d.repairs[0].line, 10);
         assert!(d.repairs[0].message.contains("`xmlns` of <root>"));
-        assert!(d.elements.iter().any(|e| e.name == "v" && e.text == "5" && e.line == 11));
+        assert!(d
+            .elements
+            .iter()
+            .any(|e| e.name == "v" && e.text == "5" && e.line == 11));
     }
 
     #[test]
     fn truncation_is_reported_and_the_cut_element_flagged() {
         let d = read("<root>\n<v>50</v>\n<w>500", 1);
         assert_eq!(d.repairs.len(), 1);
-        assert!(d.repairs[0].message.contains("<w> (line 3) inside <root> (line 1)"));
+        assert!(d.repairs[0]
+            .message
+            .contains("<w> (line 3) inside <root> (line 1)"));
         let w = d.elements.iter().find(|e| e.name == "w").unwrap();
         assert!(w.truncated);
         let v = d.elements.iter().find(|e| e.name == "v").unwrap();
@@ -455,8 +491,24 @@ mod tests {
     #[test]
     fn junk_never_panics() {
         for s in [
-            "", "<", "<<", "</", "<a", "<a b", "<a b=", "<a b=\"", "<a b='x", "<!--", "<![CDATA[x",
-            "<?x", "<!x", "&", "<a>&#xZZ;&#99999999;&lt</a>", "<a b=c/>", "<a =x>", "<é ü='ö'>ä</é>",
+            "",
+            "<",
+            "<<",
+            "</",
+            "<a",
+            "<a b",
+            "<a b=",
+            "<a b=\"",
+            "<a b='x",
+            "<!--",
+            "<![CDATA[x",
+            "<?x",
+            "<!x",
+            "&",
+            "<a>&#xZZ;&#99999999;&lt</a>",
+            "<a b=c/>",
+            "<a =x>",
+            "<é ü='ö'>ä</é>",
         ] {
             let _ = read(s, 1);
         }
@@ -464,6 +516,9 @@ mod tests {
 
     #[test]
     fn entities() {
-        assert_eq!(decode_entities("a&lt;b&#65;&#x42;&bogus;&"), "a<bAB&bogus;&");
+        assert_eq!(
+            decode_entities("a&lt;b&#65;&#x42;&bogus;&"),
+            "a<bAB&bogus;&"
+        );
     }
 }

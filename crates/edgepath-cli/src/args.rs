@@ -1,0 +1,112 @@
+//! The one flag table (clap derive). Every reporting command takes `--json`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use edgepath_model::Profile;
+
+/// edgepath: can Skype for Business Online / Teams clients reach the
+/// Microsoft 365 edge from here, by which path, why not, and which firewall,
+/// proxy, QoS and VPN settings fix it?
+#[derive(Debug, Parser)]
+#[command(name = "edgepath", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 findings worth attention, 2 usage, input or operational error.\nEnvironment: EDGEPATH_ENDPOINTS (endpoint JSON file), EDGEPATH_CACHE_DIR (where updated or imported endpoint data is kept), NO_COLOR."
+)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the services a client needs, with ports, names and address ranges
+    /// from Microsoft's endpoint data; import or update that data.
+    Catalog(CatalogArgs),
+    /// Read the port ranges a client was provisioned with from a pasted SIP
+    /// message or provisionGroupList XML, validate them, and derive QoS.
+    Provisioning(ProvisioningArgs),
+}
+
+/// Options every command that uses endpoint data accepts.
+#[derive(Debug, Args, Clone)]
+pub struct EndpointArgs {
+    /// Use this endpoint JSON file (Microsoft's web service format) for this run,
+    /// instead of the imported/updated data or the embedded snapshot.
+    #[arg(long, value_name = "FILE", env = "EDGEPATH_ENDPOINTS", global = true)]
+    pub endpoints: Option<PathBuf>,
+}
+
+/// Output options.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Write one JSON document to stdout instead of the text report.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `edgepath catalog`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CatalogArgs {
+    /// What to do with the endpoint data; without one, show the service table.
+    #[command(subcommand)]
+    pub action: Option<CatalogAction>,
+    /// Port profile: `current` (TCP 443, UDP 3478-3481) or `legacy` (adds the
+    /// A/V edge's UDP and TCP 50000-59999).
+    #[arg(long, default_value = "current", value_parser = parse_profile, global = true)]
+    pub profile: Profile,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// What `edgepath catalog` can do besides showing the table.
+#[derive(Debug, Subcommand)]
+pub enum CatalogAction {
+    /// Check FILE (Microsoft's endpoint JSON) and keep it as the endpoint data
+    /// later runs use, then show the catalog built from it.
+    Import {
+        /// The JSON file, as https://endpoints.office.com/endpoints/worldwide returns it.
+        file: PathBuf,
+        /// Only check and show; keep nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Fetch Microsoft's current endpoint list (only when its version changed)
+    /// and keep it for later runs.
+    Update {
+        /// Fetch the list even when the version is unchanged.
+        #[arg(long)]
+        force: bool,
+        /// The service instance: Worldwide, USGovDoD, USGovGCCHigh, China.
+        #[arg(long, default_value = "Worldwide")]
+        instance: String,
+        /// The web service's base address.
+        #[arg(
+            long,
+            value_name = "URL",
+            default_value = "https://endpoints.office.com"
+        )]
+        service_url: String,
+    },
+    /// Forget imported or updated endpoint data; go back to the embedded snapshot.
+    Reset,
+}
+
+/// `edgepath provisioning`.
+#[derive(Debug, Args)]
+pub struct ProvisioningArgs {
+    /// The pasted SIP message or XML; `-` reads standard input.
+    #[arg(value_name = "FILE|-")]
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+}

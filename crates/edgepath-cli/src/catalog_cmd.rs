@@ -1,0 +1,263 @@
+//! `edgepath catalog`: the service table, and managing the endpoint data.
+
+use anyhow::{anyhow, Result};
+use edgepath_model::{Catalog, EndpointSet, EndpointSource, MediaRanges, Profile, QosRule};
+use serde::Serialize;
+
+use crate::args::{CatalogAction, CatalogArgs};
+use crate::output::{emit, emit_json, Outcome, Table};
+use crate::store::{self, now_rfc3339, Meta, Store};
+use crate::update;
+
+/// The JSON document of `edgepath catalog`.
+#[derive(Serialize)]
+struct CatalogDoc<'a> {
+    profile: Profile,
+    endpoints: &'a EndpointSource,
+    services: &'a [edgepath_model::CatalogService],
+    modalities: Vec<QosRule>,
+    warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_sets: Option<&'a [EndpointSet]>,
+}
+
+/// Runs `edgepath catalog ...`.
+pub fn run(args: &CatalogArgs) -> Result<Outcome> {
+    match &args.action {
+        None => {
+            let loaded = store::load(args.endpoints.endpoints.as_deref())?;
+            show(loaded.data, &loaded.source, args, false)
+        }
+        Some(CatalogAction::Import { file, dry_run }) => {
+            let (data, value) = store::read_endpoint_file(file)?;
+            // Build first: data without a Skype area is refused before it is kept.
+            Catalog::build(data.clone(), args.profile)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let mut source = EndpointSource {
+                kind: "file",
+                version: None,
+                date: None,
+                path: Some(file.display().to_string()),
+                description: format!(
+                    "endpoint data from {} (not kept: --dry-run)",
+                    file.display()
+                ),
+            };
+            if !dry_run {
+                let stored_at = now_rfc3339();
+                let kept = Store::locate()?.write(
+                    value,
+                    Meta {
+                        origin: "import".into(),
+                        from: std::fs::canonicalize(file)
+                            .unwrap_or_else(|_| file.clone())
+                            .display()
+                            .to_string(),
+                        version: None,
+                        instance: None,
+                        stored_at: stored_at.clone(),
+                    },
+                )?;
+                source = EndpointSource {
+                    kind: "cache",
+                    version: None,
+                    date: Some(stored_at),
+                    path: Some(kept.display().to_string()),
+                    description: format!(
+                        "endpoint data imported from {}; kept in {} for later runs (`edgepath catalog reset` forgets it)",
+                        file.display(),
+                        kept.display()
+                    ),
+                };
+            }
+            show(data, &source, args, true)
+        }
+        Some(CatalogAction::Update {
+            force,
+            instance,
+            service_url,
+        }) => {
+            let report = update::run(&Store::locate()?, service_url, instance, *force)?;
+            if args.output.json {
+                emit_json(&report)?;
+            } else {
+                let text = match report.status {
+                    "up_to_date" => format!(
+                        "Microsoft's {} endpoint list is still version {}; kept data unchanged ({}).\n",
+                        report.instance, report.version, report.path
+                    ),
+                    _ => format!(
+                        "Fetched Microsoft's {} endpoint list, version {} ({} endpoint sets{}); kept in {}.\nLater runs use it; `edgepath catalog reset` goes back to the embedded snapshot.\n",
+                        report.instance,
+                        report.version,
+                        report.endpoint_sets,
+                        report
+                            .previous_version
+                            .as_deref()
+                            .map(|p| format!(", was {p}"))
+                            .unwrap_or_default(),
+                        report.path
+                    ),
+                };
+                emit(&text)?;
+            }
+            Ok(Outcome::Clean)
+        }
+        Some(CatalogAction::Reset) => {
+            let store = Store::locate()?;
+            let had = store.reset()?;
+            let path = store.data_path().display().to_string();
+            if args.output.json {
+                emit_json(&serde_json::json!({ "removed": had, "path": path }))?;
+            } else if had {
+                emit(&format!(
+                    "Removed {path}; later runs use the embedded snapshot.\n"
+                ))?;
+            } else {
+                emit(&format!(
+                    "No kept endpoint data ({path}); the embedded snapshot is in use.\n"
+                ))?;
+            }
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+fn show(
+    data: edgepath_model::EndpointData,
+    source: &EndpointSource,
+    args: &CatalogArgs,
+    with_sets: bool,
+) -> Result<Outcome> {
+    let where_ = source.path.as_deref().unwrap_or("the embedded snapshot");
+    let data_warnings: Vec<String> = data
+        .warnings()
+        .iter()
+        .map(|w| format!("{where_}: at {}: {}", w.path, w.message))
+        .collect();
+    let catalog = Catalog::build(data, args.profile).map_err(|e| anyhow!("{where_}: {e}"))?;
+    let mut warnings = data_warnings;
+    warnings.extend(catalog.warnings().iter().cloned());
+    let outcome = Outcome::from_warnings(&warnings);
+    if args.output.json {
+        emit_json(&CatalogDoc {
+            profile: catalog.profile(),
+            endpoints: source,
+            services: catalog.services(),
+            modalities: MediaRanges::default().qos(),
+            warnings,
+            endpoint_sets: with_sets.then(|| catalog.endpoint_data().sets()),
+        })?;
+    } else {
+        emit(&render(&catalog, source, &warnings, with_sets))?;
+    }
+    Ok(outcome)
+}
+
+/// How many address ranges to list per service before summarising.
+const SHOW_RANGES: usize = 6;
+
+fn render(
+    catalog: &Catalog,
+    source: &EndpointSource,
+    warnings: &[String],
+    with_sets: bool,
+) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Skype for Business Online / Teams: what a client needs (profile {})\nEndpoint data: {}\n\n",
+        catalog.profile().name(),
+        source.description
+    ));
+    let mut t = Table::new(&["SERVICE", "DESTINATION", "SOURCE PORTS", "CATEGORY", "SETS"]);
+    for s in catalog.services() {
+        let mut dest = Vec::new();
+        if !s.udp_ports.is_empty() {
+            dest.push(format!("UDP {}", s.udp_ports));
+        }
+        if !s.tcp_ports.is_empty() {
+            dest.push(format!("TCP {}", s.tcp_ports));
+        }
+        let src = match s.source_ports.range {
+            Some(r) => format!("media {r}"),
+            None => "ephemeral".to_owned(),
+        };
+        let sets: Vec<String> = s.endpoint_set_ids.iter().map(u32::to_string).collect();
+        t.row(vec![
+            s.id.to_string(),
+            dest.join(", "),
+            src,
+            s.category.map_or("-".into(), |c| c.to_string()),
+            if sets.is_empty() {
+                "-".into()
+            } else {
+                sets.join(",")
+            },
+        ]);
+    }
+    t.render(&mut out);
+    for s in catalog.services() {
+        out.push_str(&format!("\n{} - {}: {}\n", s.id, s.name, s.purpose));
+        if !s.names.is_empty() {
+            out.push_str(&format!("  names:     {}\n", s.names.join(", ")));
+        }
+        if !s.ips.is_empty() {
+            let shown: Vec<String> = s
+                .ips
+                .iter()
+                .take(SHOW_RANGES)
+                .map(ToString::to_string)
+                .collect();
+            let more = s.ips.len().saturating_sub(SHOW_RANGES);
+            out.push_str(&format!(
+                "  addresses: {}{}\n",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more (--json lists all)")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        out.push_str(&format!("  probe:     {}\n", s.probe_names.join(", ")));
+        for n in &s.notes {
+            out.push_str(&format!("  note:      {n}\n"));
+        }
+    }
+    out.push_str("\nMedia source ports and QoS (Microsoft's defaults; `edgepath provisioning` reads a client's own):\n");
+    let mut q = Table::new(&["MODALITY", "SOURCE PORTS", "DSCP"]);
+    for r in MediaRanges::default().qos() {
+        q.row(vec![
+            r.modality.to_string(),
+            r.ports.to_string(),
+            r.dscp.to_string(),
+        ]);
+    }
+    q.render(&mut out);
+    if with_sets {
+        out.push_str("\nEndpoint sets:\n");
+        let mut t = Table::new(&[
+            "ID", "AREA", "CATEGORY", "REQUIRED", "TCP", "UDP", "URLS", "IPS",
+        ]);
+        for s in catalog.endpoint_data().sets() {
+            t.row(vec![
+                s.id.to_string(),
+                s.service_area.clone(),
+                s.category.to_string(),
+                if s.required { "yes" } else { "no" }.into(),
+                s.tcp_ports.to_string(),
+                s.udp_ports.to_string(),
+                s.urls.len().to_string(),
+                s.ips.len().to_string(),
+            ]);
+        }
+        t.render(&mut out);
+    }
+    if !warnings.is_empty() {
+        out.push_str(&format!("\n{} warning(s):\n", warnings.len()));
+        for w in warnings {
+            out.push_str(&format!("  - {w}\n"));
+        }
+    }
+    out
+}
