@@ -11,7 +11,7 @@ use edgepath_model::Profile;
 #[derive(Debug, Parser)]
 #[command(name = "edgepath", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 findings worth attention, 2 usage, input or operational error.\nEnvironment: EDGEPATH_ENDPOINTS (endpoint JSON file), EDGEPATH_CACHE_DIR (where updated or imported endpoint data is kept), NO_COLOR."
+    after_help = "Exit codes: 0 ok, 1 findings worth attention, 2 usage, input or operational error.\nEnvironment: EDGEPATH_ENDPOINTS (endpoint JSON file), EDGEPATH_CACHE_DIR (where updated or imported endpoint data is kept)."
 )]
 pub struct Cli {
     /// The command to run.
