@@ -19,6 +19,9 @@ struct CatalogDoc<'a> {
     warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     endpoint_sets: Option<&'a [EndpointSet]>,
+    /// Every address range with the highest category any set gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addresses: Option<Vec<edgepath_model::endpoints::AddressEntry>>,
 }
 
 /// Runs `edgepath catalog ...`.
@@ -147,6 +150,7 @@ fn show(
             modalities: MediaRanges::default().qos(),
             warnings,
             endpoint_sets: with_sets.then(|| catalog.endpoint_data().sets()),
+            addresses: with_sets.then(|| catalog.endpoint_data().address_table()),
         })?;
     } else {
         emit(&render(&catalog, source, &warnings, with_sets))?;
