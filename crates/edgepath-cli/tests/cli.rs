@@ -225,7 +225,7 @@ fn catalog_import_keeps_the_file_for_later_runs_and_reset_forgets_it() {
         .unwrap()
         .contains(&"52.112.0.0/14".into()));
     assert_eq!(v["endpoints"]["kind"], "cache");
-    // 52.112.0.0/14 is listed by set 11 (Optimize) and set 12 (Allow): Optimize wins.
+    // 52.112.0.0/14 is listed by set 11 (Optimize) and sets 12, 13, 22 (Allow): Optimize wins.
     let addr = v["addresses"]
         .as_array()
         .unwrap()
@@ -233,7 +233,7 @@ fn catalog_import_keeps_the_file_for_later_runs_and_reset_forgets_it() {
         .find(|a| a["net"] == "52.112.0.0/14")
         .unwrap();
     assert_eq!(addr["category"], "Optimize");
-    assert_eq!(addr["set_ids"], serde_json::json!([11, 12]));
+    assert_eq!(addr["set_ids"], serde_json::json!([11, 12, 13, 22]));
 
     // Later runs use it.
     let v = json(&edgepath(&c, &["catalog", "--json"]));
