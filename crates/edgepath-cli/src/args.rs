@@ -28,6 +28,9 @@ pub enum Command {
     /// Read the port ranges a client was provisioned with from a pasted SIP
     /// message or provisionGroupList XML, validate them, and derive QoS.
     Provisioning(ProvisioningArgs),
+    /// Decode one STUN / TURN / MS-TURN packet given as hex (Wireshark's "Copy
+    /// as Hex Stream") or a file of raw bytes, and check its integrity.
+    Decode(DecodeArgs),
 }
 
 /// Options every command that uses endpoint data accepts.
@@ -109,4 +112,28 @@ pub struct ProvisioningArgs {
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse()
+}
+
+/// `edgepath decode`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["hex", "file"])))]
+pub struct DecodeArgs {
+    /// The packet as hex; spaces, colons and a 0x prefix are allowed.
+    #[arg(value_name = "HEX")]
+    pub hex: Option<String>,
+    /// Read the packet's raw bytes from this file instead.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Password to verify MESSAGE-INTEGRITY: short-term alone, long-term with
+    /// --username and --realm.
+    #[arg(long, env = "EDGEPATH_STUN_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Username for long-term credentials.
+    #[arg(long, requires = "realm")]
+    pub username: Option<String>,
+    /// Realm for long-term credentials.
+    #[arg(long, requires = "username")]
+    pub realm: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -4,6 +4,7 @@
 
 mod args;
 mod catalog_cmd;
+mod decode_cmd;
 mod output;
 mod provisioning_cmd;
 mod store;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Catalog(a) => catalog_cmd::run(a),
         Command::Provisioning(a) => provisioning_cmd::run(a),
+        Command::Decode(a) => decode_cmd::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
