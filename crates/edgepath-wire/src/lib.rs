@@ -3,10 +3,17 @@
 //!
 //! - [`stun`]: STUN (RFC 8489/5389, classic 3489), TURN attributes
 //!   (RFC 8656), NAT behaviour discovery (RFC 5780), ICE, and Microsoft's
-//!   MS-TURN, with integrity and fingerprint.
+//!   MS-TURN, with integrity and fingerprint;
+//! - [`turn`]: ChannelData and TURN stream framing;
+//! - [`ms`]: MS-TURN's 0xFF10 multiplexing, TCP framing and pseudo-TLS;
+//! - [`rtp`]: RTP and RTCP views; [`demux`]: first-byte demultiplexing.
 #![forbid(unsafe_code)]
 
+pub mod demux;
+pub mod ms;
+pub mod rtp;
 pub mod stun;
+pub mod turn;
 
 /// Why bytes could not be decoded: where, and what was wrong. The input is
 /// at fault (malformed or not the protocol), never the caller.
