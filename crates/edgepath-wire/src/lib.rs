@@ -6,14 +6,19 @@
 //!   MS-TURN, with integrity and fingerprint;
 //! - [`turn`]: ChannelData and TURN stream framing;
 //! - [`ms`]: MS-TURN's 0xFF10 multiplexing, TCP framing and pseudo-TLS;
-//! - [`rtp`]: RTP and RTCP views; [`demux`]: first-byte demultiplexing.
+//! - [`rtp`]: RTP and RTCP views; [`demux`]: first-byte demultiplexing;
+//! - [`transaction`] and [`turn_client`]: the client state machines, driven
+//!   by `handle_input` / `handle_timeout` / `poll_transmit` / `poll_timeout`
+//!   / `poll_event`.
 #![forbid(unsafe_code)]
 
 pub mod demux;
 pub mod ms;
 pub mod rtp;
 pub mod stun;
+pub mod transaction;
 pub mod turn;
+pub mod turn_client;
 
 /// Why bytes could not be decoded: where, and what was wrong. The input is
 /// at fault (malformed or not the protocol), never the caller.

@@ -112,12 +112,14 @@ impl<'a> TcpFrame<'a> {
         let kind = match buf[0] {
             0x02 => FrameKind::Control,
             0x03 => FrameKind::Data,
-            t => return Err(DecodeError::new(
-                0,
-                format!(
+            t => {
+                return Err(DecodeError::new(
+                    0,
+                    format!(
                     "MS-TURN TCP frame type 0x{t:02X} is neither 0x02 (control) nor 0x03 (data)"
                 ),
-            )),
+                ))
+            }
         };
         let len = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
         if buf.len() < 4 + len {

@@ -76,6 +76,8 @@ pub mod attr_type {
     pub const USE_CANDIDATE: u16 = 0x0025;
     /// SOFTWARE.
     pub const SOFTWARE: u16 = 0x8022;
+    /// ALTERNATE-SERVER (RFC 8489 numbering).
+    pub const ALTERNATE_SERVER: u16 = 0x8023;
     /// FINGERPRINT.
     pub const FINGERPRINT: u16 = 0x8028;
     /// ICE-CONTROLLED.
