@@ -1,7 +1,9 @@
 //! `edgepath decode`: one packet, from hex or a file, decoded and checked.
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_wire::stun::{AttrValue, Attribute, Check, Credentials, Message};
+use edgepath_wire::demux::{self, Kind};
+use edgepath_wire::stun::{AttrValue, Attribute, Credentials, Message};
+use edgepath_wire::{ms, rtp, turn};
 use serde_json::{json, Map, Value};
 
 use crate::args::DecodeArgs;
@@ -45,15 +47,165 @@ pub fn run(args: &DecodeArgs) -> Result<Outcome> {
         (None, None, None) => None,
         _ => bail!("for long-term credentials give --username, --realm and --password together; for short-term only --password"),
     };
-    let msg = Message::parse(&bytes)
-        .map_err(|e| anyhow!("not a packet edgepath decodes: {e}{}", hint(&bytes)))?;
-    let integrity = msg.check_integrity(creds.as_ref());
+    let doc = decode(&bytes, creds.as_ref(), 0)
+        .map_err(|e| anyhow!("not a packet edgepath decodes: {e}"))?;
+    let bad = |v: &Value| v["integrity"] == "bad" || v["fingerprint"] == "bad";
+    let outcome = if bad(&doc) || bad(&doc["inner"]) {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    };
+    if args.output.json {
+        emit_json(&doc)?;
+    } else {
+        emit(&render(&doc, 0))?;
+    }
+    Ok(outcome)
+}
+
+/// How deep framings may nest (a 0xFF10 frame around ChannelData around
+/// STUN is already unusual).
+const MAX_DEPTH: usize = 3;
+
+/// Decodes one packet into the JSON document, choosing the codec by the
+/// first bytes (RFC 7983 ranges, 0xFF10, TLS records, MS-TURN TCP frames).
+fn decode(bytes: &[u8], creds: Option<&Credentials<'_>>, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err("framings nested too deep".into());
+    }
+    match demux::classify(bytes) {
+        Kind::Stun => {
+            match Message::parse(bytes) {
+                Ok(msg) => Ok(stun_json(&msg, bytes.len(), creds)),
+                // 0x02/0x03 also start MS-TURN's TCP frames (after pseudo-TLS).
+                Err(e) => match (bytes[0], ms::TcpFrame::parse(bytes)) {
+                    (2 | 3, Ok(Some((frame, used)))) if used == bytes.len() => {
+                        let mut v = json!({
+                            "protocol": "ms-tcp-frame",
+                            "frame": match frame.kind { ms::FrameKind::Control => "control", ms::FrameKind::Data => "data" },
+                            "length": frame.payload.len(),
+                        });
+                        v["inner"] = decode(frame.payload, creds, depth + 1).unwrap_or_else(|e| json!({"protocol": "unknown", "error": e, "hex": hex(frame.payload)}));
+                        Ok(v)
+                    }
+                    _ => Err(e.to_string()),
+                },
+            }
+        }
+        Kind::ChannelData => {
+            let cd = turn::ChannelData::parse(bytes, false).map_err(|e| e.to_string())?;
+            let mut v = json!({
+                "protocol": "channel-data",
+                "channel": cd.channel(),
+                "channel_valid": cd.channel_is_valid(),
+                "length": cd.data().len(),
+            });
+            v["inner"] = decode(cd.data(), creds, depth + 1)
+                .unwrap_or_else(|_| json!({"protocol": "data", "hex": hex(cd.data())}));
+            Ok(v)
+        }
+        Kind::MsMultiplexed => {
+            let m = ms::Multiplexed::parse(bytes).map_err(|e| e.to_string())?;
+            let mut v = json!({
+                "protocol": "ms-multiplexed",
+                "session_id": hex(m.session_id()),
+                "length": m.inner().len(),
+            });
+            v["inner"] = decode(m.inner(), creds, depth + 1)
+                .unwrap_or_else(|_| json!({"protocol": "data", "hex": hex(m.inner())}));
+            Ok(v)
+        }
+        Kind::Rtp => {
+            let h = rtp::RtpHeader::parse(bytes).map_err(|e| e.to_string())?;
+            Ok(json!({
+                "protocol": "rtp",
+                "payload_type": h.payload_type(),
+                "marker": h.marker(),
+                "sequence": h.sequence(),
+                "timestamp": h.timestamp(),
+                "ssrc": h.ssrc(),
+                "payload_length": h.payload().len(),
+            }))
+        }
+        Kind::Rtcp => {
+            let packets = rtp::parse_rtcp(bytes).map_err(|e| e.to_string())?;
+            Ok(
+                json!({"protocol": "rtcp", "packets": packets.iter().map(rtcp_json).collect::<Vec<_>>()}),
+            )
+        }
+        Kind::Tls => {
+            let declared = bytes.get(3..5).map_or(usize::MAX, |l| {
+                usize::from(u16::from_be_bytes([l[0], l[1]]))
+            });
+            if 5 + declared > bytes.len() {
+                return Err(format!(
+                    "byte 3: the TLS record's length runs past the end ({} bytes given)",
+                    bytes.len()
+                ));
+            }
+            let mut v = json!({
+                "protocol": "tls",
+                "record_type": bytes[0],
+                "version": format!("{}.{}", bytes[1], bytes.get(2).copied().unwrap_or(0)),
+            });
+            if bytes[0] == 0x16 {
+                match ms::parse_pseudo_tls(bytes).map_err(|e| e.to_string())? {
+                    Some(p) => {
+                        v["handshake_types"] = json!(p.handshake_types);
+                        v["pseudo_tls_server_answer"] = json!(p.is_server_answer());
+                    }
+                    None => return Err("byte 3: the TLS record runs past the end".into()),
+                }
+            }
+            Ok(v)
+        }
+        other => Err(format!(
+            "byte 0: first byte 0x{:02X}{}",
+            bytes.first().copied().unwrap_or(0),
+            hint(other)
+        )),
+    }
+}
+
+fn rtcp_json(p: &rtp::RtcpPacket) -> Value {
+    let blocks = |r: &[rtp::ReportBlock]| -> Vec<Value> {
+        r.iter()
+            .map(|b| {
+                json!({
+                    "ssrc": b.ssrc, "fraction_lost": b.fraction_lost, "cumulative_lost": b.cumulative_lost,
+                    "highest_sequence": b.highest_sequence, "jitter": b.jitter,
+                    "last_sr": b.last_sr, "delay_since_last_sr": b.delay_since_last_sr,
+                })
+            })
+            .collect()
+    };
+    match p {
+        rtp::RtcpPacket::SenderReport {
+            ssrc,
+            ntp,
+            rtp_timestamp,
+            packets,
+            octets,
+            reports,
+        } => json!({
+            "type": "sender-report", "ssrc": ssrc, "ntp": ntp, "rtp_timestamp": rtp_timestamp,
+            "packets": packets, "octets": octets, "reports": blocks(reports),
+        }),
+        rtp::RtcpPacket::ReceiverReport { ssrc, reports } => json!({
+            "type": "receiver-report", "ssrc": ssrc, "reports": blocks(reports),
+        }),
+        rtp::RtcpPacket::Other { packet_type, len } => json!({"type": packet_type, "length": len}),
+    }
+}
+
+fn stun_json(msg: &Message<'_>, input_len: usize, creds: Option<&Credentials<'_>>) -> Value {
+    let integrity = msg.check_integrity(creds);
     let fingerprint = msg.check_fingerprint();
     let mut warnings = Vec::new();
-    if bytes.len() > msg.len() {
+    if input_len > msg.len() {
         warnings.push(format!(
             "{} bytes follow the message (its length field says {}); they were not decoded",
-            bytes.len() - msg.len(),
+            input_len - msg.len(),
             msg.len() - 20
         ));
     }
@@ -65,51 +217,26 @@ pub fn run(args: &DecodeArgs) -> Result<Outcome> {
             list.join(", ")
         ));
     }
-    let attributes: Vec<Value> = msg.decoded().map(|a| attr_json(&a)).collect();
-    let outcome = if integrity == Check::Bad || fingerprint == Check::Bad {
-        Outcome::Findings
-    } else {
-        Outcome::Clean
-    };
-    let doc = json!({
+    json!({
         "protocol": msg.variant().name(),
         "method": msg.method_name().map_or_else(|| format!("0x{:03x}", msg.method()), str::to_owned),
         "class": msg.class().name(),
         "transaction_id": hex(msg.transaction_id()),
         "length": msg.len() - 20,
         "padded": msg.padded(),
-        "attributes": attributes,
+        "attributes": msg.decoded().map(|a| attr_json(&a)).collect::<Vec<_>>(),
         "integrity": integrity.name(),
         "fingerprint": fingerprint.name(),
         "warnings": warnings,
-    });
-    if args.output.json {
-        emit_json(&doc)?;
-    } else {
-        emit(&render(&msg, &doc))?;
-    }
-    Ok(outcome)
+    })
 }
 
-/// What the first byte suggests, per RFC 7983's demultiplexing ranges.
-fn hint(b: &[u8]) -> String {
-    match b.first() {
-        Some(0..=3) => String::new(),
-        Some(0xFF) if b.get(1) == Some(&0x10) => {
-            " (0xFF10 looks like MS-TURN multiplexed framing; edgepath cannot decode that yet)"
-                .into()
-        }
-        Some(20..=63) => {
-            " (the first byte looks like DTLS or a TLS record; edgepath cannot decode that yet)"
-                .into()
-        }
-        Some(64..=79) => {
-            " (the first byte looks like TURN ChannelData; edgepath cannot decode that yet)".into()
-        }
-        Some(128..=191) => {
-            " (the first byte looks like RTP/RTCP; edgepath cannot decode that yet)".into()
-        }
-        _ => String::new(),
+/// What the first byte suggests, for the error message.
+fn hint(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Zrtp => " looks like ZRTP, which edgepath does not decode",
+        Kind::Dtls => " looks like DTLS, which edgepath does not decode",
+        _ => " starts no packet edgepath knows (STUN, TURN ChannelData, MS-TURN, RTP, RTCP, TLS)",
     }
 }
 
@@ -168,48 +295,64 @@ fn attr_json(a: &Attribute<'_>) -> Value {
     Value::Object(o)
 }
 
-fn render(msg: &Message<'_>, doc: &Value) -> String {
-    let mut out = format!(
-        "{} {} {} (type 0x{:04x}), transaction {}, {} bytes of attributes{}\n",
-        doc["protocol"].as_str().unwrap_or("?"),
-        doc["method"].as_str().unwrap_or("?"),
-        doc["class"].as_str().unwrap_or("?"),
-        msg.message_type(),
-        doc["transaction_id"].as_str().unwrap_or("?"),
-        msg.len() - 20,
-        if msg.padded() {
-            ""
-        } else {
-            ", unpadded (MS-TURN)"
-        }
-    );
-    for a in doc["attributes"].as_array().into_iter().flatten() {
-        let mut fields = Vec::new();
-        if let Some(o) = a.as_object() {
-            for (k, v) in o {
-                if !matches!(k.as_str(), "type" | "name" | "length") {
-                    fields.push(format!(
-                        "{k}={}",
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                    ));
-                }
+fn render(doc: &Value, indent: usize) -> String {
+    let pad = "  ".repeat(indent);
+    let mut out = String::new();
+    let scalar = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    if doc.get("attributes").is_some() {
+        out.push_str(&format!(
+            "{pad}{} {} {}, transaction {}, {} bytes of attributes{}\n",
+            scalar(&doc["protocol"]),
+            scalar(&doc["method"]),
+            scalar(&doc["class"]),
+            scalar(&doc["transaction_id"]),
+            scalar(&doc["length"]),
+            if doc["padded"] == false {
+                ", unpadded (MS-TURN)"
+            } else {
+                ""
             }
+        ));
+        for a in doc["attributes"].as_array().into_iter().flatten() {
+            let fields: Vec<String> = a
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| !matches!(k.as_str(), "type" | "name" | "length"))
+                .map(|(k, v)| format!("{k}={}", scalar(v)))
+                .collect();
+            out.push_str(&format!(
+                "{pad}  0x{:04x} {:<28} {:>3}  {}\n",
+                a["type"].as_u64().unwrap_or(0),
+                scalar(&a["name"]),
+                scalar(&a["length"]),
+                fields.join(" ")
+            ));
         }
         out.push_str(&format!(
-            "  0x{:04x} {:<28} {:>3}  {}\n",
-            a["type"].as_u64().unwrap_or(0),
-            a["name"].as_str().unwrap_or("?"),
-            a["length"].as_u64().unwrap_or(0),
-            fields.join(" ")
+            "{pad}integrity: {}, fingerprint: {}\n",
+            scalar(&doc["integrity"]),
+            scalar(&doc["fingerprint"])
         ));
+        for w in doc["warnings"].as_array().into_iter().flatten() {
+            out.push_str(&format!("{pad}warning: {}\n", scalar(w)));
+        }
+        return out;
     }
+    let fields: Vec<String> = doc
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "protocol" | "inner"))
+        .map(|(k, v)| format!("{k}={}", scalar(v)))
+        .collect();
     out.push_str(&format!(
-        "integrity: {}, fingerprint: {}\n",
-        doc["integrity"].as_str().unwrap_or("?"),
-        doc["fingerprint"].as_str().unwrap_or("?")
+        "{pad}{} {}\n",
+        scalar(&doc["protocol"]),
+        fields.join(" ")
     ));
-    for w in doc["warnings"].as_array().into_iter().flatten() {
-        out.push_str(&format!("warning: {}\n", w.as_str().unwrap_or("")));
+    if let Some(inner) = doc.get("inner") {
+        out.push_str(&render(inner, indent + 1));
     }
     out
 }
