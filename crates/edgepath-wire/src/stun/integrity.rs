@@ -60,11 +60,35 @@ pub fn long_term_key(username: &str, realm: &str, password: &str) -> [u8; 16] {
     h.finalize().into()
 }
 
+/// The long-term key with RFC 8489's SHA-256 password algorithm:
+/// SHA-256(username:realm:password).
+pub fn long_term_key_sha256(username: &str, realm: &str, password: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(username.as_bytes());
+    h.update(b":");
+    h.update(realm.as_bytes());
+    h.update(b":");
+    h.update(password.as_bytes());
+    h.finalize().into()
+}
+
+/// RFC 8489's password algorithm numbers.
+const PASSWORD_ALGORITHM_SHA256: u16 = 0x0002;
+
 impl Credentials<'_> {
-    /// The HMAC key.
+    /// The HMAC key (long-term: with the MD5 password algorithm).
     pub fn key(&self) -> Vec<u8> {
+        self.key_for(false)
+    }
+
+    fn key_for(&self, sha256_password: bool) -> Vec<u8> {
         match *self {
             Credentials::ShortTerm { password } => password.as_bytes().to_vec(),
+            Credentials::LongTerm {
+                username,
+                realm,
+                password,
+            } if sha256_password => long_term_key_sha256(username, realm, password).to_vec(),
             Credentials::LongTerm {
                 username,
                 realm,
@@ -141,7 +165,13 @@ impl Message<'_> {
     /// as HMAC-SHA256 with the same key.
     pub fn check_integrity(&self, creds: Option<&Credentials<'_>>) -> Check {
         let mut result = Check::Absent;
-        let key = creds.map(Credentials::key);
+        // PASSWORD-ALGORITHM (RFC 8489 section 14.12) picks the long-term key.
+        let sha256_password = self
+            .attribute(attr_type::PASSWORD_ALGORITHM)
+            .is_some_and(|a| {
+                a.value.get(..2) == Some(&PASSWORD_ALGORITHM_SHA256.to_be_bytes()[..])
+            });
+        let key = creds.map(|c| c.key_for(sha256_password));
         for a in self.attributes() {
             let sha256 = match a.typ {
                 attr_type::MESSAGE_INTEGRITY => a.value.len() == 32,

@@ -89,6 +89,48 @@ fn rfc5769_long_term() {
     assert_eq!(m.check_fingerprint(), Check::Absent);
 }
 
+// RFC 8489 Appendix B.1 as corrected by the verified Errata 6268: USERHASH,
+// NONCE, REALM, PASSWORD-ALGORITHM SHA-256, MESSAGE-INTEGRITY-SHA256.
+const RFC8489_SHA256: &str = "000100902112a44278ad3433c6ad72c029da412e001e00204a3cf38fef6992bda952c6780417da0f24819415569e60b205c46e41407f1704001500296f624d61744a6f733241414143662f2f3439396b39353464364f4c33346f4c394653547679363473410000000014000b6578616d706c652e6f726700001d000400020000001c0020b5c7bf005b6c52a21c51c5e892f81924136296cb927c43149309278cc6518e65";
+
+#[test]
+fn rfc8489_sha256_sample() {
+    let b = hex(RFC8489_SHA256);
+    let m = Message::parse(&b).unwrap();
+    let a: Vec<_> = m.decoded().collect();
+    let names: Vec<_> = a.iter().map(|x| x.name.unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "USERHASH",
+            "NONCE",
+            "REALM",
+            "PASSWORD-ALGORITHM",
+            "MESSAGE-INTEGRITY-SHA256"
+        ]
+    );
+    assert_eq!(
+        a[1].value,
+        AttrValue::Text("obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA")
+    );
+    let creds = Credentials::LongTerm {
+        username: "マトリックス",
+        realm: "example.org",
+        password: "TheMatrIX",
+    };
+    assert_eq!(m.check_integrity(Some(&creds)), Check::Ok);
+    let wrong = Credentials::LongTerm {
+        username: "マトリックス",
+        realm: "example.org",
+        password: "TheMatrix",
+    };
+    assert_eq!(m.check_integrity(Some(&wrong)), Check::Bad);
+    // USERHASH is SHA-256(username ":" realm).
+    use sha2::{Digest, Sha256};
+    let userhash: [u8; 32] = Sha256::digest("マトリックス:example.org".as_bytes()).into();
+    assert_eq!(a[0].raw.value, &userhash[..]);
+}
+
 #[test]
 fn a_flipped_bit_fails_both_checks() {
     let mut b = hex(RFC5769_REQUEST);
