@@ -13,19 +13,19 @@ use std::time::{Duration, Instant};
 use bytecodec::DecodeExt;
 use edgepath_wire::stun::{attr_type, method, Class, Message, MessageBuilder};
 
-use stun_codec::rfc5389::attributes::MappedAddress;
-use stun_codec::rfc5389::attributes::Username;
-use stun_codec::rfc5389::attributes::MessageIntegrity;
-use stun_codec::rfc5389::attributes::ErrorCode;
-use stun_codec::rfc5389::attributes::Realm;
-use stun_codec::rfc5389::attributes::Nonce;
-use stun_codec::rfc5389::attributes::XorMappedAddress;
-use stun_codec::rfc5389::attributes::Software;
-use stun_codec::rfc5389::attributes::Fingerprint;
-use stun_codec::rfc5245::attributes::Priority;
 use stun_codec::rfc5245::attributes::IceControlled;
 use stun_codec::rfc5245::attributes::IceControlling;
+use stun_codec::rfc5245::attributes::Priority;
 use stun_codec::rfc5245::attributes::UseCandidate;
+use stun_codec::rfc5389::attributes::ErrorCode;
+use stun_codec::rfc5389::attributes::Fingerprint;
+use stun_codec::rfc5389::attributes::MappedAddress;
+use stun_codec::rfc5389::attributes::MessageIntegrity;
+use stun_codec::rfc5389::attributes::Nonce;
+use stun_codec::rfc5389::attributes::Realm;
+use stun_codec::rfc5389::attributes::Software;
+use stun_codec::rfc5389::attributes::Username;
+use stun_codec::rfc5389::attributes::XorMappedAddress;
 use stun_codec::rfc5766::attributes::Lifetime;
 use stun_codec::rfc5766::attributes::XorRelayAddress;
 
@@ -59,12 +59,20 @@ const BINDING_REQUEST: &str = "000100582112a442b7e7a701bc34d686fa87dfae802200105
 /// XOR-MAPPED-ADDRESS, LIFETIME, SOFTWARE, MESSAGE-INTEGRITY, FINGERPRINT.
 fn allocate_success() -> Vec<u8> {
     let mut b = MessageBuilder::new(method::ALLOCATE, Class::Success, *b"edgepathtx01");
-    b.add_address(attr_type::XOR_RELAYED_ADDRESS, "203.0.113.10:50000".parse().unwrap(), true)
-        .add_address(attr_type::XOR_MAPPED_ADDRESS, "198.51.100.20:40000".parse().unwrap(), true)
-        .add_u32(attr_type::LIFETIME, 600)
-        .add(attr_type::SOFTWARE, b"Coturn-4.6.1 'Gorst'")
-        .add_integrity(&edgepath_wire::stun::long_term_key("alice", "lab", "pw"))
-        .add_fingerprint();
+    b.add_address(
+        attr_type::XOR_RELAYED_ADDRESS,
+        "203.0.113.10:50000".parse().unwrap(),
+        true,
+    )
+    .add_address(
+        attr_type::XOR_MAPPED_ADDRESS,
+        "198.51.100.20:40000".parse().unwrap(),
+        true,
+    )
+    .add_u32(attr_type::LIFETIME, 600)
+    .add(attr_type::SOFTWARE, b"Coturn-4.6.1 'Gorst'")
+    .add_integrity(&edgepath_wire::stun::long_term_key("alice", "lab", "pw"))
+    .add_fingerprint();
     b.build()
 }
 
@@ -116,27 +124,49 @@ fn measure(mut f: impl FnMut() -> usize) -> (f64, f64, f64) {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn main() {
-    let cases = [("Binding request (RFC 5769 2.1)", hex(BINDING_REQUEST)), ("Allocate success (coturn-like)", allocate_success())];
+    let cases = [
+        ("Binding request (RFC 5769 2.1)", hex(BINDING_REQUEST)),
+        ("Allocate success (coturn-like)", allocate_success()),
+    ];
     let stun_rs_decoder = stun_rs::MessageDecoderBuilder::default().build();
     println!("decoding one message: median ns (min..max of 21 batches), messages/s");
     for (name, bytes) in &cases {
         // Preflight: every decoder must really decode these bytes, fully.
-        let counts = (ours(bytes), stun_rs(&stun_rs_decoder, bytes), stun_codec_decode(bytes));
-        assert!(counts.0 == counts.1 && counts.1 == counts.2, "{name}: attribute counts differ: {counts:?}");
+        let counts = (
+            ours(bytes),
+            stun_rs(&stun_rs_decoder, bytes),
+            stun_codec_decode(bytes),
+        );
+        assert!(
+            counts.0 == counts.1 && counts.1 == counts.2,
+            "{name}: attribute counts differ: {counts:?}"
+        );
         println!("\n{name}, {} bytes, {} attributes", bytes.len(), counts.0);
         let rows = [
             ("edgepath-wire", measure(|| ours(bytes))),
-            ("stun-rs 0.1.11", measure(|| stun_rs(&stun_rs_decoder, bytes))),
+            (
+                "stun-rs 0.1.11",
+                measure(|| stun_rs(&stun_rs_decoder, bytes)),
+            ),
             ("stun_codec 0.4", measure(|| stun_codec_decode(bytes))),
         ];
         let fastest_peer = rows[1].1 .0.min(rows[2].1 .0);
         for (who, (med, lo, hi)) in rows {
-            println!("  {who:<15} {med:>8.1} ns ({lo:.1}..{hi:.1})  {:>12.0}/s", 1e9 / med);
+            println!(
+                "  {who:<15} {med:>8.1} ns ({lo:.1}..{hi:.1})  {:>12.0}/s",
+                1e9 / med
+            );
         }
-        println!("  edgepath vs the faster peer: {:.1}x", fastest_peer / rows[0].1 .0);
+        println!(
+            "  edgepath vs the faster peer: {:.1}x",
+            fastest_peer / rows[0].1 .0
+        );
     }
 }

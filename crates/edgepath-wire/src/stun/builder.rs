@@ -23,6 +23,17 @@ impl MessageBuilder {
         MessageBuilder { buf }
     }
 
+    /// A message with a raw message type (as MS-TURN's pre-RFC types need)
+    /// and the RFC 5389 cookie.
+    pub fn with_type(message_type: u16, transaction_id: [u8; 12]) -> Self {
+        let mut buf = Vec::with_capacity(128);
+        buf.extend_from_slice(&(message_type & 0x3FFF).to_be_bytes());
+        buf.extend_from_slice(&[0, 0]);
+        buf.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
+        buf.extend_from_slice(&transaction_id);
+        MessageBuilder { buf }
+    }
+
     /// An MS-TURN message: the RFC cookie in the header (as real Teams clients
     /// send it) and the MAGIC-COOKIE attribute first.
     pub fn ms_turn(method: u16, class: Class, transaction_id: [u8; 12]) -> Self {
