@@ -271,6 +271,18 @@ fn attr_json(a: &Attribute<'_>) -> Value {
         AttrValue::Types(t) => put("types", json!(t)),
         AttrValue::Protocol(p) => put("protocol", json!(p)),
         AttrValue::Channel(c) => put("channel", json!(c)),
+        AttrValue::Port(p) => put("port", json!(p)),
+        AttrValue::PasswordAlgorithms(list) => put(
+            "algorithms",
+            json!(list
+                .iter()
+                .map(|(alg, params)| json!({
+                    "algorithm": alg,
+                    "name": match alg { 1 => "MD5", 2 => "SHA-256", _ => "unknown" },
+                    "parameters": hex(params),
+                }))
+                .collect::<Vec<_>>()),
+        ),
         AttrValue::Flag => {}
         AttrValue::Integrity(v) | AttrValue::Bytes(v) => put("hex", json!(hex(v))),
         AttrValue::MsSequence {

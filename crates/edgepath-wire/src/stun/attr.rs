@@ -125,6 +125,10 @@ pub enum AttrValue<'a> {
     Protocol(u8),
     /// CHANNEL-NUMBER.
     Channel(u16),
+    /// RESPONSE-PORT (RFC 5780).
+    Port(u16),
+    /// PASSWORD-ALGORITHM(S): (algorithm, parameters); 1 MD5, 2 SHA-256.
+    PasswordAlgorithms(Vec<(u16, &'a [u8])>),
     /// An attribute that is only a flag (USE-CANDIDATE, DONT-FRAGMENT).
     Flag,
     /// MESSAGE-INTEGRITY(-SHA256) value.
@@ -199,6 +203,35 @@ fn addr(value: &[u8], xor_with: Option<&[u8]>) -> AttrValue<'static> {
     }
 }
 
+/// Reads `(algorithm, parameter length, parameters padded to 4)` entries.
+fn password_algorithms(v: &[u8], single: bool) -> AttrValue<'_> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < v.len() {
+        let Some(h) = v.get(at..at + 4) else {
+            return AttrValue::Malformed(format!(
+                "a truncated algorithm entry at byte {at} of the value"
+            ));
+        };
+        let alg = u16::from_be_bytes([h[0], h[1]]);
+        let plen = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        let Some(params) = v.get(at + 4..at + 4 + plen) else {
+            return AttrValue::Malformed(format!(
+                "algorithm {alg}'s {plen} parameter bytes run past the value"
+            ));
+        };
+        out.push((alg, params));
+        at += 4 + ((plen + 3) & !3);
+    }
+    if single && out.len() != 1 {
+        return AttrValue::Malformed(format!(
+            "PASSWORD-ALGORITHM holds {} algorithms, not one",
+            out.len()
+        ));
+    }
+    AttrValue::PasswordAlgorithms(out)
+}
+
 fn text(value: &[u8]) -> AttrValue<'_> {
     match std::str::from_utf8(value) {
         Ok(s) => AttrValue::Text(s),
@@ -270,7 +303,12 @@ impl<'a> Attribute<'a> {
                 AttrValue::U32(c) => AttrValue::MsCookie(c),
                 other => other,
             },
-            0x000D | 0x0010 | 0x0024 | 0x0027 | 0x8008 | 0x8037 | 0x8070 | 0x8027 => u32_of(v),
+            0x000D | 0x0010 | 0x0024 | 0x8008 | 0x8037 | 0x8070 | 0x8027 => u32_of(v),
+            0x0027 => match v {
+                [a, b, _, _] => AttrValue::Port(u16::from_be_bytes([*a, *b])),
+                _ => AttrValue::Malformed(format!("{} bytes where 4 are required", v.len())),
+            },
+            0x001D | 0x8002 => password_algorithms(v, raw.typ == 0x001D),
             0x0019 => match v {
                 [p, _, _, _] => AttrValue::Protocol(*p),
                 _ => AttrValue::Malformed(format!("{} bytes where 4 are required", v.len())),

@@ -322,6 +322,23 @@ fn builder_round_trip_with_integrity_and_fingerprint() {
 }
 
 #[test]
+fn rfc5780_and_8489_list_attributes() {
+    let mut b = MessageBuilder::new(method::BINDING, Class::Error, [1; 12]);
+    b.add(0x0027, &[0xC3, 0x50, 0, 0]) // RESPONSE-PORT 50000
+        .add(0x8002, &[0, 1, 0, 0, 0, 2, 0, 3, 9, 9, 9, 0]) // MD5; SHA-256 with 3 parameter bytes
+        .add(0x001D, &[0, 2, 0, 0, 0, 1, 0, 0]); // two in a single PASSWORD-ALGORITHM
+    let bytes = b.build();
+    let m = Message::parse(&bytes).unwrap();
+    let a: Vec<_> = m.decoded().collect();
+    assert_eq!(a[0].value, AttrValue::Port(50000));
+    assert_eq!(
+        a[1].value,
+        AttrValue::PasswordAlgorithms(vec![(1, &[][..]), (2, &[9, 9, 9][..])])
+    );
+    assert!(matches!(a[2].value, AttrValue::Malformed(_)));
+}
+
+#[test]
 fn type_encoding_round_trips() {
     for t in 0u16..0x4000 {
         let (m, c) = split_type(t);
