@@ -48,28 +48,32 @@ impl std::fmt::Debug for Credentials<'_> {
     }
 }
 
+/// Hashes `username:realm:password` with digest `D`.
+fn credential_digest<D: Digest>(username: &str, realm: &str, password: &str) -> D {
+    let mut h = D::new();
+    for (i, part) in [username, realm, password].iter().enumerate() {
+        if i > 0 {
+            h.update(b":");
+        }
+        h.update(part.as_bytes());
+    }
+    h
+}
+
 /// The long-term credential key, MD5(username:realm:password) (RFC 8489
 /// section 9.2.2 with the MD5 password algorithm).
 pub fn long_term_key(username: &str, realm: &str, password: &str) -> [u8; 16] {
-    let mut h = Md5::new();
-    h.update(username.as_bytes());
-    h.update(b":");
-    h.update(realm.as_bytes());
-    h.update(b":");
-    h.update(password.as_bytes());
-    h.finalize().into()
+    credential_digest::<Md5>(username, realm, password)
+        .finalize()
+        .into()
 }
 
 /// The long-term key with RFC 8489's SHA-256 password algorithm:
 /// SHA-256(username:realm:password).
 pub fn long_term_key_sha256(username: &str, realm: &str, password: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(username.as_bytes());
-    h.update(b":");
-    h.update(realm.as_bytes());
-    h.update(b":");
-    h.update(password.as_bytes());
-    h.finalize().into()
+    credential_digest::<Sha256>(username, realm, password)
+        .finalize()
+        .into()
 }
 
 /// RFC 8489's password algorithm numbers.

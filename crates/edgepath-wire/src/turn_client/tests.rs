@@ -118,6 +118,29 @@ fn run(
     events
 }
 
+/// A client for SERVER as alice, allocation started at `t0`.
+fn allocating(t0: Instant, password: &str, seed: u64) -> TurnClient {
+    let mut c = TurnClient::new(
+        SERVER.parse().unwrap(),
+        "alice",
+        password,
+        Transport::UDP_DEFAULT,
+        seed,
+    );
+    c.allocate(t0);
+    c
+}
+
+/// A relay granting 600 s, with the given twists.
+fn relay(stale_once: bool, redirect_once: bool) -> Script {
+    Script {
+        lifetime: 600,
+        stale_once,
+        redirect_once,
+        ..Script::default()
+    }
+}
+
 fn no_loss(_: usize) -> bool {
     false
 }
@@ -129,18 +152,8 @@ fn ms(n: u64) -> Duration {
 #[test]
 fn challenge_then_allocated() {
     let t0 = Instant::now();
-    let mut c = TurnClient::new(
-        SERVER.parse().unwrap(),
-        "alice",
-        "pw",
-        Transport::UDP_DEFAULT,
-        1,
-    );
-    let mut s = Script {
-        lifetime: 600,
-        ..Script::default()
-    };
-    c.allocate(t0);
+    let mut c = allocating(t0, "pw", 1);
+    let mut s = relay(false, false);
     let ev = run(
         &mut c,
         &mut s,
@@ -168,18 +181,8 @@ fn challenge_then_allocated() {
 #[test]
 fn loss_is_recovered_by_retransmission() {
     let t0 = Instant::now();
-    let mut c = TurnClient::new(
-        SERVER.parse().unwrap(),
-        "alice",
-        "pw",
-        Transport::UDP_DEFAULT,
-        2,
-    );
-    let mut s = Script {
-        lifetime: 600,
-        ..Script::default()
-    };
-    c.allocate(t0);
+    let mut c = allocating(t0, "pw", 2);
+    let mut s = relay(false, false);
     // The first two sends are lost: retransmits at 500 ms and 1500 ms.
     let ev = run(
         &mut c,
@@ -196,18 +199,8 @@ fn loss_is_recovered_by_retransmission() {
 #[test]
 fn reordered_and_duplicated_answers_are_harmless() {
     let t0 = Instant::now();
-    let mut c = TurnClient::new(
-        SERVER.parse().unwrap(),
-        "alice",
-        "pw",
-        Transport::UDP_DEFAULT,
-        3,
-    );
-    let mut s = Script {
-        lifetime: 600,
-        ..Script::default()
-    };
-    c.allocate(t0);
+    let mut c = allocating(t0, "pw", 3);
+    let mut s = relay(false, false);
     // Answers take 700 ms: the retransmission at 500 ms draws a second 401
     // that arrives after the first was already acted on.
     let ev = run(
@@ -232,19 +225,8 @@ fn reordered_and_duplicated_answers_are_harmless() {
 #[test]
 fn refresh_before_expiry_survives_a_stale_nonce() {
     let t0 = Instant::now();
-    let mut c = TurnClient::new(
-        SERVER.parse().unwrap(),
-        "alice",
-        "pw",
-        Transport::UDP_DEFAULT,
-        4,
-    );
-    let mut s = Script {
-        lifetime: 600,
-        stale_once: true,
-        ..Script::default()
-    };
-    c.allocate(t0);
+    let mut c = allocating(t0, "pw", 4);
+    let mut s = relay(true, false);
     let ev = run(
         &mut c,
         &mut s,
@@ -266,19 +248,8 @@ fn refresh_before_expiry_survives_a_stale_nonce() {
 #[test]
 fn try_alternate_moves_to_the_other_server() {
     let t0 = Instant::now();
-    let mut c = TurnClient::new(
-        SERVER.parse().unwrap(),
-        "alice",
-        "pw",
-        Transport::UDP_DEFAULT,
-        5,
-    );
-    let mut s = Script {
-        lifetime: 600,
-        redirect_once: true,
-        ..Script::default()
-    };
-    c.allocate(t0);
+    let mut c = allocating(t0, "pw", 5);
+    let mut s = relay(false, true);
     let ev = run(
         &mut c,
         &mut s,
@@ -300,18 +271,8 @@ fn try_alternate_moves_to_the_other_server() {
 #[test]
 fn wrong_password_fails_instead_of_looping() {
     let t0 = Instant::now();
-    let mut c = TurnClient::new(
-        SERVER.parse().unwrap(),
-        "alice",
-        "nope",
-        Transport::UDP_DEFAULT,
-        6,
-    );
-    let mut s = Script {
-        lifetime: 600,
-        ..Script::default()
-    };
-    c.allocate(t0);
+    let mut c = allocating(t0, "nope", 6);
+    let mut s = relay(false, false);
     let ev = run(
         &mut c,
         &mut s,
@@ -333,18 +294,8 @@ fn wrong_password_fails_instead_of_looping() {
 #[test]
 fn permissions_channels_and_silence() {
     let t0 = Instant::now();
-    let mut c = TurnClient::new(
-        SERVER.parse().unwrap(),
-        "alice",
-        "pw",
-        Transport::UDP_DEFAULT,
-        7,
-    );
-    let mut s = Script {
-        lifetime: 600,
-        ..Script::default()
-    };
-    c.allocate(t0);
+    let mut c = allocating(t0, "pw", 7);
+    let mut s = relay(false, false);
     run(&mut c, &mut s, t0, ms(100), &no_loss, &|_| ms(10));
     let peer: SocketAddr = "198.51.100.99:6000".parse().unwrap();
     c.create_permission(t0, peer.ip());
