@@ -1,0 +1,112 @@
+//! The scenario lab, validated with independent tools (coturn's turnutils, curl,
+//! openssl, socat) as part of the test command: every scenario must build, hold its
+//! expectations and tear down clean. Needs root and the lab's Debian packages; where
+//! those are missing it says so loudly, and under CI it fails instead.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+fn lab_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lab")
+}
+
+/// Why the lab cannot run here, if it cannot.
+fn unavailable() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root: network namespaces need root".into());
+    }
+    let missing: Vec<&str> = [
+        "ip",
+        "nft",
+        "turnserver",
+        "turnutils_uclient",
+        "dnsmasq",
+        "squid",
+        "curl",
+        "openssl",
+        "socat",
+    ]
+    .into_iter()
+    .filter(|t| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+    })
+    .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "missing tools: {} (.ci/run installs them)",
+            missing.join(", ")
+        )
+    })
+}
+
+#[test]
+fn every_scenario_validates_and_tears_down() {
+    if let Some(why) = unavailable() {
+        if std::env::var_os("CI").is_some() {
+            panic!("the lab cannot run under CI: {why}");
+        }
+        eprintln!("SKIPPED the scenario lab: {why}");
+        return;
+    }
+    let out = Command::new(lab_dir().join("run"))
+        .arg("--validate-all")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "a scenario's expectations did not hold:\n{stdout}"
+    );
+    let listed = Command::new(lab_dir().join("run"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    let count = String::from_utf8_lossy(&listed.stdout).lines().count();
+    assert!(
+        count >= 11,
+        "expected the issue's eleven scenarios, found {count}"
+    );
+    assert!(
+        stdout.contains(&format!("{count} passed, 0 failed")),
+        "{stdout}"
+    );
+    // Nothing of the lab is left behind.
+    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let left: Vec<_> = String::from_utf8_lossy(&ns.stdout)
+        .lines()
+        .filter(|l| l.starts_with("ep"))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
+}
+
+#[test]
+fn scenario_files_are_checked_before_anything_is_built() {
+    let dir = std::env::temp_dir().join(format!("edgepath-lab-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "description = \"x\"\n[firewall]\npolcy = \"drop\"\n").unwrap();
+    // Schema errors come before any root-only step, so this runs anywhere.
+    let out = Command::new(lab_dir().join("run"))
+        .args(["--validate", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown key(s) in [firewall]: polcy"), "{err}");
+    let out = Command::new(lab_dir().join("run"))
+        .args(["--validate", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario `no-such-scenario`"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,274 @@
+"""Namespaces, links, addresses, routes and nftables rules for one lab run.
+
+Every name carries a per-run prefix (`ep` + 4 hex digits), so two runs cannot collide.
+`Lab.down()` is idempotent and runs on every exit path: it ends the processes this run
+started (by their PIDs, then anything left inside this run's namespaces), deletes the
+namespaces (which removes their veths), the per-namespace resolv.conf and the temp dir.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from . import plan
+
+
+class LabError(Exception):
+    """Building the lab failed; the message says which step."""
+
+
+def run(args, timeout=15, check=True, input=None):
+    """Runs a command, returning CompletedProcess; failures name the command."""
+    try:
+        # No tool may wait on our stdin (openssl s_client would, until its timeout).
+        stdin = subprocess.DEVNULL if input is None else None
+        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=input, stdin=stdin)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"`{' '.join(args)}` did not finish within {timeout} s") from None
+    except FileNotFoundError:
+        raise LabError(f"`{args[0]}` is not installed") from None
+    if check and p.returncode != 0:
+        raise LabError(f"`{' '.join(args)}` failed ({p.returncode}): {p.stderr.strip() or p.stdout.strip()}")
+    return p
+
+
+class Lab:
+    """One running lab: built from a scenario by `up()`, removed by `down()`."""
+
+    ROLES = ("client", "router", "carrier", "proxy", "edge")
+    SHORT = {"client": "cl", "router": "r1", "carrier": "r2", "proxy": "px", "edge": "ed"}
+
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.prefix = "ep" + secrets.token_hex(2)
+        self.ns = {role: f"{self.prefix}-{self.SHORT[role]}" for role in self.ROLES}
+        self.created = []
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix=f"edgepath-lab-{self.prefix}-")
+        os.chmod(self.tmp, 0o755)
+        self._down = False
+
+    # -- helpers ---------------------------------------------------------------
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def exec(self, role, args, **kw):
+        return run(["ip", "netns", "exec", self.ns[role], *args], **kw)
+
+    def spawn(self, role, name, args, log=None):
+        """Starts a long-running process in a namespace and remembers its PID."""
+        log_path = self.path(log or f"{name}.log")
+        with open(log_path, "w") as out:
+            p = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns[role], *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.procs.append((name, p, log_path))
+        return p
+
+    def _veth(self, a_role, a_if, b_role, b_if):
+        a, b = f"{self.prefix}{a_if}", f"{self.prefix}{b_if}"
+        run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
+        run(["ip", "link", "set", a, "netns", self.ns[a_role]])
+        run(["ip", "link", "set", b, "netns", self.ns[b_role]])
+        for role, ifname in ((a_role, a), (b_role, b)):
+            self.exec(role, ["ip", "link", "set", ifname, "up"])
+        return a, b
+
+    def _addr(self, role, ifname, cidr):
+        self.exec(role, ["ip", "addr", "add", cidr, "dev", ifname])
+
+    def _route(self, role, dest, via):
+        self.exec(role, ["ip", "route", "add", dest, "via", via])
+
+    def _nft(self, role, ruleset, name):
+        path = self.path(f"{name}.nft")
+        with open(path, "w") as f:
+            f.write(ruleset)
+        try:
+            self.exec(role, ["nft", "-f", path])
+        except LabError as e:
+            raise LabError(
+                f"nftables refused the {role}'s rules (built from {self.scenario.path} [firewall] and the lab's own): {e}"
+            ) from None
+
+    # -- building --------------------------------------------------------------
+
+    def roles(self):
+        s = self.scenario
+        return [r for r in self.ROLES if (r != "carrier" or s.nat == "double") and (r != "proxy" or s.proxy)]
+
+    def up(self):
+        """Builds the topology (services are started by services.start)."""
+        s = self.scenario
+        for role in self.roles():
+            run(["ip", "netns", "add", self.ns[role]])
+            self.created.append(self.ns[role])
+            self.exec(role, ["ip", "link", "set", "lo", "up"])
+        # client <-> router (LAN)
+        cl, r1l = self._veth("client", "c0", "router", "r1l")
+        self._addr("client", cl, f"{plan.CLIENT}/24")
+        self._addr("router", r1l, f"{plan.ROUTER_LAN}/24")
+        self.exec("client", ["ip", "route", "add", "default", "via", plan.ROUTER_LAN])
+        # router <-> (carrier <->) edge
+        if s.nat == "double":
+            r1w, r2i = self._veth("router", "r1w", "carrier", "r2i")
+            self._addr("router", r1w, f"{plan.CGNAT_ROUTER1}/10")
+            self._addr("carrier", r2i, f"{plan.CGNAT_CARRIER}/10")
+            self.exec("router", ["ip", "route", "add", "default", "via", plan.CGNAT_CARRIER])
+            r2w, edw = self._veth("carrier", "r2w", "edge", "e0")
+            self._addr("carrier", r2w, f"{plan.WAN_ROUTER}/24")
+            self.exec("carrier", ["ip", "route", "add", "default", "via", plan.WAN_EDGE])
+            self._nft("carrier", self._nat_only(r2w), "carrier")
+            self.exec("carrier", ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        else:
+            r1w, edw = self._veth("router", "r1w", "edge", "e0")
+            self._addr("router", r1w, f"{plan.WAN_ROUTER}/24")
+            self.exec("router", ["ip", "route", "add", "default", "via", plan.WAN_EDGE])
+        self._addr("edge", edw, f"{plan.WAN_EDGE}/24")
+        # The edge's service addresses; no default route: nothing leaves the lab.
+        for a in (plan.RELAY, plan.RELAY_SECOND, plan.WEB, plan.DNS):
+            self._addr("edge", "lo", f"{a}/32")
+        if s.proxy:
+            r1d, px = self._veth("router", "r1d", "proxy", "p0")
+            self._addr("router", r1d, f"{plan.ROUTER_DMZ}/24")
+            self._addr("proxy", px, f"{plan.PROXY}/24")
+            self.exec("proxy", ["ip", "route", "add", "default", "via", plan.ROUTER_DMZ])
+        self.exec("router", ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        self._nft("router", self._router_rules(r1w), "router")
+        self._nft("edge", self._edge_rules(), "edge")
+        # `ip netns exec` bind-mounts /etc/netns/NS/resolv.conf: the lab's DNS.
+        for role in ("client", "proxy"):
+            if role in self.roles():
+                d = f"/etc/netns/{self.ns[role]}"
+                os.makedirs(d, exist_ok=True)
+                with open(f"{d}/resolv.conf", "w") as f:
+                    f.write(f"nameserver {plan.DNS}\n")
+
+    def _defines(self):
+        return "\n".join(
+            f"define {k} = {v}"
+            for k, v in (
+                ("CLIENT", plan.CLIENT),
+                ("LAN", plan.LAN),
+                ("PROXY", plan.PROXY),
+                ("RELAY", "{ %s, %s }" % (plan.RELAY, plan.RELAY_SECOND)),
+                ("WEB", plan.WEB),
+                ("DNS", plan.DNS),
+            )
+        )
+
+    def _nat_only(self, wan):
+        return f"""table ip lab {{
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "{wan}" masquerade
+  }}
+}}
+"""
+
+    def _router_rules(self, wan):
+        s = self.scenario
+        loss = ""
+        if s.udp_loss_to_relay:
+            # Loss on chosen paths (this kernel has no netem): before the conntrack
+            # shortcut, so every packet of the flow is subject to it.
+            loss = f"    ip daddr $RELAY meta l4proto udp numgen random mod 100 < {s.udp_loss_to_relay} counter drop\n"
+        rules = "\n".join("    " + line.strip() for line in s.firewall_rules.strip().splitlines() if line.strip())
+        return f"""{self._defines()}
+table ip lab {{
+  chain forward {{
+    type filter hook forward priority filter; policy {s.firewall_policy};
+{loss}    ct state established,related accept
+{rules}
+  }}
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "{wan}" masquerade
+  }}
+}}
+"""
+
+    def _edge_rules(self):
+        """The relay answers on UDP 3478-3481 and TCP 443 (and a legacy high port): all
+        forwarded to coturn's 3478 on the same address, as one relay with several front
+        ports. (`redirect` would rewrite to the incoming interface's address, where coturn
+        does not listen; `dnat` keeps the relay's own.)"""
+        s = self.scenario
+        rules = []
+        for addr in (plan.RELAY, plan.RELAY_SECOND):
+            rules.append(f"ip daddr {addr} udp dport 3479-3481 dnat to {addr}:3478")
+            rules.append(f"ip daddr {addr} tcp dport 443 dnat to {addr}:3478")
+            if s.relay_legacy_port:
+                rules.append(f"ip daddr {addr} udp dport {s.relay_legacy_port} dnat to {addr}:3478")
+                rules.append(f"ip daddr {addr} tcp dport {s.relay_legacy_port} dnat to {addr}:3478")
+        body = "\n".join("    " + r for r in rules)
+        return f"""table ip lab {{
+  chain prerouting {{
+    type nat hook prerouting priority dstnat; policy accept;
+{body}
+  }}
+}}
+"""
+
+    # -- teardown --------------------------------------------------------------
+
+    def down(self):
+        if self._down:
+            return
+        self._down = True
+        for name, p, _ in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 3
+        for name, p, _ in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait(timeout=2)
+        for ns in reversed(self.created):
+            # Anything still running inside this run's namespaces is this run's.
+            pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            run(["ip", "netns", "del", ns], check=False)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def logs(self):
+        """The tail of each service's log, for error reports."""
+        out = []
+        for name, p, log in self.procs:
+            try:
+                with open(log) as f:
+                    tail = f.read()[-1500:]
+            except OSError:
+                tail = "(no log)"
+            state = "running" if p.poll() is None else f"exited {p.returncode}"
+            out.append(f"--- {name} ({state}) ---\n{tail}")
+        return "\n".join(out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+        return False

@@ -1,0 +1,63 @@
+"""The lab's fixed addressing plan and names.
+
+Only documentation ranges (198.51.100.0/24, 203.0.113.0/24), carrier-grade NAT space
+(100.64.0.0/10) and private LANs are used, all inside the lab's own namespaces. The edge
+namespace has no default route, so nothing can leave the lab.
+"""
+
+LAN = "192.168.1.0/24"
+CLIENT = "192.168.1.10"
+ROUTER_LAN = "192.168.1.1"
+
+DMZ = "10.0.0.0/24"
+ROUTER_DMZ = "10.0.0.1"
+PROXY = "10.0.0.2"
+PROXY_PORT = 3128
+
+CGNAT_ROUTER1 = "100.64.0.2"  # the customer router's WAN behind carrier NAT
+CGNAT_CARRIER = "100.64.0.1"  # the carrier router's inside
+
+WAN_EDGE = "198.51.100.1"  # the "internet" side of the link to the edge
+WAN_ROUTER = "198.51.100.2"  # the public address the site's traffic leaves with
+
+RELAY = "203.0.113.10"
+RELAY_SECOND = "203.0.113.11"
+WEB = "203.0.113.20"
+DNS = "203.0.113.53"
+
+# TURN credentials of the lab relay (long-term mechanism).
+TURN_REALM = "edgepath.lab"
+TURN_USER = "labuser"
+TURN_PASSWORD = "labpass"
+
+# Basic-auth credentials of the lab proxy, when a scenario asks for them.
+PROXY_USER = "labproxy"
+PROXY_PASSWORD = "labproxypass"
+
+# coturn's own relayed-address ports: below the legacy high port range the lab relays.
+RELAY_MIN_PORT = 49152
+RELAY_MAX_PORT = 49999
+
+# The names the lab's DNS answers, as the model's probes use them (edgepath-model
+# service.rs, probe_names), with the lab host that serves each.
+RELAY_NAMES = ["worldaz.tr.teams.microsoft.com", "world.tr.teams.microsoft.com"]
+WEB_NAMES = [
+    "sipdir.online.lync.com",
+    "webdir.online.lync.com",
+    "teams.microsoft.com",
+    "outlook.office365.com",
+    "office.live.com",
+]
+
+# Which name stands for which service, for validation (the same as the model's probes).
+SERVICE_NAMES = {
+    "sip": "sipdir.online.lync.com",
+    "web-services": "webdir.online.lync.com",
+    "data-edge": "teams.microsoft.com",
+    "ews": "outlook.office365.com",
+    "office-web-apps": "office.live.com",
+}
+
+MODALITIES = ["audio", "video", "app_sharing", "file_transfer"]
+PATHS = ["relay-udp", "relay-tcp", "relay-tcp-proxy", "none"]
+STATUSES = ["good", "degraded", "failing"]

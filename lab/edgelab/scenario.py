@@ -1,0 +1,159 @@
+"""Scenario files: TOML, read strictly, every mistake named with its place."""
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+from . import plan
+
+SCENARIO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios")
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used; the message names the file and key."""
+
+
+@dataclass
+class Expectation:
+    """What a scenario promises: per modality a path and status, per service reachability."""
+
+    modalities: dict = field(default_factory=dict)  # modality -> (path, status)
+    services: dict = field(default_factory=dict)  # service -> {reachable, via, intercepted}
+    proxy_auth_required: bool = False
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    description: str
+    profile: str  # current | legacy
+    nat: str  # single | double
+    proxy: bool
+    proxy_auth: bool
+    proxy_intercept: bool
+    relay_legacy_port: int  # 0 = none
+    relay_second_address: bool
+    firewall_policy: str  # accept | drop
+    firewall_rules: str  # nftables rule lines for the router's forward chain
+    udp_loss_to_relay: int  # percent
+    expect: Expectation
+
+
+KNOWN = {
+    "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "expect"},
+    "topology": {"nat"},
+    "proxy": {"enabled", "auth", "intercept"},
+    "relay": {"legacy_port", "second_address"},
+    "firewall": {"policy", "rules"},
+    "impairment": {"udp_loss_to_relay_percent"},
+    "expect": {"modalities", "services", "proxy_auth_required"},
+}
+
+
+def _table(doc, key, where):
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: [{key}] must be a table")
+    unknown = set(value) - KNOWN[key]
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) in [{key}]: {', '.join(sorted(unknown))} (known: {', '.join(sorted(KNOWN[key]))})")
+    return value
+
+
+def _get(table, key, kind, default, where):
+    value = table.get(key, default)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ScenarioError(f"{where}: `{key}` must be {kind.__name__}, found {type(value).__name__}")
+    return value
+
+
+def _choice(value, allowed, key, where):
+    if value not in allowed:
+        raise ScenarioError(f"{where}: `{key}` is `{value}`; allowed: {', '.join(allowed)}")
+    return value
+
+
+def resolve(name_or_path):
+    """A scenario name in lab/scenarios, or a path to a .toml file anywhere."""
+    if name_or_path.endswith(".toml") or os.sep in name_or_path:
+        return os.path.abspath(name_or_path)
+    return os.path.join(SCENARIO_DIR, name_or_path + ".toml")
+
+
+def names():
+    return sorted(f[:-5] for f in os.listdir(SCENARIO_DIR) if f.endswith(".toml"))
+
+
+def load(name_or_path):
+    path = resolve(name_or_path)
+    where = path
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise ScenarioError(f"no scenario `{name_or_path}` ({path}); `lab/run --list` shows them") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{where}: not valid TOML: {e}") from None
+    unknown = set(doc) - KNOWN[""]
+    if unknown:
+        raise ScenarioError(f"{where}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    topo = _table(doc, "topology", where)
+    proxy = _table(doc, "proxy", where)
+    relay = _table(doc, "relay", where)
+    fw = _table(doc, "firewall", where)
+    imp = _table(doc, "impairment", where)
+    exp = _table(doc, "expect", where)
+
+    legacy_port = _get(relay, "legacy_port", int, 0, where + " [relay]")
+    if legacy_port and not 50000 <= legacy_port <= 59999:
+        raise ScenarioError(f"{where}: [relay] legacy_port {legacy_port} is not in 50000-59999")
+    loss = _get(imp, "udp_loss_to_relay_percent", int, 0, where + " [impairment]")
+    if not 0 <= loss <= 100:
+        raise ScenarioError(f"{where}: [impairment] udp_loss_to_relay_percent {loss} is not 0-100")
+
+    expect = Expectation(proxy_auth_required=_get(exp, "proxy_auth_required", bool, False, where + " [expect]"))
+    mods = exp.get("modalities", {})
+    if not isinstance(mods, dict) or set(mods) != set(plan.MODALITIES):
+        raise ScenarioError(f"{where}: [expect.modalities] must give each of {', '.join(plan.MODALITIES)}")
+    for m, v in mods.items():
+        w = f"{where} [expect.modalities.{m}]"
+        if not isinstance(v, dict) or set(v) != {"path", "status"}:
+            raise ScenarioError(f"{w}: give exactly `path` and `status`")
+        expect.modalities[m] = (_choice(v["path"], plan.PATHS, "path", w), _choice(v["status"], plan.STATUSES, "status", w))
+    svcs = exp.get("services", {})
+    if not isinstance(svcs, dict) or not svcs:
+        raise ScenarioError(f"{where}: [expect.services] must name at least one service")
+    for s, v in svcs.items():
+        w = f"{where} [expect.services.{s}]"
+        _choice(s, list(plan.SERVICE_NAMES), "service", w)
+        if not isinstance(v, dict) or not set(v) <= {"reachable", "via", "intercepted"} or "reachable" not in v:
+            raise ScenarioError(f"{w}: give `reachable` and, when reachable, `via` and `intercepted`")
+        reachable = _get(v, "reachable", bool, False, w)
+        via = _choice(v.get("via", "none"), ["direct", "proxy", "none"], "via", w)
+        if reachable == (via == "none"):
+            raise ScenarioError(f"{w}: `via` must be direct or proxy exactly when reachable")
+        expect.services[s] = {"reachable": reachable, "via": via, "intercepted": _get(v, "intercepted", bool, False, w)}
+
+    proxy_enabled = _get(proxy, "enabled", bool, False, where + " [proxy]")
+    scenario = Scenario(
+        name=os.path.basename(path)[:-5],
+        path=path,
+        description=_get(doc, "description", str, "", where),
+        profile=_choice(doc.get("profile", "current"), ["current", "legacy"], "profile", where),
+        nat=_choice(topo.get("nat", "single"), ["single", "double"], "nat", where + " [topology]"),
+        proxy=proxy_enabled,
+        proxy_auth=_get(proxy, "auth", bool, False, where + " [proxy]"),
+        proxy_intercept=_get(proxy, "intercept", bool, False, where + " [proxy]"),
+        relay_legacy_port=legacy_port,
+        relay_second_address=_get(relay, "second_address", bool, False, where + " [relay]"),
+        firewall_policy=_choice(fw.get("policy", "accept"), ["accept", "drop"], "policy", where + " [firewall]"),
+        firewall_rules=_get(fw, "rules", str, "", where + " [firewall]"),
+        udp_loss_to_relay=loss,
+        expect=expect,
+    )
+    if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
+        raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
+    if expect.proxy_auth_required and not scenario.proxy_auth:
+        raise ScenarioError(f"{where}: proxy_auth_required needs [proxy] auth = true")
+    return scenario

@@ -1,0 +1,200 @@
+"""The lab's real services: certificates (openssl), dnsmasq, a TLS server, coturn and
+Squid, started inside the run's namespaces and waited for until they answer."""
+
+import os
+import pwd
+import sys
+import time
+
+from . import plan
+from .net import LabError, run
+
+LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _cert(lab, name, cn, sans=None, ca=None, days=2):
+    """An EC key and certificate: self-signed (a CA) or signed by `ca`."""
+    key, crt = lab.path(f"{name}.key"), lab.path(f"{name}.pem")
+    if ca is None:
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", key, "-out", crt, "-days", str(days), "-subj", f"/O=edgepath lab/CN={cn}",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return key, crt
+    csr, ext = lab.path(f"{name}.csr"), lab.path(f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(f"DNS:{n}" for n in sans) + "\n")
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", csr, "-subj", f"/O=edgepath lab/CN={cn}"])
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial",
+         "-out", crt, "-days", str(days), "-extfile", ext])
+    return key, crt
+
+
+def certificates(lab):
+    """The lab root CA and the edge's certificate; with interception, the proxy's CA.
+    Writes ca-bundle.pem: what a client of this site trusts (the lab root, plus the
+    inspection CA where the company installs one, as companies that intercept do)."""
+    root = _cert(lab, "lab-root-ca", "edgepath Lab Root CA")
+    sans = plan.WEB_NAMES + ["*.lync.com", "*.teams.microsoft.com", "*.online.lync.com"]
+    lab.web_cert = _cert(lab, "web", "*.online.lync.com", sans=sans, ca=root)
+    bundle = [root[1]]
+    if lab.scenario.proxy_intercept:
+        lab.inspect_ca = _cert(lab, "inspection-ca", "edgepath Lab Inspection CA")
+        bundle.append(lab.inspect_ca[1])
+    lab.root_ca = root
+    lab.ca_bundle = lab.path("ca-bundle.pem")
+    with open(lab.ca_bundle, "w") as out:
+        for pem in bundle:
+            with open(pem) as f:
+                out.write(f.read())
+    for p in os.listdir(lab.tmp):
+        os.chmod(lab.path(p), 0o644)
+
+
+def _listening(lab, role, proto, addr, port):
+    flag = "-Hltn" if proto == "tcp" else "-Hlun"
+    out = lab.exec(role, ["ss", flag, "src", f"{addr}:{port}"], check=False).stdout
+    return bool(out.strip())
+
+
+def wait_listening(lab, role, proto, addr, port, name, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _listening(lab, role, proto, addr, port):
+            return
+        for pname, p, _ in lab.procs:
+            if pname == name and p.poll() is not None:
+                raise LabError(f"{name} exited ({p.returncode}) before listening on {proto} {addr}:{port}\n{lab.logs()}")
+        time.sleep(0.05)
+    raise LabError(f"{name} is not listening on {proto} {addr}:{port} after {timeout} s\n{lab.logs()}")
+
+
+def dns(lab):
+    args = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+            "--no-poll", f"--listen-address={plan.DNS}", "--bind-interfaces", "--user=root",
+            f"--pid-file={lab.path('dnsmasq.pid')}", "--log-queries", "--log-facility=-"]
+    args += [f"--address=/{n}/{plan.RELAY}" for n in plan.RELAY_NAMES]
+    args += [f"--address=/{n}/{plan.WEB}" for n in plan.WEB_NAMES]
+    args.append("--address=/#/")  # every other name: NXDOMAIN, as for a name that does not exist
+    lab.spawn("edge", "dnsmasq", args)
+    wait_listening(lab, "edge", "udp", plan.DNS, 53, "dnsmasq")
+
+
+def web(lab):
+    key, crt = lab.web_cert
+    lab.spawn("edge", "tls-server", [sys.executable, os.path.join(LAB_DIR, "tls_server.py"),
+                                     "--addr", plan.WEB, "--port", "443", "--cert", crt, "--key", key])
+    wait_listening(lab, "edge", "tcp", plan.WEB, 443, "tls-server")
+
+
+def relay(lab):
+    s = lab.scenario
+    args = ["turnserver", "-n", "--listening-ip", plan.RELAY, "--relay-ip", plan.RELAY,
+            "--listening-port", "3478", "--min-port", str(plan.RELAY_MIN_PORT), "--max-port", str(plan.RELAY_MAX_PORT),
+            "--lt-cred-mech", "--user", f"{plan.TURN_USER}:{plan.TURN_PASSWORD}", "--realm", plan.TURN_REALM,
+            "--no-tls", "--no-dtls", "--no-cli", "--log-file", "stdout", "--simple-log",
+            "--pidfile", lab.path("turnserver.pid")]
+    if s.relay_second_address:
+        # Two addresses: RFC 5780 NAT behaviour discovery (CHANGE-REQUEST, OTHER-ADDRESS).
+        args += ["--listening-ip", plan.RELAY_SECOND, "--relay-ip", plan.RELAY_SECOND]
+    else:
+        args += ["--no-rfc5780"]
+    lab.spawn("edge", "coturn", args)
+    wait_listening(lab, "edge", "udp", plan.RELAY, 3478, "coturn")
+    wait_listening(lab, "edge", "tcp", plan.RELAY, 3478, "coturn")
+
+
+def proxy(lab):
+    s = lab.scenario
+    proxy_user = pwd.getpwnam("proxy")
+    conf, cache = lab.path("squid.conf"), lab.path("squid")
+    os.makedirs(cache, exist_ok=True)
+    lines = [
+        f"pid_filename {lab.path('squid.pid')}",
+        f"cache_log {lab.path('squid-cache.log')}",
+        f"access_log stdio:{lab.path('squid-access.log')}",
+        "cache deny all",
+        "cache_effective_user proxy",
+        f"coredump_dir {cache}",
+        f"dns_nameservers {plan.DNS}",
+        "shutdown_lifetime 0 seconds",
+        "acl SSL_ports port 443",
+        "acl CONNECT method CONNECT",
+        f"acl lab_lan src {plan.LAN}",
+        # CONNECT to 443 only, as corporate proxies are set up.
+        "http_access deny CONNECT !SSL_ports",
+        "http_access deny !lab_lan",
+    ]
+    if s.proxy_auth:
+        htpasswd = lab.path("htpasswd")
+        hashed = run(["openssl", "passwd", "-apr1", plan.PROXY_PASSWORD]).stdout.strip()
+        with open(htpasswd, "w") as f:
+            f.write(f"{plan.PROXY_USER}:{hashed}\n")
+        os.chmod(htpasswd, 0o644)
+        lines += [
+            f"auth_param basic program /usr/lib/squid/basic_ncsa_auth {htpasswd}",
+            "auth_param basic realm edgepath-lab-proxy",
+            "acl authed proxy_auth REQUIRED",
+            "http_access deny !authed",
+        ]
+    lines.append("http_access allow lab_lan")
+    lines.append("http_access deny all")
+    port = f"http_port {plan.PROXY}:{plan.PROXY_PORT}"
+    if s.proxy_intercept:
+        key, crt = lab.inspect_ca
+        db = lab.path("ssl_db")
+        run(["/usr/lib/squid/security_file_certgen", "-c", "-s", db, "-M", "4MB"])
+        os.system(f"chown -R {proxy_user.pw_uid}:{proxy_user.pw_gid} {db}")
+        port += f" ssl-bump generate-host-certificates=on dynamic_cert_mem_cache_size=4MB tls-cert={crt} tls-key={key}"
+        lines += [
+            f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {db} -M 4MB",
+            "sslcrtd_children 2 startup=1 idle=1",
+            f"tls_outgoing_options cafile={lab.root_ca[1]}",
+            "acl step1 at_step SslBump1",
+            "ssl_bump peek step1",
+            "ssl_bump bump all",
+        ]
+    lines.insert(0, port)
+    with open(conf, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    for p in (conf, cache):
+        os.chown(p, proxy_user.pw_uid, proxy_user.pw_gid)
+    os.chmod(lab.tmp, 0o755)
+    for name in ("squid-cache.log", "squid-access.log"):
+        open(lab.path(name), "a").close()
+        os.chown(lab.path(name), proxy_user.pw_uid, proxy_user.pw_gid)
+    if s.proxy_intercept:
+        os.chmod(lab.inspect_ca[0], 0o644)
+    check = run(["squid", "-k", "parse", "-f", conf], check=False)
+    if check.returncode != 0:
+        raise LabError(f"squid refused its configuration {conf}: {check.stderr.strip()[-800:]}")
+    lab.spawn("proxy", "squid", ["squid", "-N", "-f", conf])
+    wait_listening(lab, "proxy", "tcp", plan.PROXY, plan.PROXY_PORT, "squid", timeout=12)
+
+
+def start(lab):
+    """Starts everything the scenario needs, in dependency order."""
+    certificates(lab)
+    dns(lab)
+    web(lab)
+    relay(lab)
+    if lab.scenario.proxy:
+        proxy(lab)
+
+
+def environment(lab):
+    """What a command run in the client namespace is told about the lab."""
+    s = lab.scenario
+    env = {
+        "EDGEPATH_ENDPOINTS": os.path.join(LAB_DIR, "catalog.json"),
+        "EDGEPATH_CA": lab.ca_bundle,
+        "EDGEPATH_TURN_USER": plan.TURN_USER,
+        "EDGEPATH_TURN_PASSWORD": plan.TURN_PASSWORD,
+        "EDGEPATH_LAB_SCENARIO": s.name,
+        "EDGEPATH_LAB_PROFILE": s.profile,
+    }
+    if s.proxy:
+        env["HTTPS_PROXY"] = f"http://{plan.PROXY}:{plan.PROXY_PORT}"
+        if s.proxy_auth:
+            env["EDGEPATH_PROXY_USER"] = f"{plan.PROXY_USER}:{plan.PROXY_PASSWORD}"
+    return env

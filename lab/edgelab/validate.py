@@ -1,0 +1,197 @@
+"""Observing a running lab with independent tools only (coturn's turnutils, curl,
+openssl s_client, socat), and deriving the verdict the scenario promises from what they
+saw. edgepath itself is not involved: this is how the lab's expectations are checked
+before edgepath's own verdicts are compared with them."""
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from . import plan
+from .net import LabError
+
+UDP_PORTS = (3478, 3479, 3480, 3481)
+
+
+@dataclass
+class Observation:
+    udp: dict = field(default_factory=dict)  # port -> answered
+    tcp: dict = field(default_factory=dict)  # port -> TURN over TCP worked
+    proxy_turn: bool = False  # TURN over TCP through the proxy (CONNECT tunnel) worked
+    loss_pct: float | None = None  # measured on the best UDP port
+    services: dict = field(default_factory=dict)  # service -> {direct, proxy, issuer}
+    proxy_407: bool | None = None
+    notes: list = field(default_factory=list)
+
+
+def _client(lab, args, timeout):
+    try:
+        return lab.exec("client", args, timeout=timeout, check=False)
+    except LabError as e:
+        class Failed:
+            returncode, stdout, stderr = -1, "", str(e)
+        return Failed()
+
+
+def stun_answers(lab, port):
+    p = _client(lab, ["turnutils_stunclient", "-p", str(port), plan.RELAY], timeout=4)
+    return "UDP reflexive addr" in p.stdout
+
+
+def turn_tcp_works(lab, host, port):
+    p = _client(lab, ["turnutils_uclient", "-t", "-y", "-n", "3", "-m", "1", "-l", "100",
+                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), host], timeout=8)
+    # Progress lines come first; the last count is the total.
+    counts = re.findall(r"tot_recv_msgs=(\d+)", p.stdout)
+    return bool(counts) and int(counts[-1]) > 0
+
+
+def loss_percent(lab, port, messages=500):
+    """TURN over UDP, client to client through the relay, 200-byte messages every 5 ms."""
+    p = _client(lab, ["turnutils_uclient", "-y", "-n", str(messages), "-m", "1", "-l", "200", "-z", "5",
+                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), plan.RELAY], timeout=20)
+    m = re.search(r"Total lost packets (\d+) \(([\d.]+)%\)", p.stdout)
+    return float(m.group(2)) if m else None
+
+
+def proxy_tunnel_turn(lab):
+    """TURN over TCP to the relay's 443 through the proxy: socat opens the CONNECT
+    tunnel, turnutils_uclient speaks TURN through it."""
+    s = lab.scenario
+    auth = f",proxyauth={plan.PROXY_USER}:{plan.PROXY_PASSWORD}" if s.proxy_auth else ""
+    lab.spawn("client", "socat-tunnel", ["socat", "TCP-LISTEN:14443,bind=127.0.0.1,reuseaddr,fork",
+                                         f"PROXY:{plan.PROXY}:{plan.RELAY}:443,proxyport={plan.PROXY_PORT}{auth}"])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if _client(lab, ["ss", "-Hltn", "src", "127.0.0.1:14443"], timeout=3).stdout.strip():
+            break
+        time.sleep(0.05)
+    return turn_tcp_works(lab, "127.0.0.1", 14443)
+
+
+def _curl(lab, name, via_proxy, with_auth=True):
+    args = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{http_connect}", "--max-time", "6",
+            "--cacert", lab.ca_bundle, f"https://{name}/"]
+    if via_proxy:
+        args += ["-x", f"http://{plan.PROXY}:{plan.PROXY_PORT}"]
+        if with_auth and lab.scenario.proxy_auth:
+            args += ["-U", f"{plan.PROXY_USER}:{plan.PROXY_PASSWORD}"]
+    else:
+        args += ["--noproxy", "*"]
+    p = _client(lab, args, timeout=10)
+    code, _, connect = p.stdout.partition(" ")
+    return code.strip(), connect.strip()
+
+
+def issuer(lab, name, via_proxy):
+    """The certificate issuer the client is shown for `name`."""
+    args = ["openssl", "s_client", "-connect", f"{name}:443", "-servername", name, "-CAfile", lab.ca_bundle]
+    if via_proxy:
+        args += ["-proxy", f"{plan.PROXY}:{plan.PROXY_PORT}"]
+        if lab.scenario.proxy_auth:
+            args += ["-proxy_user", plan.PROXY_USER, "-proxy_pass", f"pass:{plan.PROXY_PASSWORD}"]
+    p = _client(lab, args + ["-brief"], timeout=10)
+    m = re.search(r"CN\s*=\s*(edgepath Lab [A-Za-z ]+CA)", p.stdout + p.stderr)
+    if m:
+        return m.group(1).strip()
+    p = _client(lab, args + ["-showcerts"], timeout=10)
+    m = re.search(r"i:.*CN\s*=\s*([^,\n]+)", p.stdout)
+    return m.group(1).strip() if m else None
+
+
+def observe(lab):
+    s = lab.scenario
+    obs = Observation()
+    udp_ports = list(UDP_PORTS) + ([s.relay_legacy_port] if s.relay_legacy_port and s.profile == "legacy" else [])
+    tcp_ports = [443] + ([s.relay_legacy_port] if s.relay_legacy_port and s.profile == "legacy" else [])
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        udp = {p: pool.submit(stun_answers, lab, p) for p in udp_ports}
+        tcp = {p: pool.submit(turn_tcp_works, lab, plan.RELAY, p) for p in tcp_ports}
+        proxy_turn = pool.submit(proxy_tunnel_turn, lab) if s.proxy else None
+        # turnutils_uclient takes ~9 s whatever it measures: run the loss measurement
+        # beside the other checks, as soon as 3478 is known to answer.
+        loss_3478 = pool.submit(lambda: loss_percent(lab, 3478) if udp[3478].result() else None)
+        svc = {}
+        for service in s.expect.services:
+            name = plan.SERVICE_NAMES[service]
+            svc[service] = {
+                "direct": pool.submit(_curl, lab, name, False),
+                "proxy": pool.submit(_curl, lab, name, True) if s.proxy else None,
+            }
+        first = next(iter(s.expect.services))
+        no_auth = pool.submit(_curl, lab, plan.SERVICE_NAMES[first], True, False) if s.proxy_auth else None
+        obs.udp = {p: f.result() for p, f in udp.items()}
+        obs.tcp = {p: f.result() for p, f in tcp.items()}
+        obs.proxy_turn = proxy_turn.result() if proxy_turn else False
+        for service, f in svc.items():
+            direct = f["direct"].result()[0] == "200"
+            via_proxy = f["proxy"].result()[0] == "200" if f["proxy"] else False
+            obs.services[service] = {"direct": direct, "proxy": via_proxy, "issuer": None}
+        if no_auth:
+            obs.proxy_407 = no_auth.result()[1] == "407"
+    # Issuers and loss after the reachability checks, on the paths that work.
+    for service, o in obs.services.items():
+        if o["direct"] or o["proxy"]:
+            o["issuer"] = issuer(lab, plan.SERVICE_NAMES[service], via_proxy=not o["direct"])
+        loss_on_3478 = loss_3478.result()
+    best_udp = next((p for p, ok in obs.udp.items() if ok), None)
+    if best_udp == 3478:
+        obs.loss_pct = loss_on_3478
+    elif best_udp:
+        obs.loss_pct = loss_percent(lab, best_udp)
+    if best_udp and obs.loss_pct is None:
+        obs.notes.append("turnutils_uclient gave no loss figure")
+    return obs
+
+
+def derive(lab, obs):
+    """The verdict the observations support (the rules are in lab/README.md)."""
+    if any(obs.udp.values()):
+        path = "relay-udp"
+        status = "good" if obs.loss_pct is not None and obs.loss_pct < 1.0 else "degraded"
+    elif any(obs.tcp.values()):
+        path, status = "relay-tcp", "degraded"
+    elif obs.proxy_turn:
+        path, status = "relay-tcp-proxy", "degraded"
+    else:
+        path, status = "none", "failing"
+    modalities = {m: (path, status) for m in plan.MODALITIES}
+    services = {}
+    for service, o in obs.services.items():
+        reachable = o["direct"] or o["proxy"]
+        via = "direct" if o["direct"] else ("proxy" if o["proxy"] else "none")
+        intercepted = reachable and o["issuer"] is not None and o["issuer"] != "edgepath Lab Root CA"
+        services[service] = {"reachable": reachable, "via": via, "intercepted": intercepted}
+    return modalities, services
+
+
+def differences(lab, modalities, services, obs):
+    """Where the observed verdict differs from the scenario's expectation."""
+    e = lab.scenario.expect
+    out = []
+    for m, want in e.modalities.items():
+        if modalities[m] != want:
+            out.append(f"{m}: expected {want[0]}/{want[1]}, observed {modalities[m][0]}/{modalities[m][1]}")
+    for s, want in e.services.items():
+        got = services[s]
+        for k in ("reachable", "via", "intercepted"):
+            if got[k] != want[k]:
+                out.append(f"{s}: expected {k}={want[k]}, observed {got[k]}")
+    if e.proxy_auth_required and obs.proxy_407 is not True:
+        out.append(f"proxy: expected 407 without credentials, observed {obs.proxy_407}")
+    return out
+
+
+def report(obs):
+    lines = ["  UDP relay ports: " + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in obs.udp.items())]
+    lines.append("  TURN over TCP: " + ", ".join(f"{p} {'works' if ok else 'fails'}" for p, ok in obs.tcp.items()))
+    lines.append(f"  TURN through the proxy: {'works' if obs.proxy_turn else 'fails or no proxy'}")
+    if obs.loss_pct is not None:
+        lines.append(f"  loss on UDP through the relay (turnutils_uclient): {obs.loss_pct:.2f}%")
+    for s, o in obs.services.items():
+        lines.append(f"  {s}: direct {'ok' if o['direct'] else 'fails'}, proxy {'ok' if o['proxy'] else 'fails'}, issuer {o['issuer']}")
+    if obs.proxy_407 is not None:
+        lines.append(f"  proxy without credentials: {'407' if obs.proxy_407 else 'no 407'}")
+    lines += [f"  note: {n}" for n in obs.notes]
+    return "\n".join(lines)
