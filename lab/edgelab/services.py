@@ -42,6 +42,18 @@ def certificates(lab):
         lab.inspect_ca = _cert(lab, "inspection-ca", "edgepath Lab Inspection CA")
         bundle.append(lab.inspect_ca[1])
     lab.root_ca = root
+    # The client's system trust store: Debian's, plus the company's inspection CA where
+    # the scenario intercepts (that is where companies install it).
+    lab.system_store = lab.path("system-ca-store.pem")
+    with open(lab.system_store, "w") as out:
+        try:
+            with open("/etc/ssl/certs/ca-certificates.crt") as f:
+                out.write(f.read())
+        except OSError:
+            pass
+        if lab.scenario.proxy_intercept:
+            with open(lab.inspect_ca[1]) as f:
+                out.write(f.read())
     lab.ca_bundle = lab.path("ca-bundle.pem")
     with open(lab.ca_bundle, "w") as out:
         for pem in bundle:
@@ -144,7 +156,9 @@ def proxy(lab):
         key, crt = lab.inspect_ca
         db = lab.path("ssl_db")
         run(["/usr/lib/squid/security_file_certgen", "-c", "-s", db, "-M", "4MB"])
-        os.system(f"chown -R {proxy_user.pw_uid}:{proxy_user.pw_gid} {db}")
+        for root, dirs, files in os.walk(db):
+            for entry in [root] + [os.path.join(root, n) for n in dirs + files]:
+                os.chown(entry, proxy_user.pw_uid, proxy_user.pw_gid)
         port += f" ssl-bump generate-host-certificates=on dynamic_cert_mem_cache_size=4MB tls-cert={crt} tls-key={key}"
         lines += [
             f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {db} -M 4MB",
@@ -187,7 +201,10 @@ def environment(lab):
     s = lab.scenario
     env = {
         "EDGEPATH_ENDPOINTS": os.path.join(LAB_DIR, "catalog.json"),
-        "EDGEPATH_CA": lab.ca_bundle,
+        # The lab edge stands in for Microsoft: its root is the one declared root. An
+        # inspection CA is only in the system store, as on a company's clients.
+        "EDGEPATH_CA": lab.root_ca[1],
+        "SSL_CERT_FILE": lab.system_store,
         "EDGEPATH_TURN_USER": plan.TURN_USER,
         "EDGEPATH_TURN_PASSWORD": plan.TURN_PASSWORD,
         "EDGEPATH_LAB_SCENARIO": s.name,
