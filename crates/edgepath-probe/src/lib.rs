@@ -1,0 +1,13 @@
+//! edgepath's active checks, on tokio: DNS, TCP and TLS to the signalling and web
+//! services (interception detection), HTTP proxies (CONNECT, 407), the relay paths
+//! (UDP 3478-3481 from each modality's source range, TURN over TCP 443 in standard and
+//! MS pseudo-TLS framing, directly and through the proxy), NAT behaviour, and a media
+//! stream through the relay. The protocol state machines are edgepath-wire's, driven
+//! here; this crate only owns sockets and clocks.
+#![forbid(unsafe_code)]
+
+pub mod dns;
+pub mod proxy;
+pub mod quality;
+pub mod relay;
+pub mod tls;

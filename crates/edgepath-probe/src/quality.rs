@@ -1,0 +1,403 @@
+//! An audio-like stream through the relay and back: allocate with credentials, bind a
+//! channel to the allocation's own relayed address, and send 200-byte packets every
+//! 20 ms (50 packets/s, never more than 100/s) for the asked duration. Every packet
+//! leaves through the relay and comes back to the client: loss, burst loss in any
+//! 200 ms, round-trip time, jitter (RFC 3550) and reorder, overall and per 5 s window,
+//! graded against Microsoft's targets (DOMAIN.md section 5).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use edgepath_model::PortRange;
+use edgepath_wire::transaction::Transport;
+use edgepath_wire::turn_client::{TurnClient, TurnEvent};
+use serde::Serialize;
+use tokio::net::UdpSocket;
+
+/// Packets per second of the stream (an audio codec's 20 ms frames).
+pub const PACKETS_PER_SECOND: u32 = 50;
+/// Payload bytes per packet.
+pub const PAYLOAD: usize = 200;
+/// The per-window span of the report.
+pub const WINDOW: Duration = Duration::from_secs(5);
+
+/// Statistics over a span of the stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Seconds from the stream's start.
+    pub start_s: f64,
+    /// Packets sent.
+    pub sent: u32,
+    /// Packets that came back.
+    pub received: u32,
+    /// Lost, percent.
+    pub loss_pct: f64,
+    /// Worst loss in any 200 ms, percent.
+    pub burst_loss_pct: f64,
+    /// Mean round trip, ms.
+    pub rtt_ms: f64,
+    /// Worst round trip, ms.
+    pub rtt_max_ms: f64,
+    /// Interarrival jitter (RFC 3550) at the end of the span, ms.
+    pub jitter_ms: f64,
+    /// Out-of-order arrivals, percent of those received.
+    pub reorder_pct: f64,
+}
+
+/// One target and how the stream did against it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Grade {
+    /// `rtt`, `loss`, `burst_loss`, `jitter`, `reorder`.
+    pub metric: &'static str,
+    /// The measured value.
+    pub value: f64,
+    /// Microsoft's target (client to Microsoft edge): the value must be below it.
+    pub target: f64,
+    /// Whether it met the target.
+    pub ok: bool,
+}
+
+/// The whole measurement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quality {
+    /// The relay used.
+    pub relay: SocketAddr,
+    /// The relayed address the stream looped through.
+    pub relayed: SocketAddr,
+    /// Over the whole stream.
+    pub overall: Stats,
+    /// Per 5 s.
+    pub windows: Vec<Stats>,
+    /// Against the targets.
+    pub grades: Vec<Grade>,
+    /// `good` when every target is met, `degraded` otherwise, `failing` when nothing
+    /// came back.
+    pub status: &'static str,
+}
+
+#[derive(Clone, Copy)]
+struct Sent {
+    at: Duration,
+    back: Option<Duration>,
+    order: u32,
+}
+
+fn stats(slots: &[Sent], start_s: f64) -> Stats {
+    let sent = slots.len() as u32;
+    let back: Vec<&Sent> = slots.iter().filter(|s| s.back.is_some()).collect();
+    let received = back.len() as u32;
+    let rtts: Vec<f64> = back
+        .iter()
+        .filter_map(|s| s.back.map(|b| (b - s.at).as_secs_f64() * 1000.0))
+        .collect();
+    // RFC 3550 jitter over arrival order: J += (|D| - J) / 16, D the change in transit.
+    let mut by_arrival = back.clone();
+    by_arrival.sort_by_key(|s| s.order);
+    let mut jitter = 0.0f64;
+    for w in by_arrival.windows(2) {
+        let transit = |s: &Sent| s.back.map_or(0.0, |b| (b - s.at).as_secs_f64() * 1000.0);
+        jitter += ((transit(w[1]) - transit(w[0])).abs() - jitter) / 16.0;
+    }
+    // Reordered: arrived after a packet sent later than it.
+    let mut reordered = 0;
+    let mut latest_sent = None::<Duration>;
+    for s in &by_arrival {
+        match latest_sent {
+            Some(l) if s.at < l => reordered += 1,
+            _ => latest_sent = Some(s.at),
+        }
+    }
+    // Worst loss in any 200 ms of sending.
+    let mut burst = 0.0f64;
+    for (i, s) in slots.iter().enumerate() {
+        let window: Vec<&Sent> = slots[i..]
+            .iter()
+            .take_while(|x| x.at < s.at + Duration::from_millis(200))
+            .collect();
+        if window.len() >= 5 {
+            let lost = window.iter().filter(|x| x.back.is_none()).count();
+            burst = burst.max(lost as f64 * 100.0 / window.len() as f64);
+        }
+    }
+    let pct = |a: u32, b: u32| {
+        if b == 0 {
+            0.0
+        } else {
+            f64::from(a) * 100.0 / f64::from(b)
+        }
+    };
+    Stats {
+        start_s,
+        sent,
+        received,
+        loss_pct: pct(sent - received, sent),
+        burst_loss_pct: burst,
+        rtt_ms: if rtts.is_empty() {
+            0.0
+        } else {
+            rtts.iter().sum::<f64>() / rtts.len() as f64
+        },
+        rtt_max_ms: rtts.iter().copied().fold(0.0, f64::max),
+        jitter_ms: jitter,
+        reorder_pct: pct(reordered, received),
+    }
+}
+
+fn grade(s: &Stats) -> Vec<Grade> {
+    // Microsoft's targets for client -> Microsoft edge (DOMAIN.md section 5).
+    [
+        ("rtt", s.rtt_ms, 100.0),
+        ("loss", s.loss_pct, 1.0),
+        ("burst_loss", s.burst_loss_pct, 10.0),
+        ("jitter", s.jitter_ms, 30.0),
+        ("reorder", s.reorder_pct, 0.05),
+    ]
+    .into_iter()
+    .map(|(metric, value, target)| Grade {
+        metric,
+        value,
+        target,
+        ok: value < target,
+    })
+    .collect()
+}
+
+/// Drives the TURN client until `want` or an error, within `timeout`.
+async fn drive(
+    sock: &UdpSocket,
+    client: &mut TurnClient,
+    timeout: Duration,
+    want: impl Fn(&TurnEvent) -> bool,
+) -> Result<TurnEvent, String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = vec![0u8; 2048];
+    loop {
+        while let Some(t) = client.poll_transmit() {
+            sock.send_to(&t.payload, t.destination)
+                .await
+                .map_err(|e| format!("send to the relay failed: {e}"))?;
+        }
+        while let Some(e) = client.poll_event() {
+            if want(&e) {
+                return Ok(e);
+            }
+            match e {
+                TurnEvent::Failed {
+                    request,
+                    code,
+                    reason,
+                } => return Err(format!("the relay refused {request}: {code} {reason}")),
+                TurnEvent::TimedOut { request } => {
+                    return Err(format!("the relay did not answer {request}"))
+                }
+                _ => {}
+            }
+        }
+        let wake = client
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .map_or(deadline, |w| w.min(deadline));
+        tokio::select! {
+            r = sock.recv_from(&mut buf) => {
+                let (n, from) = r.map_err(|e| format!("receive failed: {e}"))?;
+                client.handle_input(Instant::now(), from, &buf[..n]);
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(format!("no answer from the relay within {} s", timeout.as_secs()));
+                }
+                client.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+/// Measures the path to `relay` for `duration`, from a source port in `range`.
+/// `progress` is told the fraction done, about once a second.
+pub async fn measure(
+    relay: SocketAddr,
+    username: &str,
+    password: &str,
+    range: PortRange,
+    duration: Duration,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Quality, String> {
+    let sock = {
+        let mut bound = None;
+        for port in range.first()..=range.last() {
+            let local: SocketAddr = if relay.is_ipv6() {
+                ([0u16; 8], port).into()
+            } else {
+                ([0, 0, 0, 0], port).into()
+            };
+            if let Ok(s) = UdpSocket::bind(local).await {
+                bound = Some(s);
+                break;
+            }
+        }
+        bound.ok_or_else(|| format!("no free local UDP port in {range}"))?
+    };
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let mut client = TurnClient::new(relay, username, password, Transport::UDP_DEFAULT, seed);
+    client.allocate(Instant::now());
+    let relayed = match drive(&sock, &mut client, Duration::from_secs(6), |e| {
+        matches!(e, TurnEvent::Allocated { .. })
+    })
+    .await?
+    {
+        TurnEvent::Allocated { relayed, .. } => relayed,
+        _ => unreachable!("drive returns the event asked for"),
+    };
+    client.create_permission(Instant::now(), relayed.ip());
+    drive(&sock, &mut client, Duration::from_secs(4), |e| {
+        matches!(e, TurnEvent::PermissionCreated(_))
+    })
+    .await?;
+    client.channel_bind(Instant::now(), relayed);
+    drive(&sock, &mut client, Duration::from_secs(4), |e| {
+        matches!(e, TurnEvent::ChannelBound { .. })
+    })
+    .await?;
+
+    let start = Instant::now();
+    let total = (duration.as_secs_f64() * f64::from(PACKETS_PER_SECOND)).round() as u32;
+    let mut slots: Vec<Sent> = Vec::with_capacity(total as usize);
+    let mut ticker =
+        tokio::time::interval(Duration::from_millis(1000 / u64::from(PACKETS_PER_SECOND)));
+    // Never catch up with a burst: a stall sends fewer packets, never more than 50/s.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 2048];
+    let mut arrivals = 0u32;
+    let mut last_progress = Instant::now();
+    let drain_until =
+        |sent_all: bool| sent_all.then(|| tokio::time::Instant::now() + Duration::from_secs(1));
+    let mut drain: Option<tokio::time::Instant> = None;
+    loop {
+        while let Some(t) = client.poll_transmit() {
+            let _ = sock.send_to(&t.payload, t.destination).await;
+        }
+        while let Some(e) = client.poll_event() {
+            if let TurnEvent::Data { data, .. } = e {
+                if data.len() >= 4 {
+                    let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+                    if let Some(s) = slots.get_mut(seq) {
+                        if s.back.is_none() {
+                            s.back = Some(start.elapsed());
+                            s.order = arrivals;
+                            arrivals += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if last_progress.elapsed() >= Duration::from_secs(1) {
+            progress((slots.len() as f64 / f64::from(total.max(1))).min(1.0));
+            last_progress = Instant::now();
+        }
+        let turn_wake = client.poll_timeout().map(tokio::time::Instant::from_std);
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        tokio::select! {
+            _ = ticker.tick(), if (slots.len() as u32) < total => {
+                let mut payload = vec![0u8; PAYLOAD];
+                payload[..4].copy_from_slice(&(slots.len() as u32).to_be_bytes());
+                slots.push(Sent { at: start.elapsed(), back: None, order: u32::MAX });
+                client.send_to(relayed, &payload);
+                if slots.len() as u32 == total {
+                    drain = drain_until(true);
+                }
+            }
+            r = sock.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    client.handle_input(Instant::now(), from, &buf[..n]);
+                }
+            }
+            _ = tokio::time::sleep_until(turn_wake.unwrap_or(far)) => client.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
+        }
+    }
+    progress(1.0);
+    // Release the allocation; its answer is not waited for.
+    client.refresh(Instant::now(), 0);
+    while let Some(t) = client.poll_transmit() {
+        let _ = sock.send_to(&t.payload, t.destination).await;
+    }
+    let overall = stats(&slots, 0.0);
+    let per = (WINDOW.as_secs_f64() * f64::from(PACKETS_PER_SECOND)) as usize;
+    let windows = slots
+        .chunks(per.max(1))
+        .enumerate()
+        .map(|(i, c)| stats(c, i as f64 * WINDOW.as_secs_f64()))
+        .collect();
+    let grades = grade(&overall);
+    let status = if overall.received == 0 {
+        "failing"
+    } else if grades.iter().all(|g| g.ok) {
+        "good"
+    } else {
+        "degraded"
+    };
+    Ok(Quality {
+        relay,
+        relayed,
+        overall,
+        windows,
+        grades,
+        status,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(at_ms: u64, back_ms: Option<u64>, order: u32) -> Sent {
+        Sent {
+            at: Duration::from_millis(at_ms),
+            back: back_ms.map(Duration::from_millis),
+            order,
+        }
+    }
+
+    #[test]
+    fn statistics_on_a_known_sequence() {
+        // 20 packets, 20 ms apart; #5 lost, #8 and #9 swapped on arrival, RTT 10 ms.
+        let mut slots: Vec<Sent> = (0..20)
+            .map(|i| slot(i * 20, Some(i * 20 + 10), i as u32))
+            .collect();
+        slots[5].back = None;
+        slots[8].order = 9;
+        slots[9].order = 8;
+        let s = stats(&slots, 0.0);
+        assert_eq!((s.sent, s.received), (20, 19));
+        assert!((s.loss_pct - 5.0).abs() < 1e-9);
+        assert!(
+            (s.burst_loss_pct - 10.0).abs() < 1e-9,
+            "1 of 10 packets in the worst 200 ms: {}",
+            s.burst_loss_pct
+        );
+        assert!((s.rtt_ms - 10.0).abs() < 1e-9);
+        assert!(s.jitter_ms.abs() < 1e-9, "constant transit: no jitter");
+        assert!((s.reorder_pct - 100.0 / 19.0).abs() < 1e-9);
+        let g = grade(&s);
+        assert!(g.iter().find(|g| g.metric == "rtt").unwrap().ok);
+        assert!(!g.iter().find(|g| g.metric == "loss").unwrap().ok);
+    }
+
+    #[test]
+    fn jitter_follows_rfc_3550() {
+        // Transit alternates 10 ms / 30 ms: |D| = 20 each step; J -> 20 over time.
+        let slots: Vec<Sent> = (0..200)
+            .map(|i| {
+                slot(
+                    i * 20,
+                    Some(i * 20 + if i % 2 == 0 { 10 } else { 30 }),
+                    i as u32,
+                )
+            })
+            .collect();
+        let s = stats(&slots, 0.0);
+        assert!((s.jitter_ms - 20.0).abs() < 0.01, "{}", s.jitter_ms);
+    }
+}

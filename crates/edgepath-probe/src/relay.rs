@@ -1,0 +1,433 @@
+//! Probing the A/V edge's relays without credentials: any STUN answer, a 401 included,
+//! proves the path is open (DOMAIN.md section 7).
+//!
+//! Over UDP each probe sends, from a source port inside a modality's range, both a
+//! standard Binding request and an MS-TURN Allocate shaped like a real Teams client's
+//! first one (MAGIC-COOKIE, App-ID, MS-VERSION 6, BANDWIDTH, MS-Service-Quality).
+//! Over TCP 443 it tries standard TURN framing and Microsoft's pseudo-TLS framing,
+//! directly or through a CONNECT tunnel.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use edgepath_model::PortRange;
+use edgepath_wire::ms::{self, FrameKind};
+use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, MessageBuilder, Variant};
+use edgepath_wire::transaction::{StunTransaction, TransactionEvent, Transport};
+use edgepath_wire::turn::{StreamItem, TurnStreamDecoder};
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+/// What a relay said, when it said anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    /// `stun` or `ms-turn`.
+    pub protocol: &'static str,
+    /// `binding` or `allocate`.
+    pub method: String,
+    /// `success` or `error`.
+    pub class: &'static str,
+    /// The error code (401 for an unauthenticated Allocate).
+    pub code: Option<u16>,
+    /// The client's address as the relay saw it.
+    pub mapped: Option<SocketAddr>,
+    /// Round trip of the first answer, in milliseconds.
+    pub rtt_ms: u64,
+}
+
+/// Reads the parts of a response a report needs.
+fn answer_of(bytes: &[u8], rtt: Duration) -> Option<Answer> {
+    let m = Message::parse(bytes).ok()?;
+    let mut code = None;
+    let mut mapped = None;
+    for a in m.decoded() {
+        match (a.raw.typ, a.value) {
+            (attr_type::ERROR_CODE, AttrValue::Error { code: c, .. }) => code = Some(c),
+            (
+                attr_type::XOR_MAPPED_ADDRESS | attr_type::MS_XOR_MAPPED_ADDRESS,
+                AttrValue::Address(s),
+            ) => mapped = Some(s),
+            _ => {}
+        }
+    }
+    Some(Answer {
+        protocol: m.variant().name(),
+        method: m.method_name().unwrap_or("unknown").to_owned(),
+        class: m.class().name(),
+        code,
+        mapped,
+        rtt_ms: rtt.as_millis() as u64,
+    })
+}
+
+fn txid(seed: u64) -> [u8; 12] {
+    // Distinct per probe; not a secret. Mixed so that ids do not repeat across runs.
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = seed ^ t ^ 0x9E37_79B9_7F4A_7C15;
+    let mut out = [0u8; 12];
+    for chunk in out.chunks_mut(4) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_be_bytes()[..4]);
+    }
+    out
+}
+
+/// A standard Binding request.
+pub fn binding_request(seed: u64) -> Vec<u8> {
+    MessageBuilder::new(method::BINDING, Class::Request, txid(seed))
+        .add_fingerprint()
+        .build()
+}
+
+/// An unauthenticated MS-TURN Allocate as a Teams client's first one
+/// (teams.pcap frame 1238): MAGIC-COOKIE, App-ID 2, MS-VERSION 6, 0x8006 = 1,
+/// BANDWIDTH 12000, MS-Service-Quality (2, 2).
+pub fn ms_allocate_request(seed: u64) -> Vec<u8> {
+    let mut b = MessageBuilder::ms_turn(method::ALLOCATE, Class::Request, txid(seed));
+    b.add_u32(0x8037, 2)
+        .add_u32(attr_type::MS_VERSION, 6)
+        .add_u32(0x8006, 1)
+        .add_u32(0x0010, 12000)
+        .add(0x8055, &[0, 2, 0, 2]);
+    b.build()
+}
+
+/// A standard TURN Allocate without credentials (draws a 401 from an RFC relay).
+pub fn allocate_request(seed: u64) -> Vec<u8> {
+    let mut b = MessageBuilder::new(method::ALLOCATE, Class::Request, txid(seed));
+    b.add(attr_type::REQUESTED_TRANSPORT, &[17, 0, 0, 0]);
+    b.build()
+}
+
+/// One UDP probe's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UdpProbe {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The local port it was sent from (inside the modality's range), if one was free.
+    pub source_port: Option<u16>,
+    /// The first answer, if any.
+    pub answer: Option<Answer>,
+    /// Why there was none.
+    pub error: Option<String>,
+}
+
+/// Binds a UDP socket to a free port inside `range`, starting at a spread offset so
+/// that concurrent probes of the same modality take different ports.
+async fn bind_in_range(range: PortRange, v6: bool, offset: u16) -> Option<UdpSocket> {
+    let n = range.len() as u16;
+    for i in 0..n {
+        let port = range.first() + (offset.wrapping_add(i)) % n;
+        let ip = if v6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// Sends a Binding and an MS-TURN Allocate from a port in `range` to `dest`,
+/// retransmitting (RTO 250 ms, doubling) until an answer or `timeout`.
+pub async fn udp_probe(
+    dest: SocketAddr,
+    range: PortRange,
+    offset: u16,
+    timeout: Duration,
+) -> UdpProbe {
+    let mut probe = UdpProbe {
+        destination: dest,
+        source_port: None,
+        answer: None,
+        error: None,
+    };
+    let Some(sock) = bind_in_range(range, dest.is_ipv6(), offset).await else {
+        probe.error = Some(format!("no free local UDP port in {range}"));
+        return probe;
+    };
+    probe.source_port = sock.local_addr().ok().map(|a| a.port());
+    if let Err(e) = sock.connect(dest).await {
+        probe.error = Some(format!("cannot send to {dest}: {e}"));
+        return probe;
+    }
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let transport = Transport::Udp {
+        rto: Duration::from_millis(250),
+    };
+    let seed = u64::from(probe.source_port.unwrap_or(0)) << 16 | u64::from(dest.port());
+    let mut txs = [
+        StunTransaction::new(binding_request(seed), start, transport),
+        StunTransaction::new(ms_allocate_request(seed + 1), start, transport),
+    ];
+    let mut buf = vec![0u8; 2048];
+    loop {
+        for tx in &mut txs {
+            while let Some(bytes) = tx.poll_transmit() {
+                if let Err(e) = sock.send(bytes).await {
+                    // ICMP unreachable arrives as an error on a connected socket.
+                    probe.error = Some(format!("refused: {e}"));
+                    return probe;
+                }
+            }
+        }
+        let wake = txs
+            .iter()
+            .filter_map(|t| t.poll_timeout())
+            .min()
+            .map(tokio::time::Instant::from_std);
+        let wake = wake.map_or(deadline, |w| w.min(deadline));
+        tokio::select! {
+            r = sock.recv(&mut buf) => match r {
+                Ok(n) => {
+                    for tx in &mut txs {
+                        if tx.handle_input(&buf[..n]) {
+                            if let Some(TransactionEvent::Response(bytes)) = tx.poll_event() {
+                                probe.answer = answer_of(&bytes, start.elapsed());
+                                return probe;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    probe.error = Some(format!("refused: {e}"));
+                    return probe;
+                }
+            },
+            _ = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= deadline {
+                    probe.error = Some(format!("no answer within {} ms", timeout.as_millis()));
+                    return probe;
+                }
+                let now = Instant::now();
+                for tx in &mut txs { tx.handle_timeout(now); }
+            }
+        }
+    }
+}
+
+/// How a TCP probe frames TURN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// RFC 8656: STUN messages back to back.
+    Standard,
+    /// MS-TURN: pseudo-TLS handshake, then 4-byte frames.
+    PseudoTls,
+}
+
+/// One TCP probe's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TcpProbe {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The framing tried.
+    pub framing: Framing,
+    /// Through which proxy, if any.
+    pub proxy: Option<String>,
+    /// Whether the TCP connection (or the tunnel) opened.
+    pub connected: bool,
+    /// The relay's answer.
+    pub answer: Option<Answer>,
+    /// Why there was none.
+    pub error: Option<String>,
+}
+
+async fn read_stun<S: AsyncRead + Unpin>(s: &mut S, start: Instant) -> Result<Answer, String> {
+    let mut dec = TurnStreamDecoder::new();
+    let mut buf = [0u8; 2048];
+    loop {
+        let n = s
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("read failed: {e}"))?;
+        if n == 0 {
+            return Err("the connection closed without an answer".into());
+        }
+        dec.push(&buf[..n]);
+        if dec.pending() > 64 * 1024 {
+            return Err("more than 64 KiB without a whole message".into());
+        }
+        match dec.next_item() {
+            Ok(Some(StreamItem::Stun(b))) => {
+                return answer_of(&b, start.elapsed())
+                    .ok_or_else(|| "an answer that is not STUN".into())
+            }
+            Ok(Some(StreamItem::ChannelData { .. })) => {
+                return Err("ChannelData before any answer".into())
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("not TURN: {e}")),
+        }
+    }
+}
+
+async fn read_exact_timeout<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> Result<(), String> {
+    while buf.len() < want {
+        let mut chunk = [0u8; 1024];
+        let n = s
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("read failed: {e}"))?;
+        if n == 0 {
+            return Err(format!("the connection closed after {} bytes", buf.len()));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(())
+}
+
+/// Speaks TURN over an open stream and returns the relay's answer.
+pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    framing: Framing,
+    seed: u64,
+) -> Result<Answer, String> {
+    let start = Instant::now();
+    match framing {
+        Framing::Standard => {
+            s.write_all(&allocate_request(seed))
+                .await
+                .map_err(|e| format!("send failed: {e}"))?;
+            read_stun(s, start).await
+        }
+        Framing::PseudoTls => {
+            let mut random = [0u8; 32];
+            random[..12].copy_from_slice(&txid(seed));
+            s.write_all(&ms::pseudo_tls_client_hello(random))
+                .await
+                .map_err(|e| format!("send failed: {e}"))?;
+            let mut got = Vec::new();
+            read_exact_timeout(s, &mut got, 5).await?;
+            let record = loop {
+                match ms::parse_pseudo_tls(&got) {
+                    Ok(Some(r)) => break r,
+                    Ok(None) => {
+                        let want = got.len() + 1;
+                        read_exact_timeout(s, &mut got, want).await?;
+                        if got.len() > 16 * 1024 {
+                            return Err("a pseudo-TLS answer over 16 KiB".into());
+                        }
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "no pseudo-TLS answer (not a Microsoft relay?): {e}"
+                        ))
+                    }
+                }
+            };
+            if !record.is_server_answer() {
+                return Err(format!("pseudo-TLS answered with handshake types {:?}, not ServerHello + ServerHelloDone", record.handshake_types));
+            }
+            got.drain(..record.wire_len);
+            s.write_all(&ms::tcp_frame(
+                FrameKind::Control,
+                &ms_allocate_request(seed),
+            ))
+            .await
+            .map_err(|e| format!("send failed: {e}"))?;
+            loop {
+                match ms::TcpFrame::parse(&got) {
+                    Ok(Some((frame, _))) => {
+                        return answer_of(frame.payload, start.elapsed())
+                            .ok_or_else(|| "a frame that is not STUN".into())
+                    }
+                    Ok(None) => {
+                        let want = got.len() + 1;
+                        read_exact_timeout(s, &mut got, want).await?;
+                        if got.len() > 70 * 1024 {
+                            return Err("a frame over 70 KiB".into());
+                        }
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// TURN over TCP to `dest`, directly.
+pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) -> TcpProbe {
+    let mut p = TcpProbe {
+        destination: dest,
+        framing,
+        proxy: None,
+        connected: false,
+        answer: None,
+        error: None,
+    };
+    let run = async {
+        let mut s = TcpStream::connect(dest)
+            .await
+            .map_err(|e| (false, format!("connection failed: {e}")))?;
+        turn_over_stream(&mut s, framing, u64::from(dest.port()))
+            .await
+            .map_err(|e| (true, e))
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(a)) => {
+            p.connected = true;
+            p.answer = Some(a);
+        }
+        Ok(Err((connected, e))) => {
+            p.connected = connected;
+            p.error = Some(e);
+        }
+        Err(_) => p.error = Some(format!("no answer within {} ms", timeout.as_millis())),
+    }
+    p
+}
+
+/// TURN over TCP to `dest` through `proxy`'s CONNECT tunnel.
+pub async fn tcp_probe_via(
+    dest: SocketAddr,
+    framing: Framing,
+    proxy: &crate::proxy::Proxy,
+    timeout: Duration,
+) -> TcpProbe {
+    let mut p = TcpProbe {
+        destination: dest,
+        framing,
+        proxy: Some(proxy.address()),
+        connected: false,
+        answer: None,
+        error: None,
+    };
+    let run = async {
+        let mut s = crate::proxy::connect(proxy, &dest.ip().to_string(), dest.port(), timeout)
+            .await
+            .map_err(|e| (false, e.to_string()))?;
+        turn_over_stream(&mut s, framing, u64::from(dest.port()) + 7)
+            .await
+            .map_err(|e| (true, e))
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(a)) => {
+            p.connected = true;
+            p.answer = Some(a);
+        }
+        Ok(Err((connected, e))) => {
+            p.connected = connected;
+            p.error = Some(e);
+        }
+        Err(_) => p.error = Some(format!("no answer within {} ms", timeout.as_millis())),
+    }
+    p
+}
+
+/// Whether `variant` is Microsoft's (for reports).
+pub fn is_ms(v: Variant) -> bool {
+    v == Variant::MsTurn
+}
