@@ -144,7 +144,6 @@ class Lab:
             self.exec("proxy", ["ip", "route", "add", "default", "via", plan.ROUTER_DMZ])
         self.exec("router", ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
         self._nft("router", self._router_rules(r1w), "router")
-        self._nft("edge", self._edge_rules(), "edge")
         # `ip netns exec` bind-mounts /etc/netns/NS/resolv.conf: the lab's DNS.
         for role in ("client", "proxy"):
             if role in self.roles():
@@ -193,28 +192,6 @@ table ip lab {{
   chain postrouting {{
     type nat hook postrouting priority srcnat; policy accept;
     oifname "{wan}" masquerade
-  }}
-}}
-"""
-
-    def _edge_rules(self):
-        """The relay answers on UDP 3478-3481 and TCP 443 (and a legacy high port): all
-        forwarded to coturn's 3478 on the same address, as one relay with several front
-        ports. (`redirect` would rewrite to the incoming interface's address, where coturn
-        does not listen; `dnat` keeps the relay's own.)"""
-        s = self.scenario
-        rules = []
-        for addr in (plan.RELAY, plan.RELAY_SECOND):
-            rules.append(f"ip daddr {addr} udp dport 3479-3481 dnat to {addr}:3478")
-            rules.append(f"ip daddr {addr} tcp dport 443 dnat to {addr}:3478")
-            if s.relay_legacy_port:
-                rules.append(f"ip daddr {addr} udp dport {s.relay_legacy_port} dnat to {addr}:3478")
-                rules.append(f"ip daddr {addr} tcp dport {s.relay_legacy_port} dnat to {addr}:3478")
-        body = "\n".join("    " + r for r in rules)
-        return f"""table ip lab {{
-  chain prerouting {{
-    type nat hook prerouting priority dstnat; policy accept;
-{body}
   }}
 }}
 """

@@ -99,21 +99,38 @@ def web(lab):
     wait_listening(lab, "edge", "tcp", plan.WEB, 443, "tls-server")
 
 
+def relay_ports(scenario):
+    """The relay's front ports: UDP+TCP 3478-3481 and 443, and the legacy high port."""
+    ports = [3478, 3479, 3480, 3481, 443]
+    if scenario.relay_legacy_port:
+        ports.append(scenario.relay_legacy_port)
+    return ports
+
+
 def relay(lab):
+    """One coturn per front port, each with its own slice of relay ports. (A single
+    coturn behind DNAT would make two flows from one client port collide in the edge's
+    conntrack, which rewrites a source port and fakes a symmetric NAT.)"""
     s = lab.scenario
-    args = ["turnserver", "-n", "--listening-ip", plan.RELAY, "--relay-ip", plan.RELAY,
-            "--listening-port", "3478", "--min-port", str(plan.RELAY_MIN_PORT), "--max-port", str(plan.RELAY_MAX_PORT),
-            "--lt-cred-mech", "--user", f"{plan.TURN_USER}:{plan.TURN_PASSWORD}", "--realm", plan.TURN_REALM,
-            "--no-tls", "--no-dtls", "--no-cli", "--log-file", "stdout", "--simple-log",
-            "--pidfile", lab.path("turnserver.pid")]
-    if s.relay_second_address:
-        # Two addresses: RFC 5780 NAT behaviour discovery (CHANGE-REQUEST, OTHER-ADDRESS).
-        args += ["--listening-ip", plan.RELAY_SECOND, "--relay-ip", plan.RELAY_SECOND]
-    else:
-        args += ["--no-rfc5780"]
-    lab.spawn("edge", "coturn", args)
-    wait_listening(lab, "edge", "udp", plan.RELAY, 3478, "coturn")
-    wait_listening(lab, "edge", "tcp", plan.RELAY, 3478, "coturn")
+    ports = relay_ports(s)
+    span = (plan.RELAY_MAX_PORT - plan.RELAY_MIN_PORT + 1) // len(ports)
+    for i, port in enumerate(ports):
+        lo = plan.RELAY_MIN_PORT + i * span
+        args = ["turnserver", "-n", "--listening-ip", plan.RELAY, "--relay-ip", plan.RELAY,
+                "--listening-port", str(port), "--min-port", str(lo), "--max-port", str(lo + span - 1),
+                "--lt-cred-mech", "--user", f"{plan.TURN_USER}:{plan.TURN_PASSWORD}", "--realm", plan.TURN_REALM,
+                "--no-tls", "--no-dtls", "--no-cli", "--log-file", "stdout", "--simple-log",
+                "--pidfile", lab.path(f"turnserver-{port}.pid")]
+        if s.relay_second_address and port == 3478:
+            # Two addresses: RFC 5780 NAT behaviour discovery (CHANGE-REQUEST,
+            # OTHER-ADDRESS); its alternate port must not be one of the front ports.
+            args += ["--listening-ip", plan.RELAY_SECOND, "--relay-ip", plan.RELAY_SECOND, "--alt-listening-port", "3490"]
+        else:
+            args += ["--no-rfc5780"]
+        lab.spawn("edge", f"coturn-{port}", args)
+    for port in ports:
+        wait_listening(lab, "edge", "udp", plan.RELAY, port, f"coturn-{port}")
+        wait_listening(lab, "edge", "tcp", plan.RELAY, port, f"coturn-{port}")
 
 
 def proxy(lab):

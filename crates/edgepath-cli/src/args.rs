@@ -28,6 +28,10 @@ pub enum Command {
     /// Read the port ranges a client was provisioned with from a pasted SIP
     /// message or provisionGroupList XML, validate them, and derive QoS.
     Provisioning(ProvisioningArgs),
+    /// Test this network's paths to the Microsoft 365 edge: DNS, signalling and web
+    /// services (TLS, interception), the proxy, the relays over UDP 3478-3481 and TCP 443
+    /// from each modality's source ports, NAT, and media quality with TURN credentials.
+    Check(CheckArgs),
     /// Decode one STUN / TURN / MS-TURN packet given as hex (Wireshark's "Copy
     /// as Hex Stream") or a file of raw bytes, and check its integrity.
     Decode(DecodeArgs),
@@ -134,6 +138,62 @@ pub struct DecodeArgs {
     /// Realm for long-term credentials.
     #[arg(long, requires = "username")]
     pub realm: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `edgepath check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Port profile: `current` or `legacy` (also tries the relay's high ports).
+    #[arg(long, default_value = "current", value_parser = parse_profile)]
+    pub profile: Profile,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+    /// Provisioning (pasted SIP/XML) whose media port ranges the probes use.
+    #[arg(long, value_name = "FILE")]
+    pub provisioning: Option<PathBuf>,
+    /// Extra trusted root CA file(s), PEM: a private edge. Interception is a chain only
+    /// the system store trusts. EDGEPATH_CA takes a colon-separated list.
+    #[arg(
+        long = "ca",
+        value_name = "FILE",
+        env = "EDGEPATH_CA",
+        value_delimiter = ':'
+    )]
+    pub ca: Vec<PathBuf>,
+    /// An explicit HTTP proxy (http://host:port); otherwise HTTPS_PROXY / NO_PROXY.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Proxy credentials, user:password.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "EDGEPATH_PROXY_USER",
+        hide_env_values = true
+    )]
+    pub proxy_user: Option<String>,
+    /// Ignore HTTPS_PROXY: test direct paths only.
+    #[arg(long)]
+    pub no_proxy: bool,
+    /// The tenant's SIP domain: its lyncdiscover and sip names are resolved too.
+    #[arg(long, value_name = "DOMAIN")]
+    pub tenant: Option<String>,
+    /// TURN username, for the media quality stream.
+    #[arg(long, env = "EDGEPATH_TURN_USER")]
+    pub turn_user: Option<String>,
+    /// TURN password.
+    #[arg(long, env = "EDGEPATH_TURN_PASSWORD", hide_env_values = true)]
+    pub turn_password: Option<String>,
+    /// coturn's REST-API shared secret, instead of a password.
+    #[arg(long, env = "EDGEPATH_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// Seconds of media stream (50 packets/s).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub duration: u64,
+    /// Legacy high port(s) to try under --profile legacy.
+    #[arg(long = "legacy-port", value_name = "PORT", default_values_t = [50000u16], value_parser = clap::value_parser!(u16).range(50000..=59999))]
+    pub legacy_ports: Vec<u16>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -4,6 +4,7 @@
 
 mod args;
 mod catalog_cmd;
+mod check_cmd;
 mod decode_cmd;
 mod output;
 mod provisioning_cmd;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Command::Catalog(a) => catalog_cmd::run(a),
         Command::Provisioning(a) => provisioning_cmd::run(a),
         Command::Decode(a) => decode_cmd::run(a),
+        Command::Check(a) => check_cmd::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

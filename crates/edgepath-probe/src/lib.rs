@@ -6,6 +6,7 @@
 //! here; this crate only owns sockets and clocks.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod dns;
 pub mod proxy;
 pub mod quality;

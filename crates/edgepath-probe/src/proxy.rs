@@ -156,7 +156,8 @@ pub enum ProxyError {
     Timeout(u64),
 }
 
-fn base64(input: &[u8]) -> String {
+/// Standard base64 (RFC 4648) with padding.
+pub fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use edgepath_model::PortRange;
 use edgepath_wire::ms::{self, FrameKind};
-use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, MessageBuilder, Variant};
+use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, MessageBuilder};
 use edgepath_wire::transaction::{StunTransaction, TransactionEvent, Transport};
 use edgepath_wire::turn::{StreamItem, TurnStreamDecoder};
 use serde::Serialize;
@@ -111,6 +111,8 @@ pub struct UdpProbe {
     pub destination: SocketAddr,
     /// The local port it was sent from (inside the modality's range), if one was free.
     pub source_port: Option<u16>,
+    /// The local address the system chose towards the relay.
+    pub local_ip: Option<IpAddr>,
     /// The first answer, if any.
     pub answer: Option<Answer>,
     /// Why there was none.
@@ -146,6 +148,7 @@ pub async fn udp_probe(
     let mut probe = UdpProbe {
         destination: dest,
         source_port: None,
+        local_ip: None,
         answer: None,
         error: None,
     };
@@ -158,6 +161,7 @@ pub async fn udp_probe(
         probe.error = Some(format!("cannot send to {dest}: {e}"));
         return probe;
     }
+    probe.local_ip = sock.local_addr().ok().map(|a| a.ip());
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
     let transport = Transport::Udp {
@@ -425,9 +429,4 @@ pub async fn tcp_probe_via(
         Err(_) => p.error = Some(format!("no answer within {} ms", timeout.as_millis())),
     }
     p
-}
-
-/// Whether `variant` is Microsoft's (for reports).
-pub fn is_ms(v: Variant) -> bool {
-    v == Variant::MsTurn
 }

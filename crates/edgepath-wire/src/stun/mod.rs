@@ -17,7 +17,7 @@ mod integrity;
 
 pub use attr::{attr_name, AttrValue, Attribute};
 pub use builder::MessageBuilder;
-pub use integrity::{long_term_key, Check, Credentials};
+pub use integrity::{fingerprint, hmac, long_term_key, long_term_key_sha256, Check, Credentials};
 
 use crate::DecodeError;
 

@@ -1,0 +1,276 @@
+//! `edgepath check`: the main job. Builds the configuration from flags, environment,
+//! endpoint data and provisioning; runs the probe; renders the verdict.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use edgepath_model::{Catalog, MediaRanges, Provisioning};
+use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
+use edgepath_probe::proxy::{split_credentials, Proxy};
+use edgepath_probe::tls::Trust;
+
+use crate::args::CheckArgs;
+use crate::output::{emit, emit_json, read_text, Outcome, Table};
+use crate::store;
+
+/// coturn's REST-style credentials (`use-auth-secret`): the username is the expiry time
+/// (and a user id), the password base64(HMAC-SHA1(secret, username)).
+fn rest_credentials(secret: &str, user: Option<&str>) -> (String, String) {
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3600;
+    let username = match user {
+        Some(u) => format!("{expiry}:{u}"),
+        None => expiry.to_string(),
+    };
+    let mac = edgepath_wire::stun::hmac(secret.as_bytes(), username.as_bytes(), false);
+    (username, edgepath_probe::proxy::base64(&mac))
+}
+
+fn config(args: &CheckArgs) -> Result<CheckConfig> {
+    let loaded = store::load(args.endpoints.endpoints.as_deref())?;
+    let where_ = loaded
+        .source
+        .path
+        .clone()
+        .unwrap_or_else(|| "the embedded snapshot".into());
+    let ranges = match &args.provisioning {
+        Some(p) => {
+            let (text, _) = read_text(p)?;
+            Provisioning::parse(&text)
+                .map_err(|e| anyhow!("{}: {e}", p.display()))?
+                .ranges
+        }
+        None => MediaRanges::default(),
+    };
+    let catalog = Catalog::build_with_media_range(loaded.data, args.profile, ranges.media)
+        .map_err(|e| anyhow!("{where_}: {e}"))?;
+    let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;
+    let mut proxy = match (&args.proxy, args.no_proxy) {
+        (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),
+        (Some(url), false) => Some(Proxy::parse(url, "--proxy").map_err(|e| anyhow!(e))?),
+        (None, false) => Proxy::from_env()
+            .transpose()
+            .map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?,
+        (None, true) => None,
+    };
+    if let Some(creds) = &args.proxy_user {
+        let p = proxy
+            .as_mut()
+            .ok_or_else(|| anyhow!("--proxy-user needs a proxy (--proxy URL or HTTPS_PROXY)"))?;
+        p.credentials = Some(split_credentials(creds).map_err(|e| anyhow!("--proxy-user: {e}"))?);
+    }
+    let turn = match (&args.turn_user, &args.turn_password, &args.turn_secret) {
+        (_, Some(_), Some(_)) => bail!("give --turn-password or --turn-secret, not both"),
+        (Some(u), Some(p), None) => Some((u.clone(), p.clone())),
+        (u, None, Some(s)) => Some(rest_credentials(s, u.as_deref())),
+        (None, Some(_), None) => bail!("--turn-password needs --turn-user"),
+        (Some(_), None, None) => bail!("--turn-user needs --turn-password or --turn-secret"),
+        (None, None, None) => None,
+    };
+    if let Some(t) = &args.tenant {
+        if t.is_empty()
+            || !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            || !t.contains('.')
+        {
+            bail!("--tenant `{t}` is not a domain name");
+        }
+    }
+    Ok(CheckConfig {
+        catalog,
+        ranges,
+        profile: args.profile,
+        legacy_ports: args.legacy_ports.clone(),
+        tenant: args.tenant.clone(),
+        proxy,
+        trust,
+        turn,
+        duration: Duration::from_secs(args.duration),
+        timeouts: Timeouts::default(),
+    })
+}
+
+/// Runs the command.
+pub fn run(args: &CheckArgs) -> Result<Outcome> {
+    let cfg = config(args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let show_progress = std::io::stderr().is_terminal() && cfg.turn.is_some();
+    let mut progress = |f: f64| {
+        if show_progress {
+            let width = 30;
+            let done = (f * f64::from(width)).round() as usize;
+            eprint!(
+                "\rmeasuring media through the relay [{}{}] {:>3.0}%",
+                "#".repeat(done),
+                ".".repeat(width as usize - done),
+                f * 100.0
+            );
+            if f >= 1.0 {
+                eprintln!();
+            }
+        }
+    };
+    let report = runtime.block_on(check::run(&cfg, &mut progress));
+    let outcome = if report.modalities.iter().all(|m| m.status == "good") {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    };
+    if args.output.json {
+        emit_json(&report)?;
+    } else {
+        emit(&render(&report))?;
+    }
+    Ok(outcome)
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn status(&self, s: &str) -> String {
+        if !self.0 {
+            return s.to_owned();
+        }
+        let code = match s {
+            "good" | "yes" => "32",
+            "degraded" => "33",
+            _ => "31",
+        };
+        format!("\x1b[{code}m{s}\x1b[0m")
+    }
+}
+
+fn headline(r: &Report) -> Option<String> {
+    let all_dns_failed = !r.dns.is_empty() && r.dns.iter().all(|d| !d.ok());
+    let nothing =
+        r.services.iter().all(|s| !s.reachable) && r.modalities.iter().all(|m| m.path == "none");
+    if all_dns_failed {
+        let why = r
+            .dns
+            .first()
+            .and_then(|d| d.error.clone())
+            .unwrap_or_default();
+        Some(format!("Nothing is reachable: no Microsoft 365 name resolves ({why}). This network has no working DNS to the internet, or no internet."))
+    } else if nothing {
+        Some("Nothing is reachable: names resolve, but every connection to Microsoft's edge is refused or times out.".into())
+    } else {
+        None
+    }
+}
+
+fn render(r: &Report) -> String {
+    let paint = Paint(
+        std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    );
+    let mut out = format!(
+        "edgepath check: Skype for Business Online / Teams from this network (profile {}, {} ms)\n",
+        r.profile, r.elapsed_ms
+    );
+    if let Some(p) = &r.proxy {
+        out.push_str(&format!("Proxy: {p}\n"));
+    }
+    if let Some(relay) = &r.relay {
+        out.push_str(&format!("Relay: {relay}\n"));
+    }
+    if let Some(h) = headline(r) {
+        out.push_str(&format!("\n{h}\n"));
+    }
+    out.push('\n');
+    let mut t = Table::new(&["MODALITY", "SOURCE PORTS", "PATH", "STATUS"]);
+    for m in &r.modalities {
+        t.row(vec![
+            m.modality.to_string(),
+            m.source_ports.to_string(),
+            m.path.into(),
+            paint.status(m.status),
+        ]);
+    }
+    t.render(&mut out);
+    out.push('\n');
+    let mut t = Table::new(&["SERVICE", "NAME", "REACHABLE", "VIA", "TLS"]);
+    for s in &r.services {
+        let tls = match &s.tls {
+            Some(t) if t.intercepted => format!(
+                "INTERCEPTED by {}",
+                t.issuer.as_deref().unwrap_or("an unknown issuer")
+            ),
+            Some(t) => format!(
+                "issuer {}{}",
+                t.issuer.as_deref().unwrap_or("?"),
+                t.verified_by
+                    .map(|a| format!(
+                        " (trusted by {} roots)",
+                        serde_json::to_value(a)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    ))
+                    .unwrap_or_default()
+            ),
+            None => "-".into(),
+        };
+        t.row(vec![
+            s.service.to_string(),
+            s.name.clone(),
+            paint.status(if s.reachable { "yes" } else { "no" }),
+            s.via.into(),
+            tls,
+        ]);
+    }
+    t.render(&mut out);
+    out.push_str(&format!("\nNAT: {}\n", r.nat.note));
+    if !r.nat.public.is_empty() {
+        let p: Vec<String> = r.nat.public.iter().map(ToString::to_string).collect();
+        out.push_str(&format!(
+            "  public address(es) seen by the relay: {}\n",
+            p.join(", ")
+        ));
+    }
+    for m in &r.modalities {
+        if m.status == "good" && m.advice.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n{} ({} {}):\n", m.modality, m.path, m.status));
+        for e in &m.evidence {
+            out.push_str(&format!("  - {e}\n"));
+        }
+        for a in &m.advice {
+            out.push_str(&format!("  => {a}\n"));
+        }
+    }
+    for s in r
+        .services
+        .iter()
+        .filter(|s| !s.reachable || s.tls.as_ref().is_some_and(|t| t.intercepted))
+    {
+        out.push_str(&format!("\n{} ({}):\n", s.service, s.name));
+        if let Some(e) = &s.direct.error {
+            out.push_str(&format!("  - direct: {e}\n"));
+        }
+        if let Some(p) = &s.proxy {
+            out.push_str(&format!(
+                "  - through the proxy {}: {}\n",
+                p.via,
+                p.error
+                    .as_deref()
+                    .unwrap_or(if p.connected { "tunnel open" } else { "failed" })
+            ));
+        }
+        if s.tls.as_ref().is_some_and(|t| t.intercepted) {
+            out.push_str("  => TLS is intercepted: exempt Microsoft 365's Optimize and Allow endpoints from inspection (`edgepath rules --target squid`)\n");
+        }
+    }
+    let good = r.modalities.iter().filter(|m| m.status == "good").count();
+    if good == r.modalities.len() {
+        out.push_str("\nAll modalities have their best path: UDP to the relay, within Microsoft's targets where measured.\n");
+    }
+    out
+}

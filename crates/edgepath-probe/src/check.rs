@@ -1,0 +1,733 @@
+//! `edgepath check`: every probe, run concurrently with bounded waits, and the verdict
+//! per modality (the path a client ends on, its status, the evidence, what to change)
+//! and per service (reachable, direct or through the proxy, TLS intercepted or not).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use edgepath_model::{Catalog, MediaRanges, Modality, PortRange, Profile, ServiceId};
+use serde::Serialize;
+use tokio::net::TcpStream;
+
+use crate::dns::{self, Resolution};
+use crate::proxy::Proxy;
+use crate::quality::{self, Quality};
+use crate::relay::{self, Framing, TcpProbe, UdpProbe};
+use crate::tls::{self, TlsReport, Trust};
+
+/// Every wait, bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A DNS lookup.
+    pub dns: Duration,
+    /// A UDP relay probe (retransmitting).
+    pub udp: Duration,
+    /// TCP connect plus the TURN exchange.
+    pub tcp: Duration,
+    /// TCP connect plus the TLS handshake.
+    pub tls: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            dns: Duration::from_millis(2000),
+            udp: Duration::from_millis(2500),
+            tcp: Duration::from_millis(2500),
+            tls: Duration::from_millis(3000),
+        }
+    }
+}
+
+/// What to check and how.
+pub struct CheckConfig {
+    /// The model: services, names, ports.
+    pub catalog: Catalog,
+    /// The media source ranges (defaults or provisioning).
+    pub ranges: MediaRanges,
+    /// Port profile.
+    pub profile: Profile,
+    /// Legacy high ports to try under the legacy profile.
+    pub legacy_ports: Vec<u16>,
+    /// A tenant domain: its lyncdiscover and sip names are resolved too.
+    pub tenant: Option<String>,
+    /// The proxy, if any.
+    pub proxy: Option<Proxy>,
+    /// Roots.
+    pub trust: Trust,
+    /// TURN credentials for the quality stream.
+    pub turn: Option<(String, String)>,
+    /// How long to stream.
+    pub duration: Duration,
+    /// Waits.
+    pub timeouts: Timeouts,
+}
+
+/// One modality's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModalityVerdict {
+    /// The modality.
+    pub modality: Modality,
+    /// `relay-udp`, `relay-tcp`, `relay-tcp-proxy` or `none`.
+    pub path: &'static str,
+    /// `good`, `degraded` or `failing`.
+    pub status: &'static str,
+    /// The source ports it was probed from.
+    pub source_ports: PortRange,
+    /// Which probes answered, which timed out, which were refused, and where.
+    pub evidence: Vec<String>,
+    /// What to change.
+    pub advice: Vec<String>,
+    /// The media measurement, on the modality it was made for.
+    pub quality: Option<Quality>,
+}
+
+/// How one service was reached, on one route.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    /// The address or proxy used.
+    pub via: String,
+    /// Whether TCP (or the tunnel) opened.
+    pub connected: bool,
+    /// The TLS handshake.
+    pub tls: Option<TlsReport>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// One service's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceVerdict {
+    /// The service.
+    pub service: ServiceId,
+    /// The name probed.
+    pub name: String,
+    /// Whether a TLS session could be had.
+    pub reachable: bool,
+    /// `direct`, `proxy` or `none`.
+    pub via: &'static str,
+    /// The TLS facts of the route used (or of the direct attempt).
+    pub tls: Option<TlsSummary>,
+    /// The direct attempt.
+    pub direct: Route,
+    /// The attempt through the proxy.
+    pub proxy: Option<Route>,
+}
+
+/// TLS facts for the verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsSummary {
+    /// Interception seen.
+    pub intercepted: bool,
+    /// Who issued the leaf certificate.
+    pub issuer: Option<String>,
+    /// Which roots vouched for it.
+    pub verified_by: Option<tls::Anchor>,
+}
+
+/// NAT as the relay saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Nat {
+    /// Whether the relay saw another address than the local one (`None`: no answer).
+    pub present: Option<bool>,
+    /// The local address used.
+    pub local: Option<IpAddr>,
+    /// The public (server-reflexive) addresses seen.
+    pub public: Vec<SocketAddr>,
+    /// `endpoint-independent`, `address-port-dependent` or `unknown`.
+    pub mapping: &'static str,
+    /// A sentence for people.
+    pub note: String,
+}
+
+/// The whole result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Port profile used.
+    pub profile: &'static str,
+    /// Per modality.
+    pub modalities: Vec<ModalityVerdict>,
+    /// Per service.
+    pub services: Vec<ServiceVerdict>,
+    /// NAT.
+    pub nat: Nat,
+    /// Every name resolved.
+    pub dns: Vec<Resolution>,
+    /// The proxy used (address and where it came from), if any.
+    pub proxy: Option<String>,
+    /// The relay probed.
+    pub relay: Option<String>,
+    /// Every relay probe, for the record.
+    pub probes: Probes,
+    /// Wall time of the check, ms.
+    pub elapsed_ms: u64,
+}
+
+/// The raw probe results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probes {
+    /// UDP, per modality and port.
+    pub udp: Vec<(Modality, UdpProbe)>,
+    /// TCP, direct and via the proxy.
+    pub tcp: Vec<TcpProbe>,
+}
+
+fn first_v4(r: &Resolution) -> Option<IpAddr> {
+    r.addresses
+        .iter()
+        .copied()
+        .find(IpAddr::is_ipv4)
+        .or_else(|| r.addresses.first().copied())
+}
+
+async fn service_route_direct(
+    name: &str,
+    addr: Option<IpAddr>,
+    dns_error: Option<&str>,
+    trust: &Trust,
+    t: Timeouts,
+) -> Route {
+    let Some(ip) = addr else {
+        return Route {
+            via: "direct".into(),
+            connected: false,
+            tls: None,
+            error: Some(format!(
+                "{name} does not resolve: {}",
+                dns_error.unwrap_or("no address")
+            )),
+        };
+    };
+    let dest = SocketAddr::new(ip, 443);
+    match tokio::time::timeout(t.tcp, TcpStream::connect(dest)).await {
+        Err(_) => Route {
+            via: dest.to_string(),
+            connected: false,
+            tls: None,
+            error: Some(format!(
+                "TCP connect to {dest} timed out after {} ms",
+                t.tcp.as_millis()
+            )),
+        },
+        Ok(Err(e)) => Route {
+            via: dest.to_string(),
+            connected: false,
+            tls: None,
+            error: Some(format!("TCP connect to {dest} failed: {e}")),
+        },
+        Ok(Ok(s)) => {
+            let report = tls::handshake(s, name, trust, t.tls, false).await;
+            let error = report.error.clone();
+            Route {
+                via: dest.to_string(),
+                connected: true,
+                tls: Some(report),
+                error,
+            }
+        }
+    }
+}
+
+async fn service_route_proxy(name: &str, proxy: &Proxy, trust: &Trust, t: Timeouts) -> Route {
+    match crate::proxy::connect(proxy, name, 443, t.tcp).await {
+        Err(e) => Route {
+            via: proxy.address(),
+            connected: false,
+            tls: None,
+            error: Some(e.to_string()),
+        },
+        Ok(s) => {
+            let report = tls::handshake(s, name, trust, t.tls, true).await;
+            let error = report.error.clone();
+            Route {
+                via: proxy.address(),
+                connected: true,
+                tls: Some(report),
+                error,
+            }
+        }
+    }
+}
+
+fn ok_route(r: &Route) -> bool {
+    r.tls.as_ref().is_some_and(|t| t.handshake)
+}
+
+/// Runs the whole check. `progress` hears about the quality stream (fraction done).
+pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
+    let started = Instant::now();
+    let t = cfg.timeouts;
+    // 1. Names, all at once.
+    let av = cfg.catalog.service(ServiceId::AvEdge);
+    let relay_names: Vec<String> = av.probe_names.iter().map(|s| (*s).to_owned()).collect();
+    let service_ids = [
+        ServiceId::Sip,
+        ServiceId::WebServices,
+        ServiceId::DataEdge,
+        ServiceId::Ews,
+        ServiceId::OfficeWebApps,
+    ];
+    let service_names: Vec<(ServiceId, String)> = service_ids
+        .iter()
+        .filter_map(|id| {
+            cfg.catalog
+                .service(*id)
+                .probe_names
+                .first()
+                .map(|n| (*id, (*n).to_owned()))
+        })
+        .collect();
+    let mut names: Vec<String> = relay_names.clone();
+    names.extend(service_names.iter().map(|(_, n)| n.clone()));
+    if let Some(d) = &cfg.tenant {
+        names.push(format!("lyncdiscover.{d}"));
+        names.push(format!("sip.{d}"));
+    }
+    names.dedup();
+    let dns: Vec<Resolution> = futures_join(names.iter().map(|n| dns::resolve(n, t.dns))).await;
+    let lookup = |n: &str| dns.iter().find(|r| r.name == n);
+    let relay_resolution = relay_names
+        .iter()
+        .filter_map(|n| lookup(n))
+        .find(|r| r.ok());
+    let relay_ip = relay_resolution.and_then(first_v4);
+    let relay_name = relay_resolution
+        .map(|r| r.name.clone())
+        .or_else(|| relay_names.first().cloned());
+
+    // 2. Every probe at once.
+    let mut udp_ports: Vec<u16> = av
+        .udp_ports
+        .ranges()
+        .iter()
+        .filter(|r| r.last() < 50000)
+        .flat_map(|r| r.first()..=r.last())
+        .collect();
+    let mut tcp_ports: Vec<u16> = vec![443];
+    if cfg.profile == Profile::Legacy {
+        udp_ports.extend(&cfg.legacy_ports);
+        tcp_ports.extend(&cfg.legacy_ports);
+    }
+    let proxy = cfg
+        .proxy
+        .as_ref()
+        .filter(|p| relay_name.as_deref().is_none_or(|n| !p.bypasses(n)));
+    let udp_fut = async {
+        let Some(ip) = relay_ip else {
+            return Vec::new();
+        };
+        let mut jobs = Vec::new();
+        for (mi, m) in Modality::ALL.into_iter().enumerate() {
+            for (pi, port) in udp_ports.iter().enumerate() {
+                let offset = (mi * udp_ports.len() + pi) as u16;
+                let range = cfg.ranges.range(m);
+                let dest = SocketAddr::new(ip, *port);
+                jobs.push(async move { (m, relay::udp_probe(dest, range, offset, t.udp).await) });
+            }
+        }
+        futures_join(jobs).await
+    };
+    let tcp_fut = async {
+        let mut jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = TcpProbe> + '_>>> =
+            Vec::new();
+        if let Some(ip) = relay_ip {
+            for port in &tcp_ports {
+                let dest = SocketAddr::new(ip, *port);
+                jobs.push(Box::pin(relay::tcp_probe(dest, Framing::Standard, t.tcp)));
+                if *port == 443 {
+                    jobs.push(Box::pin(relay::tcp_probe(dest, Framing::PseudoTls, t.tcp)));
+                }
+            }
+        }
+        if let (Some(p), Some(ip)) = (proxy, relay_ip) {
+            // Through the proxy by address: the client resolved it; a proxy that
+            // resolves names itself would take the name as well.
+            let dest = SocketAddr::new(ip, 443);
+            jobs.push(Box::pin(relay::tcp_probe_via(
+                dest,
+                Framing::Standard,
+                p,
+                t.tcp + t.tcp,
+            )));
+            jobs.push(Box::pin(relay::tcp_probe_via(
+                dest,
+                Framing::PseudoTls,
+                p,
+                t.tcp + t.tcp,
+            )));
+        }
+        futures_join(jobs).await
+    };
+    let svc_fut = futures_join(service_names.iter().map(|(id, name)| {
+        let r = lookup(name);
+        let addr = r.and_then(first_v4);
+        let err = r.and_then(|r| r.error.clone());
+        let proxy = cfg.proxy.as_ref().filter(|p| !p.bypasses(name));
+        async move {
+            let (direct, via_proxy) = tokio::join!(
+                service_route_direct(name, addr, err.as_deref(), &cfg.trust, t),
+                async {
+                    match proxy {
+                        Some(p) => Some(service_route_proxy(name, p, &cfg.trust, t).await),
+                        None => None,
+                    }
+                }
+            );
+            (*id, name.clone(), direct, via_proxy)
+        }
+    }));
+    let nat_fut = nat_mapping(relay_ip, cfg.ranges.range(Modality::Audio), t.udp);
+    let (udp, tcp, svcs, mapping) = tokio::join!(udp_fut, tcp_fut, svc_fut, nat_fut);
+
+    // 3. Media quality, when credentials allow an allocation, on the best UDP port.
+    let best_udp = udp
+        .iter()
+        .find(|(m, p)| *m == Modality::Audio && p.answer.is_some())
+        .map(|(_, p)| p.destination);
+    let quality_result = match (&cfg.turn, best_udp) {
+        (Some((u, pw)), Some(dest)) => Some(
+            quality::measure(
+                dest,
+                u,
+                pw,
+                cfg.ranges.range(Modality::Audio),
+                cfg.duration,
+                progress,
+            )
+            .await,
+        ),
+        _ => None,
+    };
+
+    // 4. Verdicts.
+    let services = svcs
+        .into_iter()
+        .map(|(id, name, direct, via_proxy)| service_verdict(id, name, direct, via_proxy))
+        .collect();
+    let nat = nat_verdict(&udp, mapping);
+    let modalities = Modality::ALL
+        .into_iter()
+        .map(|m| {
+            modality_verdict(
+                m,
+                cfg,
+                &udp,
+                &tcp,
+                relay_ip,
+                relay_name.as_deref(),
+                &dns,
+                quality_result.as_ref(),
+            )
+        })
+        .collect();
+    Report {
+        profile: cfg.profile.name(),
+        modalities,
+        services,
+        nat,
+        dns,
+        proxy: cfg
+            .proxy
+            .as_ref()
+            .map(|p| format!("{} (from {})", p.address(), p.source)),
+        relay: relay_name.map(|n| match relay_ip {
+            Some(ip) => format!("{n} ({ip})"),
+            None => n,
+        }),
+        probes: Probes { udp, tcp },
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Awaits all futures concurrently, keeping their order.
+async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..futs.len()).map(|_| None).collect();
+    let mut pending: Vec<_> = futs.into_iter().enumerate().collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => {
+                out[*i] = Some(v);
+                false
+            }
+            std::task::Poll::Pending => true,
+        });
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// Two Bindings from one socket to two relay ports: the same public port for both
+/// means endpoint-independent mapping.
+async fn nat_mapping(
+    relay: Option<IpAddr>,
+    range: PortRange,
+    timeout: Duration,
+) -> Option<(SocketAddr, SocketAddr)> {
+    let ip = relay?;
+    let sock = tokio::net::UdpSocket::bind(if ip.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" })
+        .await
+        .ok()?;
+    let _ = range;
+    let mut seen = Vec::new();
+    for port in [3478u16, 3479] {
+        let req = relay::binding_request(u64::from(port) ^ 0x55);
+        let dest = SocketAddr::new(ip, port);
+        let got = tokio::time::timeout(timeout, async {
+            let mut buf = [0u8; 1500];
+            for _ in 0..3 {
+                sock.send_to(&req, dest).await.ok()?;
+                if let Ok(Ok((n, _))) =
+                    tokio::time::timeout(Duration::from_millis(400), sock.recv_from(&mut buf)).await
+                {
+                    let m = edgepath_wire::stun::Message::parse(&buf[..n]).ok()?;
+                    for a in m.decoded() {
+                        if let edgepath_wire::stun::AttrValue::Address(s) = a.value {
+                            if a.raw.typ == edgepath_wire::stun::attr_type::XOR_MAPPED_ADDRESS {
+                                return Some(s);
+                            }
+                        }
+                    }
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()?;
+        seen.push(got);
+    }
+    Some((seen[0], seen[1]))
+}
+
+fn nat_verdict(udp: &[(Modality, UdpProbe)], mapping: Option<(SocketAddr, SocketAddr)>) -> Nat {
+    let answered: Vec<&UdpProbe> = udp
+        .iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.answer.is_some())
+        .collect();
+    let mut public: Vec<SocketAddr> = answered
+        .iter()
+        .filter_map(|p| p.answer.as_ref().and_then(|a| a.mapped))
+        .collect();
+    public.sort();
+    public.dedup();
+    let local = answered.iter().find_map(|p| p.local_ip);
+    let present = match (local, public.first()) {
+        (Some(l), Some(p)) => Some(l != p.ip()),
+        _ => None,
+    };
+    let (mapping_kind, note) = match mapping {
+        Some((a, b)) if a == b => ("endpoint-independent", "the same public address and port towards two relay ports: peer-to-peer media can work through this NAT"),
+        Some(_) => ("address-port-dependent", "a new public port per destination (symmetric NAT): peer-to-peer media will likely fail; calls go through the relay"),
+        None => ("unknown", "the relay gave no two answers to compare"),
+    };
+    Nat {
+        present,
+        local,
+        public: public.into_iter().take(8).collect(),
+        mapping: mapping_kind,
+        note: match present {
+            Some(true) => format!("NAT present. {note}."),
+            Some(false) => "no NAT: the relay sees the local address.".into(),
+            None => format!("NAT unknown. {note}."),
+        },
+    }
+}
+
+fn service_verdict(
+    service: ServiceId,
+    name: String,
+    direct: Route,
+    via_proxy: Option<Route>,
+) -> ServiceVerdict {
+    let (reachable, via, used) = if ok_route(&direct) {
+        (true, "direct", Some(&direct))
+    } else if let Some(p) = via_proxy.as_ref().filter(|p| ok_route(p)) {
+        (true, "proxy", Some(p))
+    } else {
+        // Report the TLS facts of whatever handshake got furthest (an untrusted chain
+        // through the proxy is interception too).
+        (
+            false,
+            "none",
+            via_proxy
+                .as_ref()
+                .filter(|p| p.tls.is_some())
+                .or(direct.tls.as_ref().map(|_| &direct)),
+        )
+    };
+    let tls = used.and_then(|r| r.tls.as_ref()).map(|t| TlsSummary {
+        intercepted: t.intercepted,
+        issuer: t.issuer.clone(),
+        verified_by: t.verified_by,
+    });
+    ServiceVerdict {
+        service,
+        name,
+        reachable,
+        via,
+        tls,
+        direct,
+        proxy: via_proxy,
+    }
+}
+
+fn describe_udp(p: &UdpProbe) -> String {
+    let from = p
+        .source_port
+        .map_or_else(|| "no local port".to_owned(), |s| format!("from {s}"));
+    match (&p.answer, &p.error) {
+        (Some(a), _) => format!(
+            "UDP {} {from}: answered ({} {} {}{}, {} ms)",
+            p.destination,
+            a.protocol,
+            a.method,
+            a.class,
+            a.code.map(|c| format!(" {c}")).unwrap_or_default(),
+            a.rtt_ms
+        ),
+        (None, Some(e)) => format!("UDP {} {from}: {e}", p.destination),
+        (None, None) => format!("UDP {} {from}: no answer", p.destination),
+    }
+}
+
+fn describe_tcp(p: &TcpProbe) -> String {
+    let how = match (p.framing, &p.proxy) {
+        (Framing::Standard, None) => "TURN over TCP".to_owned(),
+        (Framing::PseudoTls, None) => "TURN over TCP (MS pseudo-TLS)".to_owned(),
+        (Framing::Standard, Some(px)) => format!("TURN over TCP through the proxy {px}"),
+        (Framing::PseudoTls, Some(px)) => {
+            format!("TURN over TCP (MS pseudo-TLS) through the proxy {px}")
+        }
+    };
+    match (&p.answer, &p.error) {
+        (Some(a), _) => format!(
+            "{how} to {}: answered ({} {} {}{})",
+            p.destination,
+            a.protocol,
+            a.method,
+            a.class,
+            a.code.map(|c| format!(" {c}")).unwrap_or_default()
+        ),
+        (None, Some(e)) => format!("{how} to {}: {e}", p.destination),
+        (None, None) => format!("{how} to {}: no answer", p.destination),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn modality_verdict(
+    m: Modality,
+    cfg: &CheckConfig,
+    udp: &[(Modality, UdpProbe)],
+    tcp: &[TcpProbe],
+    relay_ip: Option<IpAddr>,
+    relay_name: Option<&str>,
+    dns: &[Resolution],
+    quality: Option<&Result<Quality, String>>,
+) -> ModalityVerdict {
+    let mine: Vec<&UdpProbe> = udp
+        .iter()
+        .filter(|(x, _)| *x == m)
+        .map(|(_, p)| p)
+        .collect();
+    let mut evidence: Vec<String> = mine.iter().map(|p| describe_udp(p)).collect();
+    evidence.extend(tcp.iter().map(describe_tcp));
+    let mut advice = Vec::new();
+    if relay_ip.is_none() {
+        let why = dns
+            .iter()
+            .filter(|r| {
+                cfg.catalog
+                    .service(ServiceId::AvEdge)
+                    .probe_names
+                    .contains(&r.name.as_str())
+            })
+            .map(|r| format!("{}: {}", r.name, r.error.as_deref().unwrap_or("no address")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        evidence.insert(
+            0,
+            format!("the relay names do not resolve ({why}): no relay could be probed"),
+        );
+        advice.push("let clients resolve the relay names (worldaz.tr.teams.microsoft.com): check DNS and the resolver's forwarding".into());
+    }
+    let udp_ok = mine.iter().any(|p| p.answer.is_some());
+    let tcp_ok = tcp.iter().any(|p| p.proxy.is_none() && p.answer.is_some());
+    let proxy_ok = tcp.iter().any(|p| p.proxy.is_some() && p.answer.is_some());
+    let proxy_tunnel_opened = tcp.iter().any(|p| p.proxy.is_some() && p.connected);
+    let silent: Vec<u16> = mine
+        .iter()
+        .filter(|p| p.answer.is_none())
+        .map(|p| p.destination.port())
+        .collect();
+    let (path, mut status) = if udp_ok {
+        ("relay-udp", "good")
+    } else if tcp_ok {
+        ("relay-tcp", "degraded")
+    } else if proxy_ok {
+        ("relay-tcp-proxy", "degraded")
+    } else {
+        ("none", "failing")
+    };
+    let range = cfg.ranges.range(m);
+    match path {
+        "relay-udp" if !silent.is_empty() && silent.iter().any(|p| (3479..=3481).contains(p)) => advice.push(format!(
+            "UDP {} to the relay does not answer: Microsoft asks for UDP 3478-3481 open from the media ports ({range}) to the relay ranges (`edgepath rules`)",
+            silent.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        )),
+        "relay-tcp" => advice.push(format!("media falls back to TCP 443: allow UDP 3478-3481 from {range} to the relay ranges, directly (`edgepath rules`)")),
+        "relay-tcp-proxy" => advice.push("media goes through the proxy: let UDP 3478-3481 and TCP 443 to the Optimize ranges out directly, bypassing the proxy (`edgepath rules --target pac`, `--target nftables`)".into()),
+        "none" if proxy_tunnel_opened => advice.push("the proxy opens the tunnel but TURN dies inside it (TLS inspection?): exempt the relay ranges from inspection, and let UDP 3478-3481 out directly".into()),
+        "none" => advice.push("no path to the relay: allow UDP 3478-3481 and TCP 443 to the Optimize ranges (`edgepath rules`); calls have no media now".into()),
+        _ => {}
+    }
+    let mut q = None;
+    if let Some(result) = quality {
+        match result {
+            Ok(quality) if path == "relay-udp" => {
+                evidence.push(format!(
+                    "media stream through the relay ({} s, audio range): loss {:.1} %, worst 200 ms {:.0} %, RTT {:.0} ms, jitter {:.1} ms, reorder {:.2} %",
+                    cfg.duration.as_secs(),
+                    quality.overall.loss_pct,
+                    quality.overall.burst_loss_pct,
+                    quality.overall.rtt_ms,
+                    quality.overall.jitter_ms,
+                    quality.overall.reorder_pct
+                ));
+                if quality.status != "good" {
+                    status = if quality.status == "failing" {
+                        "failing"
+                    } else {
+                        "degraded"
+                    };
+                    for g in quality.grades.iter().filter(|g| !g.ok) {
+                        advice.push(format!("{} {:.2} misses Microsoft's target (below {}): look for congestion or loss on the way to the relay", g.metric, g.value, g.target));
+                    }
+                }
+                if m == Modality::Audio {
+                    q = Some(quality.clone());
+                }
+            }
+            Err(e) => evidence.push(format!("media stream not measured: {e}")),
+            _ => {}
+        }
+    }
+    if let (None, Some(n)) = (relay_ip, relay_name) {
+        evidence.push(format!("relay name tried: {n}"));
+    }
+    ModalityVerdict {
+        modality: m,
+        path,
+        status,
+        source_ports: range,
+        evidence,
+        advice,
+        quality: q,
+    }
+}
