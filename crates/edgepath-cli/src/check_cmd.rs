@@ -118,6 +118,9 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         }
     };
     let report = runtime.block_on(check::run(&cfg, &mut progress));
+    // A DNS lookup given up on still occupies a blocking thread until the resolver
+    // gives up too (10 s and more): do not wait for it.
+    runtime.shutdown_background();
     let outcome = if report.modalities.iter().all(|m| m.status == "good") {
         Outcome::Clean
     } else {
@@ -234,11 +237,38 @@ fn render(r: &Report) -> String {
             p.join(", ")
         ));
     }
-    for m in &r.modalities {
-        if m.status == "good" && m.advice.is_empty() {
-            continue;
+    // Modalities with the same verdict, evidence and advice are told once.
+    let mut groups: Vec<(Vec<String>, &edgepath_probe::check::ModalityVerdict)> = Vec::new();
+    for m in r
+        .modalities
+        .iter()
+        .filter(|m| m.status != "good" || !m.advice.is_empty())
+    {
+        // The UDP lines name each modality's own source port; compare without them.
+        let key = |x: &edgepath_probe::check::ModalityVerdict| {
+            (
+                x.path,
+                x.status,
+                x.evidence
+                    .iter()
+                    .filter(|e| !e.starts_with("UDP "))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                x.advice.clone(),
+            )
+        };
+        match groups.iter_mut().find(|(_, g)| key(g) == key(m)) {
+            Some((names, _)) => names.push(m.modality.to_string()),
+            None => groups.push((vec![m.modality.to_string()], m)),
         }
-        out.push_str(&format!("\n{} ({} {}):\n", m.modality, m.path, m.status));
+    }
+    for (names, m) in groups {
+        out.push_str(&format!(
+            "\n{} ({} {}):\n",
+            names.join(", "),
+            m.path,
+            m.status
+        ));
         for e in &m.evidence {
             out.push_str(&format!("  - {e}\n"));
         }

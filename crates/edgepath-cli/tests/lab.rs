@@ -46,7 +46,7 @@ fn unavailable() -> Option<String> {
 }
 
 #[test]
-fn every_scenario_validates_and_tears_down() {
+fn every_scenario_validates_and_edgepath_check_agrees() {
     if let Some(why) = unavailable() {
         if std::env::var_os("CI").is_some() {
             panic!("the lab cannot run under CI: {why}");
@@ -86,6 +86,33 @@ fn every_scenario_validates_and_tears_down() {
         .map(str::to_owned)
         .collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
+
+    // Then edgepath's own verdicts, scenario by scenario (one lab at a time, so that
+    // loss and round-trip figures are not disturbed by a second lab).
+    let listed = Command::new(lab_dir().join("run"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let out = Command::new(lab_dir().join("run"))
+        .args(["--check", "--edgepath", env!("CARGO_BIN_EXE_edgepath")])
+        .args(&names)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "edgepath check disagrees with a scenario:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{} passed, 0 failed", names.len())),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -328,35 +328,35 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
         futures_join(jobs).await
     };
     let tcp_fut = async {
-        let mut jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = TcpProbe> + '_>>> =
-            Vec::new();
+        let mut jobs: Vec<
+            std::pin::Pin<Box<dyn std::future::Future<Output = Vec<TcpProbe>> + '_>>,
+        > = Vec::new();
         if let Some(ip) = relay_ip {
             for port in &tcp_ports {
                 let dest = SocketAddr::new(ip, *port);
-                jobs.push(Box::pin(relay::tcp_probe(dest, Framing::Standard, t.tcp)));
                 if *port == 443 {
-                    jobs.push(Box::pin(relay::tcp_probe(dest, Framing::PseudoTls, t.tcp)));
+                    jobs.push(Box::pin(async move {
+                        relay::tcp_pair(dest, None, t.tcp).await.to_vec()
+                    }));
+                } else {
+                    jobs.push(Box::pin(async move {
+                        vec![relay::tcp_probe(dest, Framing::Standard, t.tcp).await]
+                    }));
                 }
             }
         }
         if let (Some(p), Some(ip)) = (proxy, relay_ip) {
-            // Through the proxy by address: the client resolved it; a proxy that
-            // resolves names itself would take the name as well.
+            // Through the proxy by address: the client resolved it.
             let dest = SocketAddr::new(ip, 443);
-            jobs.push(Box::pin(relay::tcp_probe_via(
-                dest,
-                Framing::Standard,
-                p,
-                t.tcp + t.tcp,
-            )));
-            jobs.push(Box::pin(relay::tcp_probe_via(
-                dest,
-                Framing::PseudoTls,
-                p,
-                t.tcp + t.tcp,
-            )));
+            jobs.push(Box::pin(async move {
+                relay::tcp_pair(dest, Some(p), t.tcp + t.tcp).await.to_vec()
+            }));
         }
-        futures_join(jobs).await
+        futures_join(jobs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
     };
     let svc_fut = futures_join(service_names.iter().map(|(id, name)| {
         let r = lookup(name);
@@ -407,18 +407,7 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
     let nat = nat_verdict(&udp, mapping);
     let modalities = Modality::ALL
         .into_iter()
-        .map(|m| {
-            modality_verdict(
-                m,
-                cfg,
-                &udp,
-                &tcp,
-                relay_ip,
-                relay_name.as_deref(),
-                &dns,
-                quality_result.as_ref(),
-            )
-        })
+        .map(|m| modality_verdict(m, cfg, &udp, &tcp, relay_ip, &dns, quality_result.as_ref()))
         .collect();
     Report {
         profile: cfg.profile.name(),
@@ -620,14 +609,12 @@ fn describe_tcp(p: &TcpProbe) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn modality_verdict(
     m: Modality,
     cfg: &CheckConfig,
     udp: &[(Modality, UdpProbe)],
     tcp: &[TcpProbe],
     relay_ip: Option<IpAddr>,
-    relay_name: Option<&str>,
     dns: &[Resolution],
     quality: Option<&Result<Quality, String>>,
 ) -> ModalityVerdict {
@@ -717,9 +704,6 @@ fn modality_verdict(
             Err(e) => evidence.push(format!("media stream not measured: {e}")),
             _ => {}
         }
-    }
-    if let (None, Some(n)) = (relay_ip, relay_name) {
-        evidence.push(format!("relay name tried: {n}"));
     }
     ModalityVerdict {
         modality: m,

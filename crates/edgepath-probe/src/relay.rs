@@ -430,3 +430,52 @@ pub async fn tcp_probe_via(
     }
     p
 }
+
+/// Standard and pseudo-TLS probes to one destination (directly, or through `proxy`)
+/// side by side. A plain RFC TURN answer to the standard probe shows the relay is not
+/// Microsoft's, so the pseudo-TLS probe is not waited for to its timeout: the report
+/// says why instead.
+pub async fn tcp_pair(
+    dest: SocketAddr,
+    proxy: Option<&crate::proxy::Proxy>,
+    timeout: Duration,
+) -> [TcpProbe; 2] {
+    let standard = async {
+        match proxy {
+            Some(p) => tcp_probe_via(dest, Framing::Standard, p, timeout).await,
+            None => tcp_probe(dest, Framing::Standard, timeout).await,
+        }
+    };
+    let pseudo = async {
+        match proxy {
+            Some(p) => tcp_probe_via(dest, Framing::PseudoTls, p, timeout).await,
+            None => tcp_probe(dest, Framing::PseudoTls, timeout).await,
+        }
+    };
+    tokio::pin!(standard, pseudo);
+    let (mut a, mut b) = (None, None);
+    while a.is_none() || b.is_none() {
+        tokio::select! {
+            r = &mut standard, if a.is_none() => {
+                let rfc_relay = r.answer.as_ref().is_some_and(|x| x.protocol == "stun");
+                if rfc_relay && b.is_none() {
+                    b = Some(TcpProbe {
+                        destination: dest,
+                        framing: Framing::PseudoTls,
+                        proxy: proxy.map(|p| p.address()),
+                        connected: true,
+                        answer: None,
+                        error: Some("not waited for: the relay answers RFC TURN over TCP, so it is not a Microsoft relay speaking pseudo-TLS".into()),
+                    });
+                }
+                a = Some(r);
+            }
+            r = &mut pseudo, if b.is_none() => b = Some(r),
+        }
+    }
+    // Both were set by the loop above.
+    [
+        a.expect("standard probe finished"),
+        b.expect("pseudo-TLS probe finished"),
+    ]
+}
