@@ -163,11 +163,21 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
+/// One UDP probe, with the modality whose source ports it used.
+#[derive(Debug, Clone, Serialize)]
+pub struct UdpRecord {
+    /// The modality.
+    pub modality: Modality,
+    /// The probe.
+    #[serde(flatten)]
+    pub probe: UdpProbe,
+}
+
 /// The raw probe results.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probes {
     /// UDP, per modality and port.
-    pub udp: Vec<(Modality, UdpProbe)>,
+    pub udp: Vec<UdpRecord>,
     /// TCP, direct and via the proxy.
     pub tcp: Vec<TcpProbe>,
 }
@@ -423,7 +433,7 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
             Some(ip) => format!("{n} ({ip})"),
             None => n,
         }),
-        probes: Probes { udp, tcp },
+        probes: Probes { udp: udp.into_iter().map(|(modality, probe)| UdpRecord { modality, probe }).collect(), tcp },
         elapsed_ms: started.elapsed().as_millis() as u64,
     }
 }
@@ -522,9 +532,9 @@ fn nat_verdict(udp: &[(Modality, UdpProbe)], mapping: Option<(SocketAddr, Socket
         public: public.into_iter().take(8).collect(),
         mapping: mapping_kind,
         note: match present {
-            Some(true) => format!("NAT present. {note}."),
-            Some(false) => "no NAT: the relay sees the local address.".into(),
-            None => format!("NAT unknown. {note}."),
+            Some(true) => format!("present; {note}."),
+            Some(false) => "none: the relay sees the local address.".into(),
+            None => format!("unknown; {note}."),
         },
     }
 }
