@@ -433,7 +433,13 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
             Some(ip) => format!("{n} ({ip})"),
             None => n,
         }),
-        probes: Probes { udp: udp.into_iter().map(|(modality, probe)| UdpRecord { modality, probe }).collect(), tcp },
+        probes: Probes {
+            udp: udp
+                .into_iter()
+                .map(|(modality, probe)| UdpRecord { modality, probe })
+                .collect(),
+            tcp,
+        },
         elapsed_ms: started.elapsed().as_millis() as u64,
     }
 }
