@@ -30,13 +30,16 @@ fn check(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     )
 }
 
+/// Arguments, environment, and what stderr must say.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
 #[test]
 fn contradictions_and_bad_inputs_exit_2() {
     let dir = std::env::temp_dir().join(format!("edgepath-check-usage-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let not_pem = dir.join("ca.pem");
     std::fs::write(&not_pem, "not a certificate").unwrap();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec!["--proxy", "http://p:3128", "--no-proxy"],
             vec![],

@@ -245,16 +245,43 @@ pub struct TcpProbe {
     pub error: Option<String>,
 }
 
+/// The first bytes a server sent, printable, for a report.
+fn preview(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .take(40)
+        .map(|&b| {
+            if (0x20..0x7F).contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
 async fn read_stun<S: AsyncRead + Unpin>(s: &mut S, start: Instant) -> Result<Answer, String> {
     let mut dec = TurnStreamDecoder::new();
     let mut buf = [0u8; 2048];
+    let mut first = Vec::new();
     loop {
         let n = s
             .read(&mut buf)
             .await
             .map_err(|e| format!("read failed: {e}"))?;
         if n == 0 {
-            return Err("the connection closed without an answer".into());
+            return Err(if first.is_empty() {
+                "the connection closed without an answer".into()
+            } else {
+                format!(
+                    "the server sent {} bytes that are not a whole TURN message, then closed: `{}`",
+                    dec.pending(),
+                    preview(&first)
+                )
+            });
+        }
+        if first.len() < 64 {
+            first.extend_from_slice(&buf[..n.min(64 - first.len())]);
         }
         dec.push(&buf[..n]);
         if dec.pending() > 64 * 1024 {
