@@ -691,6 +691,9 @@ fn modality_verdict(
         _ => {}
     }
     let mut q = None;
+    if cfg.turn.is_some() && quality.is_none() {
+        evidence.push("media stream not measured: no UDP path to the relay to allocate on (quality over TCP is not measured yet)".into());
+    }
     if let Some(result) = quality {
         match result {
             Ok(quality) if path == "relay-udp" => {
