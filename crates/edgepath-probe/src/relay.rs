@@ -389,23 +389,22 @@ pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// TURN over TCP to `dest`, directly.
-pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) -> TcpProbe {
+/// Runs one TCP probe: `run` opens the stream and speaks TURN, failing with whether
+/// the connection (or tunnel) had opened; everything is bounded by `timeout`.
+async fn tcp_outcome(
+    dest: SocketAddr,
+    framing: Framing,
+    proxy: Option<String>,
+    timeout: Duration,
+    run: impl std::future::Future<Output = Result<Answer, (bool, String)>>,
+) -> TcpProbe {
     let mut p = TcpProbe {
         destination: dest,
         framing,
-        proxy: None,
+        proxy,
         connected: false,
         answer: None,
         error: None,
-    };
-    let run = async {
-        let mut s = TcpStream::connect(dest)
-            .await
-            .map_err(|e| (false, format!("connection failed: {e}")))?;
-        turn_over_stream(&mut s, framing, u64::from(dest.port()))
-            .await
-            .map_err(|e| (true, e))
     };
     match tokio::time::timeout(timeout, run).await {
         Ok(Ok(a)) => {
@@ -421,6 +420,19 @@ pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) ->
     p
 }
 
+/// TURN over TCP to `dest`, directly.
+pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) -> TcpProbe {
+    tcp_outcome(dest, framing, None, timeout, async {
+        let mut s = TcpStream::connect(dest)
+            .await
+            .map_err(|e| (false, format!("connection failed: {e}")))?;
+        turn_over_stream(&mut s, framing, u64::from(dest.port()))
+            .await
+            .map_err(|e| (true, e))
+    })
+    .await
+}
+
 /// TURN over TCP to `dest` through `proxy`'s CONNECT tunnel.
 pub async fn tcp_probe_via(
     dest: SocketAddr,
@@ -428,34 +440,15 @@ pub async fn tcp_probe_via(
     proxy: &crate::proxy::Proxy,
     timeout: Duration,
 ) -> TcpProbe {
-    let mut p = TcpProbe {
-        destination: dest,
-        framing,
-        proxy: Some(proxy.address()),
-        connected: false,
-        answer: None,
-        error: None,
-    };
-    let run = async {
+    tcp_outcome(dest, framing, Some(proxy.address()), timeout, async {
         let mut s = crate::proxy::connect(proxy, &dest.ip().to_string(), dest.port(), timeout)
             .await
             .map_err(|e| (false, e.to_string()))?;
         turn_over_stream(&mut s, framing, u64::from(dest.port()) + 7)
             .await
             .map_err(|e| (true, e))
-    };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(a)) => {
-            p.connected = true;
-            p.answer = Some(a);
-        }
-        Ok(Err((connected, e))) => {
-            p.connected = connected;
-            p.error = Some(e);
-        }
-        Err(_) => p.error = Some(format!("no answer within {} ms", timeout.as_millis())),
-    }
-    p
+    })
+    .await
 }
 
 /// Standard and pseudo-TLS probes to one destination (directly, or through `proxy`)
