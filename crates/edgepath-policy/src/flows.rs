@@ -1,0 +1,222 @@
+//! The flows a client needs, derived once from the catalog; every target renders the
+//! same list, so a firewall, a PAC file and a checklist never disagree.
+
+use std::collections::BTreeSet;
+
+use edgepath_model::service::LEGACY_HIGH_PORTS;
+use edgepath_model::{
+    Catalog, Category, MediaRanges, PortRange, PortSet, Profile, QosRule, ServiceId,
+};
+use ipnet::{Ipv4Net, Ipv6Net};
+
+/// A transport protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// `tcp` or `udp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// One allowed flow: a protocol and ports to a set of destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// A stable identifier (`skype-11-udp`), usable in rule and set names.
+    pub id: String,
+    /// Microsoft's endpoint set id.
+    pub set_id: u32,
+    /// The set's service area.
+    pub area: String,
+    /// The set's category.
+    pub category: Category,
+    /// Which of the model's services use it.
+    pub services: Vec<ServiceId>,
+    /// The protocol.
+    pub proto: Proto,
+    /// Destination ports.
+    pub ports: PortSet,
+    /// Destination IPv4 ranges, aggregated.
+    pub v4: Vec<Ipv4Net>,
+    /// Destination IPv6 ranges, aggregated.
+    pub v6: Vec<Ipv6Net>,
+    /// Destination names (wildcards as Microsoft writes them).
+    pub names: Vec<String>,
+    /// The client source ports to require, when media is filtered by source range.
+    pub source: Option<PortRange>,
+    /// Whether the flow carries real-time media.
+    pub media: bool,
+}
+
+impl Flow {
+    /// Whether the flow can be expressed by address (it lists ranges).
+    pub fn has_addresses(&self) -> bool {
+        !self.v4.is_empty() || !self.v6.is_empty()
+    }
+}
+
+/// Choices that shape the flows.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Require the media source range on media flows (off by default: DOMAIN.md
+    /// section 2 explains why filtering by source port is not generally recommended).
+    pub restrict_source_ports: bool,
+}
+
+/// The flows, the QoS table and the data they came from.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    /// Every flow, in endpoint-set order.
+    pub flows: Vec<Flow>,
+    /// QoS by source range, one row per distinct range.
+    pub qos: Vec<QosRule>,
+    /// Which modalities each QoS row covers (file transfer shares app sharing's range).
+    pub qos_modalities: Vec<Vec<String>>,
+    /// The port profile.
+    pub profile: Profile,
+    /// The Optimize ranges (for VPN split tunnels), aggregated.
+    pub optimize_v4: Vec<Ipv4Net>,
+    /// The Optimize IPv6 ranges.
+    pub optimize_v6: Vec<Ipv6Net>,
+}
+
+/// Why no rules could be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Endpoint data with no Skype/Teams set carries nothing to allow.
+    #[error(
+        "the endpoint data has no Skype for Business Online / Teams (Skype area) endpoint set"
+    )]
+    NoSkypeSets,
+}
+
+/// Builds the flows from the catalog.
+pub fn build(
+    catalog: &Catalog,
+    ranges: &MediaRanges,
+    opts: &Options,
+) -> Result<RuleSet, PolicyError> {
+    let data = catalog.endpoint_data();
+    let used: BTreeSet<u32> = catalog
+        .services()
+        .iter()
+        .flat_map(|s| s.endpoint_set_ids.iter().copied())
+        .collect();
+    let relay_sets: BTreeSet<u32> = catalog
+        .service(ServiceId::AvEdge)
+        .endpoint_set_ids
+        .iter()
+        .copied()
+        .collect();
+    let mut flows = Vec::new();
+    let mut optimize_v4 = Vec::new();
+    let mut optimize_v6 = Vec::new();
+    for set in data.sets() {
+        if set.service_area != "Skype" && !used.contains(&set.id) {
+            continue;
+        }
+        let services: Vec<ServiceId> = catalog
+            .services()
+            .iter()
+            .filter(|s| s.endpoint_set_ids.contains(&set.id))
+            .map(|s| s.id)
+            .collect();
+        let v4 = Ipv4Net::aggregate(
+            &set.ips
+                .iter()
+                .filter_map(|n| {
+                    if let ipnet::IpNet::V4(v) = n {
+                        Some(*v)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        );
+        let v6 = Ipv6Net::aggregate(
+            &set.ips
+                .iter()
+                .filter_map(|n| {
+                    if let ipnet::IpNet::V6(v) = n {
+                        Some(*v)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        );
+        if set.category == Category::Optimize {
+            optimize_v4.extend(v4.iter().copied());
+            optimize_v6.extend(v6.iter().copied());
+        }
+        let is_relay = relay_sets.contains(&set.id);
+        let mut per_proto = vec![
+            (Proto::Tcp, set.tcp_ports.clone()),
+            (Proto::Udp, set.udp_ports.clone()),
+        ];
+        if is_relay && catalog.profile() == Profile::Legacy {
+            let high = PortRange::new(LEGACY_HIGH_PORTS.0, LEGACY_HIGH_PORTS.1)
+                .expect("constant range is valid");
+            for (_, ports) in &mut per_proto {
+                ports.insert(high);
+            }
+        }
+        for (proto, ports) in per_proto {
+            if ports.is_empty() {
+                continue;
+            }
+            let media = is_relay;
+            flows.push(Flow {
+                id: format!(
+                    "{}-{}-{}",
+                    set.service_area.to_ascii_lowercase(),
+                    set.id,
+                    proto.name()
+                ),
+                set_id: set.id,
+                area: set.service_area.clone(),
+                category: set.category,
+                services: services.clone(),
+                proto,
+                ports,
+                v4: v4.clone(),
+                v6: v6.clone(),
+                names: set.urls.clone(),
+                source: (media && opts.restrict_source_ports).then_some(ranges.media),
+                media,
+            });
+        }
+    }
+    if !flows.iter().any(|f| f.area == "Skype") {
+        return Err(PolicyError::NoSkypeSets);
+    }
+    let mut qos: Vec<QosRule> = Vec::new();
+    let mut qos_modalities: Vec<Vec<String>> = Vec::new();
+    for rule in ranges.qos() {
+        match qos.iter().position(|q| q.ports == rule.ports) {
+            Some(i) => qos_modalities[i].push(rule.modality.to_string()),
+            None => {
+                qos_modalities.push(vec![rule.modality.to_string()]);
+                qos.push(rule);
+            }
+        }
+    }
+    Ok(RuleSet {
+        flows,
+        qos,
+        qos_modalities,
+        profile: catalog.profile(),
+        optimize_v4: Ipv4Net::aggregate(&optimize_v4),
+        optimize_v6: Ipv6Net::aggregate(&optimize_v6),
+    })
+}
