@@ -1,9 +1,11 @@
 //! The one flag table (clap derive). Every reporting command takes `--json`.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use edgepath_model::Profile;
+use edgepath_policy::{ChainPolicy, PacType, ProxyAddr, Target};
 
 /// edgepath: can Skype for Business Online / Teams clients reach the
 /// Microsoft 365 edge from here, by which path, why not, and which firewall,
@@ -35,6 +37,10 @@ pub enum Command {
     /// Decode one STUN / TURN / MS-TURN packet given as hex (Wireshark's "Copy
     /// as Hex Stream") or a file of raw bytes, and check its integrity.
     Decode(DecodeArgs),
+    /// Generate the firewall, QoS, proxy and VPN configuration that gives every
+    /// modality its best path: nftables, iptables, ip6tables, windows, pac, squid,
+    /// wireguard, openvpn or a checklist, printed to stdout.
+    Rules(RulesArgs),
 }
 
 /// Options every command that uses endpoint data accepts.
@@ -196,4 +202,76 @@ pub struct CheckArgs {
     pub legacy_ports: Vec<u16>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `edgepath rules`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Targets: nftables (inet table, `nft -f`), iptables / ip6tables (`iptables-restore`), windows (PowerShell firewall rules and QoS policies), pac (proxy auto-config; needs --proxy), squid (ACLs to include), wireguard (AllowedIPs for a split tunnel), openvpn (route ... net_gateway), checklist (Markdown)."
+)]
+pub struct RulesArgs {
+    /// The platform to write configuration for.
+    #[arg(long, value_name = "TARGET", value_parser = parse_target)]
+    pub target: Target,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+    /// Provisioning (pasted SIP/XML) whose media source ranges the QoS and source-port
+    /// rules use; Microsoft's defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub provisioning: Option<PathBuf>,
+    /// Port profile: `current` (TCP 443, UDP 3478-3481) or `legacy` (adds the relays'
+    /// UDP and TCP 50000-59999).
+    #[arg(long, default_value = "current", value_parser = parse_profile)]
+    pub profile: Profile,
+    /// Allow media to the relays only from the provisioned media source range (off by
+    /// default: source ports of SIP and other traffic cannot be controlled, so filtering
+    /// by source port is not generally recommended).
+    #[arg(long)]
+    pub restrict_source_ports: bool,
+    /// Match destinations by name only where the target can (squid, pac, checklist);
+    /// other targets say in a note that they cannot.
+    #[arg(long)]
+    pub by_name: bool,
+    /// pac: the proxy everything else goes to, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_proxy_addr)]
+    pub proxy: Option<ProxyAddr>,
+    /// pac: 1 sends only the Optimize endpoints direct, 2 (default) also the Allow ones.
+    #[arg(long, value_name = "1|2", value_parser = parse_pac_type)]
+    pub pac_type: Option<PacType>,
+    /// windows: the client program the rules and QoS policies apply to (e.g. the full
+    /// path of ms-teams.exe).
+    #[arg(long, value_name = "PATH")]
+    pub app: Option<String>,
+    /// Firewalls: a DNS resolver the clients may reach on port 53 (repeatable); without
+    /// it, add your own DNS rule.
+    #[arg(long, value_name = "ADDRESS")]
+    pub dns: Vec<IpAddr>,
+    /// nftables, iptables: what happens to traffic the rules do not allow: `drop`
+    /// (default: the rules are the whole outbound policy) or `accept` (they only count).
+    #[arg(long, value_name = "drop|accept", value_parser = parse_policy)]
+    pub policy: Option<ChainPolicy>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse()
+}
+
+fn parse_proxy_addr(s: &str) -> Result<ProxyAddr, String> {
+    s.parse()
+}
+
+fn parse_policy(s: &str) -> Result<ChainPolicy, String> {
+    s.parse()
+}
+
+fn parse_pac_type(s: &str) -> Result<PacType, String> {
+    match s {
+        "1" => Ok(PacType::OptimizeOnly),
+        "2" => Ok(PacType::OptimizeAndAllow),
+        _ => Err(format!(
+            "`{s}` is not a PAC type; 1 (Optimize direct) or 2 (Optimize and Allow direct)"
+        )),
+    }
 }

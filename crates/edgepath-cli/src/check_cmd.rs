@@ -5,13 +5,14 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::{Catalog, MediaRanges, Provisioning};
+use edgepath_model::Catalog;
 use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
 use edgepath_probe::proxy::{split_credentials, Proxy};
 use edgepath_probe::tls::Trust;
 
 use crate::args::CheckArgs;
-use crate::output::{emit, emit_json, read_text, Outcome, Table};
+use crate::output::{emit, emit_json, Outcome, Table};
+use crate::provisioning_cmd::media_ranges;
 use crate::store;
 
 /// coturn's REST-style credentials (`use-auth-secret`): the username is the expiry time
@@ -36,15 +37,7 @@ fn config(args: &CheckArgs) -> Result<CheckConfig> {
         .path
         .clone()
         .unwrap_or_else(|| "the embedded snapshot".into());
-    let ranges = match &args.provisioning {
-        Some(p) => {
-            let (text, _) = read_text(p)?;
-            Provisioning::parse(&text)
-                .map_err(|e| anyhow!("{}: {e}", p.display()))?
-                .ranges
-        }
-        None => MediaRanges::default(),
-    };
+    let ranges = media_ranges(args.provisioning.as_deref())?;
     let catalog = Catalog::build_with_media_range(loaded.data, args.profile, ranges.media)
         .map_err(|e| anyhow!("{where_}: {e}"))?;
     let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;

@@ -8,6 +8,7 @@ mod check_cmd;
 mod decode_cmd;
 mod output;
 mod provisioning_cmd;
+mod rules_cmd;
 mod store;
 mod update;
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Command::Provisioning(a) => provisioning_cmd::run(a),
         Command::Decode(a) => decode_cmd::run(a),
         Command::Check(a) => check_cmd::run(a),
+        Command::Rules(a) => rules_cmd::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

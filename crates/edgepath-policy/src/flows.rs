@@ -31,14 +31,17 @@ impl Proto {
 /// One allowed flow: a protocol and ports to a set of destinations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
-    /// A stable identifier (`skype-11-udp`), usable in rule and set names.
-    pub id: String,
+    /// A stable identifier of the destination set (`skype_11`): letters, digits and
+    /// `_` only, so it can name nftables sets and iptables comments as it is.
+    pub key: String,
     /// Microsoft's endpoint set id.
     pub set_id: u32,
     /// The set's service area.
     pub area: String,
     /// The set's category.
     pub category: Category,
+    /// Whether Microsoft marks the set as required.
+    pub required: bool,
     /// Which of the model's services use it.
     pub services: Vec<ServiceId>,
     /// The protocol.
@@ -61,6 +64,24 @@ impl Flow {
     /// Whether the flow can be expressed by address (it lists ranges).
     pub fn has_addresses(&self) -> bool {
         !self.v4.is_empty() || !self.v6.is_empty()
+    }
+
+    /// What the flow is for, for comments: `set 11 (Skype, Optimize): av-edge`.
+    pub fn label(&self) -> String {
+        let services = if self.services.is_empty() {
+            format!("other {} endpoints", self.area)
+        } else {
+            self.services
+                .iter()
+                .map(|s| s.id())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let optional = if self.required { "" } else { ", optional" };
+        format!(
+            "set {} ({}, {}{optional}): {services}",
+            self.set_id, self.area, self.category
+        )
     }
 }
 
@@ -98,6 +119,31 @@ pub enum PolicyError {
         "the endpoint data has no Skype for Business Online / Teams (Skype area) endpoint set"
     )]
     NoSkypeSets,
+}
+
+/// The service area as it may appear in generated comments: it comes from outside,
+/// so only letters, digits, spaces, `-` and `_` are kept (no line breaks or quotes
+/// that could end a comment and start a rule).
+fn clean_area(area: &str) -> String {
+    area.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .take(40)
+        .collect()
+}
+
+/// `skype_11`: the area reduced to lower-case letters and digits (it comes from
+/// outside and names things in generated configuration), then the set id.
+fn set_key(area: &str, id: u32) -> String {
+    let area: String = area
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if area.is_empty() {
+        format!("set_{id}")
+    } else {
+        format!("{area}_{id}")
+    }
 }
 
 /// Builds the flows from the catalog.
@@ -177,15 +223,11 @@ pub fn build(
             }
             let media = is_relay;
             flows.push(Flow {
-                id: format!(
-                    "{}-{}-{}",
-                    set.service_area.to_ascii_lowercase(),
-                    set.id,
-                    proto.name()
-                ),
+                key: set_key(&set.service_area, set.id),
                 set_id: set.id,
-                area: set.service_area.clone(),
+                area: clean_area(&set.service_area),
                 category: set.category,
+                required: set.required,
                 services: services.clone(),
                 proto,
                 ports,

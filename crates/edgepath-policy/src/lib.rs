@@ -1,9 +1,45 @@
 //! edgepath's policy lens: the flows a Skype for Business Online / Teams client needs,
 //! derived once from the catalog, rendered for the platforms admins run (nftables,
 //! iptables, Windows firewall and QoS, PAC, Squid, WireGuard, OpenVPN, a checklist).
+//!
+//! Every target renders the same [`RuleSet`], so a firewall, a PAC file and a checklist
+//! never disagree. Targets take only checked types ([`ProxyAddr`], [`PortRange`](edgepath_model::PortRange),
+//! `IpNet`), so nothing from outside reaches the generated text unchecked.
 #![forbid(unsafe_code)]
 
 pub mod complement;
 pub mod flows;
+mod format;
+mod options;
+mod targets;
 
 pub use flows::{build, Flow, Options, PolicyError, Proto, RuleSet};
+pub use options::{ChainPolicy, OptionError, PacType, ProxyAddr, Target, TargetOptions};
+
+/// Where a generated configuration came from, for its opening comment.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    /// The endpoint data, in a sentence (with Microsoft's version where known).
+    pub endpoint_data: String,
+    /// The command that made it, as a person would type it.
+    pub command: String,
+}
+
+/// A generated configuration.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The configuration text, starting with a comment saying what it is.
+    pub text: String,
+    /// Remarks for the admin (also written into the text as comments).
+    pub notes: Vec<String>,
+}
+
+/// Renders `rules` for `opts.target`, after checking that the options fit the target.
+pub fn render(
+    rules: &RuleSet,
+    opts: &TargetOptions,
+    prov: &Provenance,
+) -> Result<Rendered, OptionError> {
+    opts.check()?;
+    Ok(targets::render(rules, opts, prov))
+}

@@ -1,0 +1,173 @@
+//! `edgepath rules --target T`: the configuration that gives every modality its best
+//! path, from the same catalog the probe uses.
+
+use anyhow::{anyhow, Result};
+use edgepath_model::{Catalog, PortSet};
+use edgepath_policy::{Options, PacType, Provenance, Rendered, RuleSet, TargetOptions};
+use serde::Serialize;
+
+use crate::args::RulesArgs;
+use crate::output::{emit, emit_json, Outcome};
+use crate::provisioning_cmd::media_ranges;
+use crate::store;
+
+/// One flow in the JSON document.
+#[derive(Serialize)]
+struct FlowDoc<'a> {
+    endpoint_set: u32,
+    service_area: &'a str,
+    category: edgepath_model::Category,
+    required: bool,
+    services: &'a [edgepath_model::ServiceId],
+    protocol: &'static str,
+    ports: &'a PortSet,
+    source_ports: Option<String>,
+    names: &'a [String],
+    addresses: Vec<String>,
+    media: bool,
+}
+
+/// The JSON document of `edgepath rules --json`.
+#[derive(Serialize)]
+struct RulesDoc<'a> {
+    target: &'static str,
+    endpoint_data: &'a str,
+    command: &'a str,
+    notes: &'a [String],
+    flows: Vec<FlowDoc<'a>>,
+    qos: &'a [edgepath_model::QosRule],
+    warnings: &'a [String],
+    config: &'a str,
+}
+
+/// The command line that made the output, with what was given, as a person types it.
+fn command_line(args: &RulesArgs) -> String {
+    let mut c = format!("edgepath rules --target {}", args.target);
+    if let Some(p) = &args.endpoints.endpoints {
+        c.push_str(&format!(" --endpoints {}", p.display()));
+    }
+    if let Some(p) = &args.provisioning {
+        c.push_str(&format!(" --provisioning {}", p.display()));
+    }
+    if args.profile != edgepath_model::Profile::Current {
+        c.push_str(&format!(" --profile {}", args.profile.name()));
+    }
+    if args.restrict_source_ports {
+        c.push_str(" --restrict-source-ports");
+    }
+    if args.by_name {
+        c.push_str(" --by-name");
+    }
+    if let Some(p) = &args.proxy {
+        c.push_str(&format!(" --proxy {p}"));
+    }
+    if let Some(t) = args.pac_type {
+        c.push_str(match t {
+            PacType::OptimizeOnly => " --pac-type 1",
+            PacType::OptimizeAndAllow => " --pac-type 2",
+        });
+    }
+    if let Some(a) = &args.app {
+        c.push_str(&format!(" --app \"{a}\""));
+    }
+    for d in &args.dns {
+        c.push_str(&format!(" --dns {d}"));
+    }
+    if let Some(p) = args.policy {
+        c.push_str(&format!(" --policy {}", p.name()));
+    }
+    c
+}
+
+/// Runs the command.
+pub fn run(args: &RulesArgs) -> Result<Outcome> {
+    let opts = TargetOptions {
+        target: args.target,
+        by_name: args.by_name,
+        proxy: args.proxy.clone(),
+        pac_type: args.pac_type,
+        app: args.app.clone(),
+        dns: args.dns.clone(),
+        policy: args.policy,
+        restrict_source_ports: args.restrict_source_ports,
+    };
+    // Options first: a contradiction is reported before any file is read.
+    opts.check()?;
+    let loaded = store::load(args.endpoints.endpoints.as_deref())?;
+    let where_ = loaded
+        .source
+        .path
+        .clone()
+        .unwrap_or_else(|| "the embedded snapshot".into());
+    let ranges = media_ranges(args.provisioning.as_deref())?;
+    let catalog = Catalog::build_with_media_range(loaded.data, args.profile, ranges.media)
+        .map_err(|e| anyhow!("{where_}: {e}"))?;
+    let rules = edgepath_policy::build(
+        &catalog,
+        &ranges,
+        &Options {
+            restrict_source_ports: args.restrict_source_ports,
+        },
+    )
+    .map_err(|e| anyhow!("{where_}: {e}"))?;
+    let endpoint_data = match &loaded.source.version {
+        Some(v) => format!("{} (version {v})", loaded.source.description),
+        None => loaded.source.description.clone(),
+    };
+    let command = command_line(args);
+    let prov = Provenance {
+        endpoint_data,
+        command,
+    };
+    let rendered = edgepath_policy::render(&rules, &opts, &prov)?;
+    let warnings = catalog.warnings();
+    for w in warnings {
+        eprintln!("edgepath: warning: {w}");
+    }
+    if args.output.json {
+        emit_json(&document(&rules, &rendered, &prov, args, warnings))?;
+    } else {
+        emit(&rendered.text)?;
+    }
+    Ok(Outcome::from_warnings(warnings))
+}
+
+fn document<'a>(
+    rules: &'a RuleSet,
+    rendered: &'a Rendered,
+    prov: &'a Provenance,
+    args: &RulesArgs,
+    warnings: &'a [String],
+) -> RulesDoc<'a> {
+    RulesDoc {
+        target: args.target.name(),
+        endpoint_data: &prov.endpoint_data,
+        command: &prov.command,
+        notes: &rendered.notes,
+        flows: rules
+            .flows
+            .iter()
+            .map(|f| FlowDoc {
+                endpoint_set: f.set_id,
+                service_area: &f.area,
+                category: f.category,
+                required: f.required,
+                services: &f.services,
+                protocol: f.proto.name(),
+                ports: &f.ports,
+                source_ports: f.source.map(|r| r.to_string()),
+                names: &f.names,
+                addresses: f
+                    .v4
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(f.v6.iter().map(ToString::to_string))
+                    .collect(),
+                media: f.media,
+            })
+            .collect(),
+        qos: &rules.qos,
+        warnings,
+        config: &rendered.text,
+    }
+}

@@ -1,0 +1,621 @@
+//! `edgepath rules`: golden files per target from the shared endpoints fixture, the real
+//! tools accepting the output (nft, iptables-restore, ip6tables-restore, squid, a PAC
+//! evaluated in node), the split-tunnel complement checked exactly, and bad input.
+//!
+//! Golden files live in `tests/rules/`; `EDGEPATH_BLESS=1 cargo test --test rules`
+//! rewrites them after a deliberate change, to be reviewed in the diff.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde_json::Value;
+
+const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide.json";
+const PROVISIONING: &str = "../shared/fixtures/provisioning-excerpt.txt";
+
+/// The repository root: tests run the binary from there, so the command lines in the
+/// generated headers (and so the golden files) do not depend on where cargo runs them.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn edgepath(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgepath"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("EDGEPATH_ENDPOINTS")
+        .env(
+            "EDGEPATH_CACHE_DIR",
+            std::env::temp_dir().join("edgepath-rules-test-cache"),
+        )
+        .output()
+        .unwrap()
+}
+
+fn rules(args: &[&str]) -> String {
+    let mut all = vec!["rules", "--endpoints", FIXTURE];
+    all.extend_from_slice(args);
+    let out = edgepath(&all);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "edgepath {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every golden case: file name and arguments.
+const CASES: &[(&str, &[&str])] = &[
+    ("nftables.ref", &["--target", "nftables"]),
+    (
+        "nftables-legacy-restricted.ref",
+        &[
+            "--target",
+            "nftables",
+            "--profile",
+            "legacy",
+            "--restrict-source-ports",
+            "--provisioning",
+            PROVISIONING,
+            "--dns",
+            "192.0.2.53",
+            "--dns",
+            "2001:db8::53",
+        ],
+    ),
+    ("iptables.ref", &["--target", "iptables"]),
+    (
+        "iptables-restricted.ref",
+        &[
+            "--target",
+            "iptables",
+            "--restrict-source-ports",
+            "--dns",
+            "192.0.2.53",
+            "--policy",
+            "accept",
+        ],
+    ),
+    (
+        "ip6tables.ref",
+        &["--target", "ip6tables", "--dns", "2001:db8::53"],
+    ),
+    (
+        "windows.ref",
+        &[
+            "--target",
+            "windows",
+            "--app",
+            "C:\\Program Files\\Teams\\ms-teams.exe",
+        ],
+    ),
+    (
+        "pac.ref",
+        &["--target", "pac", "--proxy", "proxy.example.com:3128"],
+    ),
+    (
+        "pac-type1.ref",
+        &[
+            "--target",
+            "pac",
+            "--proxy",
+            "proxy.example.com:3128",
+            "--pac-type",
+            "1",
+        ],
+    ),
+    ("squid.ref", &["--target", "squid"]),
+    ("squid-by-name.ref", &["--target", "squid", "--by-name"]),
+    ("wireguard.ref", &["--target", "wireguard"]),
+    ("openvpn.ref", &["--target", "openvpn"]),
+    (
+        "checklist.ref",
+        &["--target", "checklist", "--provisioning", PROVISIONING],
+    ),
+    (
+        "nftables-by-name.ref",
+        &["--target", "nftables", "--by-name"],
+    ),
+];
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules")
+}
+
+#[test]
+fn every_target_matches_its_golden_file() {
+    let bless = std::env::var_os("EDGEPATH_BLESS").is_some();
+    let mut differ = Vec::new();
+    for (file, args) in CASES {
+        let got = rules(args);
+        let path = golden_dir().join(file);
+        if bless {
+            std::fs::create_dir_all(golden_dir()).unwrap();
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (EDGEPATH_BLESS=1 writes it)", path.display()));
+        if got != want {
+            let line = got
+                .lines()
+                .zip(want.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.lines().count().min(want.lines().count()));
+            differ.push(format!("{file}: first difference at line {}", line + 1));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "outputs differ from the golden files (review, then EDGEPATH_BLESS=1): {differ:?}"
+    );
+}
+
+#[test]
+fn every_output_says_what_it_is_and_where_it_came_from() {
+    for (file, args) in CASES {
+        let text = rules(args);
+        let head: String = text.lines().take(5).collect::<Vec<_>>().join("\n");
+        assert!(
+            head.contains("Skype for Business Online / Microsoft Teams"),
+            "{file}: {head}"
+        );
+        assert!(
+            head.contains(&format!("Endpoint data: endpoint data from {FIXTURE}")),
+            "{file}: {head}"
+        );
+        assert!(
+            head.contains("Made by: edgepath rules --target"),
+            "{file}: {head}"
+        );
+    }
+}
+
+/// Whether a tool can run here; under CI a missing tool fails the test instead.
+fn available(tool: &str, needs_root: bool) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let root = !needs_root
+        || Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if found && root {
+        return true;
+    }
+    let why = if found {
+        "needs root"
+    } else {
+        "is not installed"
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("{tool} {why}; .ci/run installs it and runs as root");
+    }
+    eprintln!("SKIPPED checks with {tool}: it {why}");
+    false
+}
+
+fn write_tmp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edgepath-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Runs `cmd` in a new, empty network namespace (nothing is applied to this machine's
+/// own rules, even by mistake), feeding `stdin`.
+fn in_new_netns(cmd: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("unshare")
+        .arg("--net")
+        .args(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn assert_ok(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} refused it: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn nft_accepts_the_nftables_output() {
+    if !available("nft", true) || !available("unshare", false) {
+        return;
+    }
+    for (file, args) in CASES.iter().filter(|(_, a)| a[1] == "nftables") {
+        let path = write_tmp(file, &rules(args));
+        let out = in_new_netns(&["nft", "-c", "-f", path.to_str().unwrap()], None);
+        assert_ok(&format!("nft -c -f ({file})"), &out);
+    }
+}
+
+#[test]
+fn iptables_restore_accepts_the_iptables_outputs() {
+    if !available("iptables-restore", true) || !available("ip6tables-restore", true) {
+        return;
+    }
+    for (file, args) in CASES.iter().filter(|(_, a)| a[1].ends_with("iptables")) {
+        let tool = if args[1] == "ip6tables" {
+            "ip6tables-restore"
+        } else {
+            "iptables-restore"
+        };
+        let out = in_new_netns(&[tool, "--test"], Some(&rules(args)));
+        assert_ok(&format!("{tool} --test ({file})"), &out);
+    }
+}
+
+#[test]
+fn squid_parses_the_acls_included_in_a_minimal_config() {
+    if !available("squid", false) {
+        return;
+    }
+    for (file, args) in CASES.iter().filter(|(_, a)| a[1] == "squid") {
+        let acls = write_tmp(file, &rules(args));
+        let conf = write_tmp(
+            &format!("{file}.conf"),
+            &format!(
+                "http_port 127.0.0.1:3128\ninclude {}\nhttp_access deny all\ncache_log /dev/null\naccess_log none\npid_filename none\n",
+                acls.display()
+            ),
+        );
+        let out = Command::new("squid")
+            .args(["-k", "parse", "-f", conf.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_ok(&format!("squid -k parse ({file})"), &out);
+        let log = String::from_utf8_lossy(&out.stderr);
+        let complaints: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("WARNING") || l.contains("ERROR") || l.contains("FATAL"))
+            .collect();
+        assert!(
+            complaints.is_empty(),
+            "squid complained about {file}: {complaints:?}"
+        );
+        assert!(
+            log.contains("Processing: ssl_bump splice edgepath_tls_names"),
+            "{log}"
+        );
+    }
+}
+
+fn eval_pac(pac: &str, hosts: &[&str]) -> BTreeMap<String, String> {
+    let path = write_tmp("test.pac", pac);
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pac/pac_eval.js");
+    let out = Command::new("node")
+        .arg(harness)
+        .arg(&path)
+        .args(hosts)
+        .output()
+        .unwrap();
+    assert_ok("node (PAC)", &out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_pac_file_sends_microsoft_direct_and_the_rest_to_the_proxy() {
+    if !available("node", false) {
+        return;
+    }
+    let proxy = "PROXY proxy.example.com:3128";
+    let type2 = eval_pac(
+        &rules(&["--target", "pac", "--proxy", "proxy.example.com:3128"]),
+        &[
+            "webdir.online.lync.com",
+            "teams.microsoft.com",
+            "SIPDIR.online.lync.com",
+            "52.113.10.1",
+            "www.example.com",
+            "lync.com.example.net",
+            "8.8.8.8",
+            "aka.ms",
+        ],
+    );
+    assert_eq!(type2["webdir.online.lync.com"], "DIRECT");
+    assert_eq!(type2["teams.microsoft.com"], "DIRECT");
+    assert_eq!(
+        type2["SIPDIR.online.lync.com"], "DIRECT",
+        "host names are not case-sensitive"
+    );
+    assert_eq!(type2["52.113.10.1"], "DIRECT", "a relay address (Optimize)");
+    assert_eq!(type2["www.example.com"], proxy);
+    assert_eq!(type2["lync.com.example.net"], proxy);
+    assert_eq!(type2["8.8.8.8"], proxy);
+    assert_eq!(
+        type2["aka.ms"], proxy,
+        "a Default-category name goes through the proxy"
+    );
+    // Type 1: only Optimize direct; the signalling names (Allow) take the proxy.
+    let type1 = eval_pac(
+        &rules(&[
+            "--target",
+            "pac",
+            "--proxy",
+            "proxy.example.com:3128",
+            "--pac-type",
+            "1",
+        ]),
+        &[
+            "webdir.online.lync.com",
+            "outlook.office365.com",
+            "52.113.10.1",
+        ],
+    );
+    assert_eq!(type1["webdir.online.lync.com"], proxy);
+    assert_eq!(type1["outlook.office365.com"], "DIRECT");
+    assert_eq!(type1["52.113.10.1"], "DIRECT");
+}
+
+fn to_range(n: &IpNet) -> (u128, u128) {
+    match n {
+        IpNet::V4(v) => (
+            u32::from(v.network()).into(),
+            u32::from(v.broadcast()).into(),
+        ),
+        IpNet::V6(v) => (v.network().into(), v.broadcast().into()),
+    }
+}
+
+/// Complement plus excluded covers the family's whole space exactly once.
+fn assert_partition(mut parts: Vec<(u128, u128)>, max: u128, family: &str) {
+    parts.sort_unstable();
+    let mut next = 0u128;
+    for (a, b) in &parts {
+        assert_eq!(*a, next, "{family}: gap or overlap at {next:#x}");
+        if *b == max {
+            assert_eq!(Some(&(*a, *b)), parts.last(), "{family}: past the end");
+            return;
+        }
+        next = b + 1;
+    }
+    panic!("{family}: the space is not covered to the end");
+}
+
+#[test]
+fn the_wireguard_split_tunnel_is_the_exact_complement_of_the_optimize_ranges() {
+    let text = rules(&["--target", "wireguard"]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("AllowedIPs = "))
+        .unwrap();
+    let allowed: Vec<IpNet> = line["AllowedIPs = ".len()..]
+        .split(", ")
+        .map(|s| s.parse().unwrap())
+        .collect();
+    // The excluded ranges, from the JSON document of the same data.
+    let doc: Value = serde_json::from_str(&rules(&["--target", "wireguard", "--json"])).unwrap();
+    let excluded: Vec<IpNet> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["category"] == "Optimize")
+        .flat_map(|f| f["addresses"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(excluded.iter().any(|n| n.to_string() == "52.112.0.0/14"));
+    let v4_excl = Ipv4Net::aggregate(
+        &excluded
+            .iter()
+            .filter_map(|n| match n {
+                IpNet::V4(v) => Some(*v),
+                _ => None,
+            })
+            .collect(),
+    );
+    let v6_excl = Ipv6Net::aggregate(
+        &excluded
+            .iter()
+            .filter_map(|n| match n {
+                IpNet::V6(v) => Some(*v),
+                _ => None,
+            })
+            .collect(),
+    );
+    let v4: Vec<(u128, u128)> = allowed
+        .iter()
+        .filter(|n| matches!(n, IpNet::V4(_)))
+        .map(to_range)
+        .chain(v4_excl.iter().map(|n| to_range(&IpNet::V4(*n))))
+        .collect();
+    let v6: Vec<(u128, u128)> = allowed
+        .iter()
+        .filter(|n| matches!(n, IpNet::V6(_)))
+        .map(to_range)
+        .chain(v6_excl.iter().map(|n| to_range(&IpNet::V6(*n))))
+        .collect();
+    assert_partition(v4, u32::MAX.into(), "IPv4");
+    assert_partition(v6, u128::MAX, "IPv6");
+    // Minimal: no two listed blocks are halves of one larger block.
+    for w in allowed.windows(2) {
+        if let (IpNet::V4(a), IpNet::V4(b)) = (w[0], w[1]) {
+            assert!(
+                a.prefix_len() != b.prefix_len() || a.supernet() != b.supernet(),
+                "{a} {b}"
+            );
+        }
+        if let (IpNet::V6(a), IpNet::V6(b)) = (w[0], w[1]) {
+            assert!(
+                a.prefix_len() != b.prefix_len() || a.supernet() != b.supernet(),
+                "{a} {b}"
+            );
+        }
+    }
+    // And the relays are outside the tunnel, an ordinary address inside.
+    let inside = |ip: std::net::IpAddr| allowed.iter().any(|n| n.contains(&ip));
+    assert!(!inside(Ipv4Addr::new(52, 113, 1, 1).into()));
+    assert!(inside(Ipv4Addr::new(192, 0, 2, 1).into()));
+    assert!(inside("2001:db8::1".parse::<Ipv6Addr>().unwrap().into()));
+}
+
+#[test]
+fn the_json_document_lists_flows_qos_and_the_config() {
+    let doc: Value = serde_json::from_str(&rules(&["--target", "nftables", "--json"])).unwrap();
+    assert_eq!(doc["target"], "nftables");
+    assert!(doc["config"]
+        .as_str()
+        .unwrap()
+        .starts_with("#!/usr/sbin/nft -f"));
+    let relay = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["endpoint_set"] == 11)
+        .unwrap();
+    assert_eq!(relay["protocol"], "udp");
+    assert_eq!(relay["ports"], serde_json::json!(["3478-3481"]));
+    assert_eq!(relay["media"], true);
+    assert_eq!(relay["source_ports"], Value::Null);
+    assert_eq!(
+        doc["qos"][0],
+        serde_json::json!({"modality": "audio", "ports": "50000-50019", "dscp": 46})
+    );
+    assert!(doc["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("names but no addresses"));
+}
+
+#[test]
+fn bad_options_and_data_exit_2_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["rules", "--target", "cisco"],
+            "unknown target `cisco`; one of: nftables",
+        ),
+        (&["rules"], "--target"),
+        (
+            &["rules", "--target", "pac"],
+            "--target pac needs --proxy HOST:PORT",
+        ),
+        (
+            &["rules", "--target", "nftables", "--proxy", "p:3128"],
+            "--proxy does not apply to --target nftables (only to pac)",
+        ),
+        (
+            &["rules", "--target", "pac", "--proxy", "p:99999"],
+            "`p:99999` is not HOST:PORT",
+        ),
+        (
+            &["rules", "--target", "pac", "--proxy", "p\"x:1"],
+            "is not HOST:PORT",
+        ),
+        (
+            &[
+                "rules",
+                "--target",
+                "pac",
+                "--proxy",
+                "p:1",
+                "--pac-type",
+                "3",
+            ],
+            "`3` is not a PAC type",
+        ),
+        (
+            &["rules", "--target", "wireguard", "--restrict-source-ports"],
+            "--restrict-source-ports does not apply to --target wireguard",
+        ),
+        (
+            &["rules", "--target", "squid", "--app", "x.exe"],
+            "--app does not apply to --target squid (only to windows)",
+        ),
+        (
+            &["rules", "--target", "windows", "--policy", "drop"],
+            "--policy does not apply to --target windows",
+        ),
+        (
+            &["rules", "--target", "nftables", "--dns", "resolver"],
+            "invalid value 'resolver' for '--dns <ADDRESS>'",
+        ),
+        (
+            &[
+                "rules",
+                "--target",
+                "nftables",
+                "--provisioning",
+                "/nonexistent/prov.txt",
+            ],
+            "/nonexistent/prov.txt",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = edgepath(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected `{want}` in: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: nothing on stdout on an error"
+        );
+    }
+    // Endpoint data without a Skype area: refused, naming the file.
+    let exchange_only = write_tmp(
+        "exchange-only.json",
+        r#"[{"id": 1, "serviceArea": "Exchange", "category": "Optimize", "required": true, "urls": ["outlook.office365.com"], "ips": ["13.107.6.152/31"], "tcpPorts": "443"}]"#,
+    );
+    let out = edgepath(&[
+        "rules",
+        "--target",
+        "nftables",
+        "--endpoints",
+        exchange_only.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("exchange-only.json") && err.contains("no Skype service area"),
+        "{err}"
+    );
+}
+
+#[test]
+fn restricting_source_ports_uses_the_provisioned_media_range() {
+    let text = rules(&[
+        "--target",
+        "nftables",
+        "--restrict-source-ports",
+        "--provisioning",
+        PROVISIONING,
+    ]);
+    assert!(
+        text.contains("ip daddr @skype_11_v4 udp sport 50000-50059 udp dport 3478-3481"),
+        "{text}"
+    );
+    // Signalling is never filtered by source port.
+    assert!(
+        text.contains("ip daddr @skype_12_v4 tcp dport { 80, 443 }"),
+        "{text}"
+    );
+    let legacy = rules(&["--target", "nftables", "--profile", "legacy"]);
+    assert!(
+        legacy.contains("ip daddr @skype_11_v4 udp dport { 3478-3481, 50000-59999 }"),
+        "{legacy}"
+    );
+    assert!(
+        legacy.contains("ip daddr @skype_11_v4 tcp dport 50000-59999"),
+        "{legacy}"
+    );
+}

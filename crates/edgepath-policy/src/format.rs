@@ -1,0 +1,108 @@
+//! Small text helpers the targets share: port lists in each syntax, name forms, the
+//! opening comment.
+
+use edgepath_model::{PortRange, PortSet};
+
+use crate::{Provenance, TargetOptions};
+
+/// `443`, `3478-3481`: a range with a dash.
+pub fn range_dash(r: PortRange) -> String {
+    r.to_string()
+}
+
+/// `3478:3481`: a range as iptables writes it.
+pub fn range_colon(r: PortRange) -> String {
+    if r.first() == r.last() {
+        r.first().to_string()
+    } else {
+        format!("{}:{}", r.first(), r.last())
+    }
+}
+
+/// nftables: `443`, `3478-3481` or `{ 80, 443 }`.
+pub fn ports_nft(ports: &PortSet) -> String {
+    let parts: Vec<String> = ports.ranges().iter().map(|r| range_dash(*r)).collect();
+    if parts.len() == 1 {
+        parts[0].clone()
+    } else {
+        format!("{{ {} }}", parts.join(", "))
+    }
+}
+
+/// `80, 443`, `3478-3481`: for people.
+pub fn ports_text(ports: &PortSet) -> String {
+    ports
+        .ranges()
+        .iter()
+        .map(|r| range_dash(*r))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The opening comment: what it is, from which data, made by which command, and
+/// the target's notes. `prefix` is the target's comment marker.
+pub fn header(prefix: &str, what: &str, prov: &Provenance, notes: &[String]) -> String {
+    let mut out = String::new();
+    let mut line = |text: &str| {
+        if text.is_empty() {
+            out.push_str(prefix.trim_end());
+        } else {
+            out.push_str(prefix);
+            out.push_str(text);
+        }
+        out.push('\n');
+    };
+    line(what);
+    line(&format!("Endpoint data: {}", prov.endpoint_data));
+    line(&format!("Made by: {}", prov.command));
+    for n in notes {
+        line(&format!("Note: {n}"));
+    }
+    out
+}
+
+/// The notes every target shares: names where it cannot match them, and names that
+/// come without addresses.
+pub fn common_notes(rules: &crate::RuleSet, opts: &TargetOptions) -> Vec<String> {
+    let mut notes = Vec::new();
+    let t = opts.target;
+    if opts.by_name && !t.matches_names() {
+        notes.push(format!(
+            "--by-name: {t} cannot match destinations by name (it never sees the TLS server name), so these rules are by address; match names in the proxy (--target squid or pac) or a firewall that reads SNI"
+        ));
+    }
+    if t.is_firewall() {
+        let nameless: std::collections::BTreeSet<u32> = rules
+            .flows
+            .iter()
+            .filter(|f| !f.has_addresses() && !f.names.is_empty())
+            .map(|f| f.set_id)
+            .collect();
+        if !nameless.is_empty() {
+            let ids: Vec<String> = nameless.iter().map(ToString::to_string).collect();
+            notes.push(format!(
+                "endpoint sets {} list names but no addresses; a packet filter cannot allow them: let them through the proxy, or see --target checklist",
+                ids.join(", ")
+            ));
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_syntaxes() {
+        let set = PortSet::parse_list("443,80,3478-3481").unwrap();
+        assert_eq!(ports_nft(&set), "{ 80, 443, 3478-3481 }");
+        assert_eq!(ports_text(&set), "80, 443, 3478-3481");
+        assert_eq!(ports_nft(&PortSet::parse_list("443").unwrap()), "443");
+        assert_eq!(
+            range_colon(PortRange::new(3478, 3481).unwrap()),
+            "3478:3481"
+        );
+        assert_eq!(range_colon(PortRange::single(443).unwrap()), "443");
+    }
+}

@@ -1,0 +1,29 @@
+//! One module per platform; each renders the same [`RuleSet`](crate::RuleSet).
+
+mod checklist;
+mod iptables;
+mod nftables;
+mod pac;
+mod squid;
+mod vpn;
+mod windows;
+
+use crate::format::common_notes;
+use crate::{Provenance, Rendered, RuleSet, Target, TargetOptions};
+
+/// Renders for `opts.target`; options were checked by the caller.
+pub fn render(rules: &RuleSet, opts: &TargetOptions, prov: &Provenance) -> Rendered {
+    let notes = common_notes(rules, opts);
+    let text = match opts.target {
+        Target::Nftables => nftables::render(rules, opts, prov, &notes),
+        Target::Iptables => iptables::render(rules, opts, prov, &notes, iptables::Family::V4),
+        Target::Ip6tables => iptables::render(rules, opts, prov, &notes, iptables::Family::V6),
+        Target::Windows => windows::render(rules, opts, prov, &notes),
+        Target::Pac => pac::render(rules, opts, prov, &notes),
+        Target::Squid => squid::render(rules, opts, prov, &notes),
+        Target::Wireguard => vpn::wireguard(rules, prov, &notes),
+        Target::Openvpn => vpn::openvpn(rules, prov, &notes),
+        Target::Checklist => checklist::render(rules, opts, prov, &notes),
+    };
+    Rendered { text, notes }
+}
