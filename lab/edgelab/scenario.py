@@ -1,6 +1,7 @@
 """Scenario files: TOML, read strictly, every mistake named with its place."""
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ class Expectation:
     modalities: dict = field(default_factory=dict)  # modality -> (path, status)
     services: dict = field(default_factory=dict)  # service -> {reachable, via, intercepted}
     proxy_auth_required: bool = False
+    closed: list = field(default_factory=list)  # (host, port) TCP destinations that must not connect
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Scenario:
     relay_second_address: bool
     firewall_policy: str  # accept | drop
     firewall_rules: str  # nftables rule lines for the router's forward chain
+    firewall_generated: bool  # the router's filter is `edgepath rules --target nftables`
     udp_loss_to_relay: int  # percent
     expect: Expectation
 
@@ -45,9 +48,9 @@ KNOWN = {
     "topology": {"nat"},
     "proxy": {"enabled", "auth", "intercept"},
     "relay": {"legacy_port", "second_address"},
-    "firewall": {"policy", "rules"},
+    "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent"},
-    "expect": {"modalities", "services", "proxy_auth_required"},
+    "expect": {"modalities", "services", "proxy_auth_required", "closed"},
 }
 
 
@@ -104,6 +107,10 @@ def load(name_or_path):
     fw = _table(doc, "firewall", where)
     imp = _table(doc, "impairment", where)
     exp = _table(doc, "expect", where)
+    if fw.get("generated") is True and "policy" in fw:
+        raise ScenarioError(
+            f"{where}: [firewall] generated = true takes its policy from the generated rules (drop); remove `policy`"
+        )
 
     legacy_port = _get(relay, "legacy_port", int, 0, where + " [relay]")
     if legacy_port and not 50000 <= legacy_port <= 59999:
@@ -113,6 +120,12 @@ def load(name_or_path):
         raise ScenarioError(f"{where}: [impairment] udp_loss_to_relay_percent {loss} is not 0-100")
 
     expect = Expectation(proxy_auth_required=_get(exp, "proxy_auth_required", bool, False, where + " [expect]"))
+    closed = _get(exp, "closed", list, [], where + " [expect]")
+    for entry in closed:
+        m = re.fullmatch(r"tcp/(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})", entry) if isinstance(entry, str) else None
+        if not m or not 0 < int(m.group(2)) < 65536:
+            raise ScenarioError(f"{where} [expect]: closed entry {entry!r} is not tcp/ADDRESS:PORT")
+        expect.closed.append((m.group(1), int(m.group(2))))
     mods = exp.get("modalities", {})
     if not isinstance(mods, dict) or set(mods) != set(plan.MODALITIES):
         raise ScenarioError(f"{where}: [expect.modalities] must give each of {', '.join(plan.MODALITIES)}")
@@ -149,6 +162,7 @@ def load(name_or_path):
         relay_second_address=_get(relay, "second_address", bool, False, where + " [relay]"),
         firewall_policy=_choice(fw.get("policy", "accept"), ["accept", "drop"], "policy", where + " [firewall]"),
         firewall_rules=_get(fw, "rules", str, "", where + " [firewall]"),
+        firewall_generated=_get(fw, "generated", bool, False, where + " [firewall]"),
         udp_loss_to_relay=loss,
         expect=expect,
     )

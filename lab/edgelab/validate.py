@@ -22,6 +22,7 @@ class Observation:
     loss_pct: float | None = None  # measured on the best UDP port
     services: dict = field(default_factory=dict)  # service -> {direct, proxy, issuer}
     proxy_407: bool | None = None
+    closed: dict = field(default_factory=dict)  # (host, port) -> connected
     notes: list = field(default_factory=list)
 
 
@@ -68,6 +69,12 @@ def proxy_tunnel_turn(lab):
             break
         time.sleep(0.05)
     return turn_tcp_works(lab, "127.0.0.1", 14443)
+
+
+def tcp_connects(lab, host, port):
+    """Whether a TCP connection from the client to host:port opens (socat, 2 s)."""
+    p = _client(lab, ["socat", "-T1", "/dev/null", f"TCP:{host}:{port},connect-timeout=2"], timeout=5)
+    return p.returncode == 0
 
 
 def _curl(lab, name, via_proxy, with_auth=True):
@@ -119,11 +126,13 @@ def observe(lab):
                 "direct": pool.submit(_curl, lab, name, False),
                 "proxy": pool.submit(_curl, lab, name, True) if s.proxy else None,
             }
+        closed = {c: pool.submit(tcp_connects, lab, *c) for c in s.expect.closed}
         first = next(iter(s.expect.services))
         no_auth = pool.submit(_curl, lab, plan.SERVICE_NAMES[first], True, False) if s.proxy_auth else None
         obs.udp = {p: f.result() for p, f in udp.items()}
         obs.tcp = {p: f.result() for p, f in tcp.items()}
         obs.proxy_turn = proxy_turn.result() if proxy_turn else False
+        obs.closed = {c: f.result() for c, f in closed.items()}
         for service, f in svc.items():
             direct = f["direct"].result()[0] == "200"
             via_proxy = f["proxy"].result()[0] == "200" if f["proxy"] else False
@@ -178,6 +187,9 @@ def differences(lab, modalities, services, obs):
         for k in ("reachable", "via", "intercepted"):
             if got[k] != want[k]:
                 out.append(f"{s}: expected {k}={want[k]}, observed {got[k]}")
+    for (host, port), connected in obs.closed.items():
+        if connected:
+            out.append(f"tcp/{host}:{port}: expected closed, but a connection opened")
     if e.proxy_auth_required and obs.proxy_407 is not True:
         out.append(f"proxy: expected 407 without credentials, observed {obs.proxy_407}")
     return out
@@ -193,5 +205,7 @@ def report(obs):
         lines.append(f"  {s}: direct {'ok' if o['direct'] else 'fails'}, proxy {'ok' if o['proxy'] else 'fails'}, issuer {o['issuer']}")
     if obs.proxy_407 is not None:
         lines.append(f"  proxy without credentials: {'407' if obs.proxy_407 else 'no 407'}")
+    for (host, port), connected in obs.closed.items():
+        lines.append(f"  tcp/{host}:{port}: {'opens' if connected else 'closed'}")
     lines += [f"  note: {n}" for n in obs.notes]
     return "\n".join(lines)

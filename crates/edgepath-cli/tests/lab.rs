@@ -54,8 +54,9 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         eprintln!("SKIPPED the scenario lab: {why}");
         return;
     }
+    // Scenarios whose router loads `edgepath rules` output need the binary too.
     let out = Command::new(lab_dir().join("run"))
-        .arg("--validate-all")
+        .args(["--validate-all", "--edgepath", env!("CARGO_BIN_EXE_edgepath")])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -71,8 +72,8 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         .unwrap();
     let count = String::from_utf8_lossy(&listed.stdout).lines().count();
     assert!(
-        count >= 11,
-        "expected the issue's eleven scenarios, found {count}"
+        count >= 13,
+        "expected the eleven scenarios of the lab issue and the two of generated rules, found {count}"
     );
     assert!(
         stdout.contains(&format!("{count} passed, 0 failed")),
@@ -135,5 +136,14 @@ fn scenario_files_are_checked_before_anything_is_built() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario `no-such-scenario`"));
+    let both = dir.join("both.toml");
+    std::fs::write(&both, "[firewall]\ngenerated = true\npolicy = \"accept\"\n").unwrap();
+    let out = Command::new(lab_dir().join("run"))
+        .args(["--validate", both.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("generated = true takes its policy"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
