@@ -56,7 +56,11 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     }
     // Scenarios whose router loads `edgepath rules` output need the binary too.
     let out = Command::new(lab_dir().join("run"))
-        .args(["--validate-all", "--edgepath", env!("CARGO_BIN_EXE_edgepath")])
+        .args([
+            "--validate-all",
+            "--edgepath",
+            env!("CARGO_BIN_EXE_edgepath"),
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
