@@ -5,15 +5,13 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::Catalog;
 use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
 use edgepath_probe::proxy::{split_credentials, Proxy};
 use edgepath_probe::tls::Trust;
 
 use crate::args::CheckArgs;
+use crate::model_input::{self, ModelInput};
 use crate::output::{emit, emit_json, Outcome, Table};
-use crate::provisioning_cmd::media_ranges;
-use crate::store;
 
 /// coturn's REST-style credentials (`use-auth-secret`): the username is the expiry time
 /// (and a user id), the password base64(HMAC-SHA1(secret, username)).
@@ -31,15 +29,13 @@ fn rest_credentials(secret: &str, user: Option<&str>) -> (String, String) {
 }
 
 fn config(args: &CheckArgs) -> Result<CheckConfig> {
-    let loaded = store::load(args.endpoints.endpoints.as_deref())?;
-    let where_ = loaded
-        .source
-        .path
-        .clone()
-        .unwrap_or_else(|| "the embedded snapshot".into());
-    let ranges = media_ranges(args.provisioning.as_deref())?;
-    let catalog = Catalog::build_with_media_range(loaded.data, args.profile, ranges.media)
-        .map_err(|e| anyhow!("{where_}: {e}"))?;
+    let ModelInput {
+        catalog, ranges, ..
+    } = model_input::load(
+        args.endpoints.endpoints.as_deref(),
+        args.provisioning.as_deref(),
+        args.profile,
+    )?;
     let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;
     let mut proxy = match (&args.proxy, args.no_proxy) {
         (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),

@@ -6,6 +6,7 @@ mod args;
 mod catalog_cmd;
 mod check_cmd;
 mod decode_cmd;
+mod model_input;
 mod output;
 mod provisioning_cmd;
 mod rules_cmd;

@@ -1,24 +1,10 @@
 //! `edgepath provisioning FILE|-`.
 
 use anyhow::{anyhow, Result};
-use std::path::Path;
-
-use edgepath_model::{MediaRanges, Provisioning};
+use edgepath_model::Provisioning;
 
 use crate::args::ProvisioningArgs;
 use crate::output::{emit, emit_json, read_text, Outcome, Table};
-
-/// The media source ranges from a provisioning file, or Microsoft's defaults without
-/// one. Errors name the file.
-pub fn media_ranges(path: Option<&Path>) -> Result<MediaRanges> {
-    let Some(p) = path else {
-        return Ok(MediaRanges::default());
-    };
-    let (text, _) = read_text(p)?;
-    Ok(Provisioning::parse(&text)
-        .map_err(|e| anyhow!("{}: {e}", p.display()))?
-        .ranges)
-}
 
 /// Runs the command.
 pub fn run(args: &ProvisioningArgs) -> Result<Outcome> {

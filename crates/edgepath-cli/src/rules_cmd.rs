@@ -2,14 +2,13 @@
 //! path, from the same catalog the probe uses.
 
 use anyhow::{anyhow, Result};
-use edgepath_model::{Catalog, PortSet};
+use edgepath_model::PortSet;
 use edgepath_policy::{Options, PacType, Provenance, Rendered, RuleSet, TargetOptions};
 use serde::Serialize;
 
 use crate::args::RulesArgs;
+use crate::model_input;
 use crate::output::{emit, emit_json, Outcome};
-use crate::provisioning_cmd::media_ranges;
-use crate::store;
 
 /// One flow in the JSON document.
 #[derive(Serialize)]
@@ -93,26 +92,24 @@ pub fn run(args: &RulesArgs) -> Result<Outcome> {
     };
     // Options first: a contradiction is reported before any file is read.
     opts.check()?;
-    let loaded = store::load(args.endpoints.endpoints.as_deref())?;
-    let where_ = loaded
-        .source
-        .path
-        .clone()
-        .unwrap_or_else(|| "the embedded snapshot".into());
-    let ranges = media_ranges(args.provisioning.as_deref())?;
-    let catalog = Catalog::build_with_media_range(loaded.data, args.profile, ranges.media)
-        .map_err(|e| anyhow!("{where_}: {e}"))?;
+    let input = model_input::load(
+        args.endpoints.endpoints.as_deref(),
+        args.provisioning.as_deref(),
+        args.profile,
+    )?;
+    let (catalog, ranges, source) = (&input.catalog, &input.ranges, &input.source);
+    let where_ = source.path.as_deref().unwrap_or("the embedded snapshot");
     let rules = edgepath_policy::build(
-        &catalog,
-        &ranges,
+        catalog,
+        ranges,
         &Options {
             restrict_source_ports: args.restrict_source_ports,
         },
     )
     .map_err(|e| anyhow!("{where_}: {e}"))?;
-    let endpoint_data = match &loaded.source.version {
-        Some(v) => format!("{} (version {v})", loaded.source.description),
-        None => loaded.source.description.clone(),
+    let endpoint_data = match &source.version {
+        Some(v) => format!("{} (version {v})", source.description),
+        None => source.description.clone(),
     };
     let command = command_line(args);
     let prov = Provenance {
