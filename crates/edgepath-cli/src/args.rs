@@ -41,6 +41,10 @@ pub enum Command {
     /// modality its best path: nftables, iptables, ip6tables, windows, pac, squid,
     /// wireguard, openvpn or a checklist, printed to stdout.
     Rules(RulesArgs),
+    /// Analyse a packet capture (pcap or pcapng) of client traffic: each connection's
+    /// service, modality and media path, TLS names and issuers, relay allocations, ICE
+    /// checks, RTP quality, and what is wrong.
+    Capture(CaptureArgs),
 }
 
 /// Options every command that uses endpoint data accepts.
@@ -274,4 +278,23 @@ fn parse_pac_type(s: &str) -> Result<PacType, String> {
             "`{s}` is not a PAC type; 1 (Optimize direct) or 2 (Optimize and Allow direct)"
         )),
     }
+}
+
+/// `edgepath capture`.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The capture: pcap or pcapng (Ethernet, Linux cooked, raw IP; IPv4 and IPv6).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+    /// Provisioning (pasted SIP/XML) with the client's media source ranges; Microsoft's
+    /// defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub provisioning: Option<PathBuf>,
+    /// In the text report, list every flow, not only the Microsoft 365 and media ones.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod capture_cmd;
 mod catalog_cmd;
 mod check_cmd;
 mod decode_cmd;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Decode(a) => decode_cmd::run(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Rules(a) => rules_cmd::run(a),
+        Command::Capture(a) => capture_cmd::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

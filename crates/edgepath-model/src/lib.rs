@@ -12,6 +12,7 @@ pub mod ports;
 pub mod provisioning;
 pub mod service;
 pub mod snapshot;
+pub mod time;
 
 pub use catalog::{Catalog, CatalogError, CatalogService, EndpointSource};
 pub use endpoints::{Category, EndpointData, EndpointError, EndpointSet};

@@ -1,0 +1,167 @@
+//! Findings: what the flows say an admin should change or know.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use edgepath_model::MediaRanges;
+
+use crate::classify::Class;
+use crate::report::{Finding, FlowRef, FlowReport};
+
+/// Issuers Microsoft's own certificates chain to; a Microsoft name shown with a
+/// certificate from anyone else is being intercepted.
+const MICROSOFT_ISSUERS: &[&str] = &["Microsoft", "DigiCert", "Baltimore CyberTrust"];
+
+fn at(flow: &FlowReport) -> Option<FlowRef> {
+    Some(FlowRef {
+        client: flow.client.clone(),
+        server: flow.server.clone(),
+    })
+}
+
+/// What the whole capture says about its clients.
+#[derive(Debug, Default)]
+pub struct Context {
+    /// Clients that talk to Microsoft's relays: Teams clients.
+    pub teams_clients: HashSet<IpAddr>,
+    /// Teams clients that got answers from a relay over UDP.
+    pub udp_relay_works: HashSet<IpAddr>,
+}
+
+/// The findings about one flow.
+pub fn for_flow(
+    flow: &FlowReport,
+    client: IpAddr,
+    class: &Class,
+    ranges: &MediaRanges,
+    ctx: &Context,
+    out: &mut Vec<Finding>,
+) {
+    let mut add = |severity, kind, message: String| {
+        out.push(Finding {
+            severity,
+            kind,
+            flow: at(flow),
+            message,
+        })
+    };
+    // Peer-to-peer media of other software (SIP phones, other apps) is not held to
+    // Teams' media ranges: only a Teams client's media is.
+    let media = class.service == "av-edge"
+        || (class.service == "p2p-media" && ctx.teams_clients.contains(&client));
+    let client_port: Option<u16> = flow
+        .client
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok());
+    if media {
+        if let Some(p) = client_port.filter(|p| !ranges.media.contains(*p)) {
+            add(
+                "warn",
+                "media-source-port-outside-range",
+                format!(
+                    "media from source port {p}, outside the media range {}: QoS by source port does not mark it, and source-port firewall rules drop it (is the client provisioned with ucPortRangeEnabled?)",
+                    ranges.media
+                ),
+            );
+        }
+    }
+    let udp_works = ctx.udp_relay_works.contains(&client);
+    match class.path {
+        Some("relay-tcp" | "relay-tcp-proxy") if udp_works => add(
+            "info",
+            "tcp-relay-candidate",
+            "the client also reached the relay over TCP: a TCP candidate gathered beside UDP (normal ICE); UDP to the relays works from this client".into(),
+        ),
+        Some("relay-tcp") => add(
+            "warn",
+            "media-over-tcp",
+            "media to the relay over TCP 443, and no UDP relay flow of this client got an answer: UDP 3478-3481 to the relays is blocked or failing (edgepath rules)".into(),
+        ),
+        Some("relay-tcp-proxy") => add(
+            "warn",
+            "media-through-proxy",
+            "media tunnelled through the HTTP proxy: the worst path; let UDP 3478-3481 out directly and bypass the proxy for the Optimize ranges".into(),
+        ),
+        _ => {}
+    }
+    let server_port: Option<u16> = flow
+        .server
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok());
+    if class.service == "av-edge" && server_port.is_some_and(|p| (50000..=59999).contains(&p)) {
+        add(
+            "info",
+            "legacy-high-port-media",
+            "media to the relay's high ports 50000-59999 (not required since 2017, used when open)"
+                .into(),
+        );
+    }
+    if let Some(stun) = &flow.stun {
+        if class.service == "av-edge" && !stun.allocated() {
+            let unanswered = stun
+                .allocations
+                .iter()
+                .filter(|a| a.result == "no answer")
+                .count();
+            let hard: Vec<String> = stun
+                .errors
+                .iter()
+                .filter(|c| !matches!(c, 401 | 438))
+                .map(ToString::to_string)
+                .collect();
+            if !hard.is_empty() {
+                add(
+                    "warn",
+                    "relay-allocation-failed",
+                    format!(
+                        "the relay refused the allocation (error {})",
+                        hard.join(", ")
+                    ),
+                );
+            } else if unanswered > 0 && stun.allocations.len() == unanswered && flow.packets[1] == 0
+            {
+                add("warn", "relay-allocation-failed", format!("{unanswered} Allocate request(s) to the relay never answered: the path is blocked"));
+            }
+        }
+    }
+    if let Some(tls) = &flow.tls {
+        let microsoft_name = !matches!(class.service, "other" | "dns");
+        if let (true, Some(issuer)) = (microsoft_name, tls.issuer.as_deref()) {
+            if !MICROSOFT_ISSUERS.iter().any(|m| issuer.contains(m)) {
+                add(
+                    "error",
+                    "tls-interception",
+                    format!(
+                        "{} is shown with a certificate issued by `{issuer}`, not by Microsoft's CAs: TLS inspection; exempt Microsoft 365's Optimize and Allow names",
+                        class.name.as_deref().unwrap_or("a Microsoft service")
+                    ),
+                );
+            }
+        }
+    }
+    for s in &flow.rtp {
+        if s.expected < 50 {
+            continue;
+        }
+        if s.loss_pct > 1.0 {
+            add(
+                "warn",
+                "rtp-loss",
+                format!(
+                    "RTP stream {} ({}) lost {:.2} % of {} packets (target < 1 %)",
+                    s.ssrc, s.direction, s.loss_pct, s.expected
+                ),
+            );
+        }
+        if let Some(j) = s.jitter_ms.filter(|j| *j > 30.0) {
+            add(
+                "warn",
+                "rtp-jitter",
+                format!(
+                    "RTP stream {} ({}) has {j:.1} ms jitter (target < 30 ms)",
+                    s.ssrc, s.direction
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! edgepath's capture lens: a streaming analysis of pcap/pcapng files of Skype for
+//! Business Online / Teams client traffic, in the model's terms: each flow's service,
+//! modality and media path, TLS names and issuers, STUN/TURN/MS-TURN allocations, ICE
+//! checks, RTP statistics, and findings. One pass; memory grows with the flows, not
+//! with the file.
+#![forbid(unsafe_code)]
+
+pub mod analyze;
+pub mod classify;
+pub mod dns;
+mod findings;
+mod hash;
+pub mod packet;
+pub mod reader;
+pub mod report;
+pub mod rtpstats;
+pub mod stunflow;
+pub mod tls;
+
+use std::io::Read;
+use std::net::SocketAddr;
+
+use edgepath_model::{Catalog, MediaRanges};
+
+pub use reader::{CaptureError, CaptureReader};
+pub use report::Report;
+
+use crate::analyze::{Analyzer, FlowState};
+use crate::classify::Classifier;
+use crate::report::{FlowReport, ProxyReport, Skipped, Stats, TlsReport};
+
+/// Reads a whole capture and reports on it. A file cut short or broken off mid-way
+/// still gives the flows up to there, with a warning naming the byte offset; a file
+/// that is not a capture at all is an error.
+pub fn analyze<R: Read>(
+    src: R,
+    catalog: &Catalog,
+    ranges: MediaRanges,
+) -> Result<Report, CaptureError> {
+    let mut reader = CaptureReader::new(src)?;
+    let mut a = Analyzer::new(ranges);
+    let mut warnings = Vec::new();
+    loop {
+        match reader.next_packet() {
+            Ok(Some(p)) => a.packet(&p),
+            Ok(None) => break,
+            Err(e @ (CaptureError::Truncated { .. } | CaptureError::Malformed { .. })) => {
+                warnings.push(format!(
+                    "{e}; the report covers the {} packets before it",
+                    a.counters.packets
+                ));
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    a.finish();
+    Ok(report(&a, catalog, ranges, warnings))
+}
+
+fn endpoint((ip, port): (std::net::IpAddr, u16)) -> String {
+    SocketAddr::new(ip, port).to_string()
+}
+
+fn flow_report(f: &FlowState, class: &classify::Class, t0: u64) -> FlowReport {
+    let tls = (f.client_hello.is_some() || f.server_hello.is_some()).then(|| {
+        let chain = f
+            .server_hello
+            .as_ref()
+            .map(|s| s.chain.clone())
+            .unwrap_or_default();
+        let leaf = chain.first();
+        TlsReport {
+            sni: f.client_hello.as_ref().and_then(|h| h.sni.clone()),
+            alpn: f
+                .client_hello
+                .as_ref()
+                .map(|h| h.alpn.clone())
+                .unwrap_or_default(),
+            version: f
+                .server_hello
+                .as_ref()
+                .map(|s| if s.tls13 { "1.3" } else { "1.2 or earlier" }),
+            server_names: leaf.map(|c| c.names.clone()).unwrap_or_default(),
+            issuer: leaf.map(|c| c.issuer_cn.clone().unwrap_or_else(|| c.issuer.clone())),
+            chain,
+        }
+    });
+    let secs = |ns: u64| (ns as f64 / 1e6).round() / 1e3;
+    FlowReport {
+        client: endpoint(f.client),
+        server: endpoint(f.server),
+        transport: f.transport.name(),
+        service: class.service,
+        modality: class.modality,
+        path: class.path,
+        name: class.name.clone(),
+        protocol: class.protocol,
+        packets: f.packets,
+        bytes: f.bytes,
+        start_s: secs(f.first_ns.saturating_sub(t0)),
+        duration_s: secs(f.last_ns.saturating_sub(f.first_ns)),
+        tls,
+        stun: f.stun.clone(),
+        rtp: f.rtp.clone(),
+        rtcp_packets: f.rtcp,
+        proxy: f.connect.as_ref().map(|c| ProxyReport {
+            target: c.target.clone(),
+            status: c.status,
+        }),
+    }
+}
+
+fn report(a: &Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<String>) -> Report {
+    let classifier = Classifier::new(catalog, ranges);
+    let t0 = a.counters.first_ns.unwrap_or(0);
+    let classes: Vec<classify::Class> = a
+        .flows
+        .iter()
+        .map(|f| classifier.classify(f, a.names.get(&f.server.0).map(String::as_str)))
+        .collect();
+    // Which clients are Teams clients (they talk to Microsoft's relays), and which of
+    // them got UDP to a relay working: their TCP relay flows are ICE candidates
+    // gathered in parallel, not a fallback.
+    let mut ctx = findings::Context::default();
+    for (f, c) in a.flows.iter().zip(&classes) {
+        if c.service == "av-edge" {
+            ctx.teams_clients.insert(f.client.0);
+            if c.path == Some("relay-udp") && f.packets[1] > 0 {
+                ctx.udp_relay_works.insert(f.client.0);
+            }
+        }
+    }
+    let mut flows = Vec::with_capacity(a.flows.len());
+    let mut found = Vec::new();
+    let mut services = std::collections::BTreeMap::new();
+    for (f, class) in a.flows.iter().zip(&classes) {
+        let fr = flow_report(f, class, t0);
+        findings::for_flow(&fr, f.client.0, class, &ranges, &ctx, &mut found);
+        *services.entry(class.service).or_insert(0u64) += 1;
+        flows.push(fr);
+    }
+    let rank = |s: &str| match s {
+        "error" => 0,
+        "warn" => 1,
+        _ => 2,
+    };
+    found.sort_by_key(|f| rank(f.severity));
+    let c = &a.counters;
+    Report {
+        stats: Stats {
+            packets: c.packets,
+            bytes: c.bytes,
+            flows: flows.len() as u64,
+            services,
+            skipped: Skipped {
+                not_ip: c.not_ip,
+                other_protocol: c.other_protocol,
+                fragments: c.fragments,
+                malformed: c.malformed,
+            },
+            start: c
+                .first_ns
+                .map(|ns| edgepath_model::time::rfc3339(ns / 1_000_000_000)),
+            duration_s: (c.last_ns.saturating_sub(t0) as f64 / 1e6).round() / 1e3,
+            truncated: !warnings.is_empty(),
+        },
+        flows,
+        findings: found,
+        warnings,
+    }
+}

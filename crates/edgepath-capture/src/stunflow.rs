@@ -1,0 +1,199 @@
+//! What the STUN / TURN / MS-TURN messages of one flow say: the dialect, the methods
+//! seen, relay allocations (with the relayed and reflexive addresses), permissions
+//! and channel binds, ICE connectivity checks and errors.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, Variant};
+use serde::Serialize;
+
+/// The most addresses and errors kept per flow.
+const KEEP: usize = 16;
+
+/// One Allocate transaction's outcome.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Allocation {
+    /// `success`, `error` or `no answer`.
+    pub result: &'static str,
+    /// The error code, for errors (401 is the normal first answer without credentials).
+    pub code: Option<u16>,
+    /// The relayed address the relay gave.
+    pub relayed: Option<String>,
+    /// The client's address as the relay saw it.
+    pub reflexive: Option<String>,
+    /// The lifetime granted, seconds.
+    pub lifetime: Option<u32>,
+}
+
+/// STUN-family traffic of one flow.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct StunSummary {
+    /// `stun`, `ms-turn` or `classic-stun` (the first message's).
+    pub variant: &'static str,
+    /// Messages decoded.
+    pub messages: u64,
+    /// Count per `method class` (`allocate request`, `binding success`, ...).
+    pub methods: BTreeMap<String, u64>,
+    /// Allocate transactions, in order.
+    pub allocations: Vec<Allocation>,
+    /// Peer addresses of CreatePermission / ChannelBind / Send.
+    pub permissions: Vec<String>,
+    /// ICE connectivity checks (Binding requests with ICE attributes).
+    pub ice_checks: u64,
+    /// ICE checks answered with a success.
+    pub ice_successes: u64,
+    /// Error codes seen in any error response.
+    pub errors: Vec<u16>,
+    /// The server's SOFTWARE, when given.
+    pub software: Option<String>,
+    /// Messages that looked like STUN but did not decode.
+    pub malformed: u64,
+    /// Allocate requests by transaction id, not yet answered.
+    #[serde(skip)]
+    open: Vec<[u8; 12]>,
+    /// Allocate answers by transaction id (a relay pool may answer from another address).
+    #[serde(skip)]
+    answered: Vec<[u8; 12]>,
+}
+
+fn fmt(a: SocketAddr) -> String {
+    a.to_string()
+}
+
+impl StunSummary {
+    /// Adds one message (`from_client`: sent by the flow's client).
+    pub fn add(&mut self, bytes: &[u8], from_client: bool) {
+        let Ok(msg) = Message::parse(bytes) else {
+            self.malformed += 1;
+            return;
+        };
+        if self.messages == 0 {
+            self.variant = msg.variant().name();
+        }
+        self.messages += 1;
+        let name = msg.method_name().unwrap_or("unknown");
+        let key = format!("{name} {}", msg.class().name());
+        if self.methods.len() < 32 || self.methods.contains_key(&key) {
+            *self.methods.entry(key).or_insert(0) += 1;
+        }
+        let mut tid = [0u8; 12];
+        let t = msg.transaction_id();
+        let n = t.len().min(12);
+        tid[..n].copy_from_slice(&t[t.len() - n..]);
+        let variant = msg.variant();
+        let (mut relayed, mut reflexive, mut lifetime, mut code, mut ice) =
+            (None, None, None, None, false);
+        for a in msg.decoded() {
+            let typ = a.raw.typ;
+            match (&a.value, typ) {
+                (AttrValue::Address(addr), attr_type::XOR_RELAYED_ADDRESS) => relayed = Some(*addr),
+                // MS-TURN: MAPPED-ADDRESS carries the relayed address in an Allocate answer.
+                (AttrValue::Address(addr), attr_type::MAPPED_ADDRESS)
+                    if variant == Variant::MsTurn =>
+                {
+                    relayed = Some(*addr)
+                }
+                (
+                    AttrValue::Address(addr),
+                    attr_type::XOR_MAPPED_ADDRESS | attr_type::MS_XOR_MAPPED_ADDRESS,
+                ) => reflexive = Some(*addr),
+                (AttrValue::Address(addr), attr_type::MAPPED_ADDRESS) => {
+                    reflexive.get_or_insert(*addr);
+                }
+                (AttrValue::Address(addr), attr_type::XOR_PEER_ADDRESS) if from_client => {
+                    let s = fmt(*addr);
+                    if self.permissions.len() < KEEP && !self.permissions.contains(&s) {
+                        self.permissions.push(s);
+                    }
+                }
+                (AttrValue::U32(v), attr_type::LIFETIME) => lifetime = Some(*v),
+                (AttrValue::Error { code: c, .. }, _) => code = Some(*c),
+                (AttrValue::Text(s), attr_type::SOFTWARE) if !from_client => {
+                    self.software
+                        .get_or_insert_with(|| s.chars().take(64).collect());
+                }
+                (
+                    _,
+                    attr_type::PRIORITY
+                    | attr_type::USE_CANDIDATE
+                    | attr_type::ICE_CONTROLLED
+                    | attr_type::ICE_CONTROLLING,
+                ) => ice = true,
+                _ => {}
+            }
+        }
+        if let Some(c) = code {
+            if self.errors.len() < KEEP && !self.errors.contains(&c) {
+                self.errors.push(c);
+            }
+        }
+        match (msg.method(), msg.class()) {
+            (method::ALLOCATE, Class::Request)
+                if self.open.len() < 64 && !self.open.contains(&tid) =>
+            {
+                self.open.push(tid);
+            }
+            (method::ALLOCATE, class @ (Class::Success | Class::Error)) => {
+                if let Some(i) = self.open.iter().position(|t| *t == tid) {
+                    self.open.remove(i);
+                }
+                if self.answered.len() < 64 {
+                    self.answered.push(tid);
+                }
+                // Addresses in an error answer are not an allocation's.
+                let ok = class == Class::Success;
+                if self.allocations.len() < KEEP {
+                    self.allocations.push(Allocation {
+                        result: if ok { "success" } else { "error" },
+                        code,
+                        relayed: relayed.filter(|_| ok).map(fmt),
+                        reflexive: reflexive.filter(|_| ok).map(fmt),
+                        lifetime: lifetime.filter(|_| ok),
+                    });
+                }
+            }
+            (method::BINDING, Class::Request) if ice => self.ice_checks += 1,
+            (method::BINDING, Class::Success) if self.ice_checks > 0 => self.ice_successes += 1,
+            _ => {}
+        }
+    }
+
+    /// Transaction ids of the Allocate answers this flow carried.
+    pub fn answered(&self) -> &[[u8; 12]] {
+        &self.answered
+    }
+
+    /// Closes the summary: Allocate requests never answered, on this flow or (as
+    /// `elsewhere` says) from another address of the relay pool, become `no answer`.
+    pub fn finish(&mut self, elsewhere: &[[u8; 12]]) {
+        self.open.retain(|t| !elsewhere.contains(t));
+        for _ in self.open.drain(..) {
+            if self.allocations.len() < KEEP {
+                self.allocations.push(Allocation {
+                    result: "no answer",
+                    code: None,
+                    relayed: None,
+                    reflexive: None,
+                    lifetime: None,
+                });
+            }
+        }
+    }
+
+    /// Whether any Allocate was answered with a success.
+    pub fn allocated(&self) -> bool {
+        self.allocations.iter().any(|a| a.result == "success")
+    }
+
+    /// Whether the flow is TURN towards a relay (Allocate, permissions, channels).
+    pub fn is_turn(&self) -> bool {
+        !self.allocations.is_empty()
+            || self.methods.keys().any(|k| {
+                k.starts_with("allocate")
+                    || k.starts_with("create-permission")
+                    || k.starts_with("channel-bind")
+                    || k.starts_with("refresh")
+            })
+    }
+}
