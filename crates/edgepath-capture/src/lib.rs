@@ -55,32 +55,24 @@ pub fn analyze<R: Read>(
         }
     }
     a.finish();
-    Ok(report(&a, catalog, ranges, warnings))
+    Ok(report(a, catalog, ranges, warnings))
 }
 
 fn endpoint((ip, port): (std::net::IpAddr, u16)) -> String {
     SocketAddr::new(ip, port).to_string()
 }
 
-fn flow_report(f: &FlowState, class: &classify::Class, t0: u64) -> FlowReport {
+/// The flow's report; the state is consumed, so nothing is held twice at the end.
+fn flow_report(f: FlowState, class: &classify::Class, t0: u64) -> FlowReport {
     let tls = (f.client_hello.is_some() || f.server_hello.is_some()).then(|| {
-        let chain = f
-            .server_hello
-            .as_ref()
-            .map(|s| s.chain.clone())
-            .unwrap_or_default();
+        let version = f.server_hello.as_ref().map(|s| if s.tls13 { "1.3" } else { "1.2 or earlier" });
+        let chain = f.server_hello.map(|s| s.chain).unwrap_or_default();
         let leaf = chain.first();
+        let (sni, alpn) = f.client_hello.map(|h| (h.sni, h.alpn)).unwrap_or_default();
         TlsReport {
-            sni: f.client_hello.as_ref().and_then(|h| h.sni.clone()),
-            alpn: f
-                .client_hello
-                .as_ref()
-                .map(|h| h.alpn.clone())
-                .unwrap_or_default(),
-            version: f
-                .server_hello
-                .as_ref()
-                .map(|s| if s.tls13 { "1.3" } else { "1.2 or earlier" }),
+            sni,
+            alpn,
+            version,
             server_names: leaf.map(|c| c.names.clone()).unwrap_or_default(),
             issuer: leaf.map(|c| c.issuer_cn.clone().unwrap_or_else(|| c.issuer.clone())),
             chain,
@@ -101,17 +93,14 @@ fn flow_report(f: &FlowState, class: &classify::Class, t0: u64) -> FlowReport {
         start_s: secs(f.first_ns.saturating_sub(t0)),
         duration_s: secs(f.last_ns.saturating_sub(f.first_ns)),
         tls,
-        stun: f.stun.clone(),
-        rtp: f.rtp.clone(),
+        stun: f.stun,
+        rtp: f.rtp,
         rtcp_packets: f.rtcp,
-        proxy: f.connect.as_ref().map(|c| ProxyReport {
-            target: c.target.clone(),
-            status: c.status,
-        }),
+        proxy: f.connect.map(|c| ProxyReport { target: c.target, status: c.status }),
     }
 }
 
-fn report(a: &Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<String>) -> Report {
+fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<String>) -> Report {
     let classifier = Classifier::new(catalog, ranges);
     let t0 = a.counters.first_ns.unwrap_or(0);
     let classes: Vec<classify::Class> = a
@@ -134,9 +123,11 @@ fn report(a: &Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<St
     let mut flows = Vec::with_capacity(a.flows.len());
     let mut found = Vec::new();
     let mut services = std::collections::BTreeMap::new();
-    for (f, class) in a.flows.iter().zip(&classes) {
+    let counters = a.counters;
+    for (f, class) in a.flows.into_iter().zip(&classes) {
+        let client = f.client.0;
         let fr = flow_report(f, class, t0);
-        findings::for_flow(&fr, f.client.0, class, &ranges, &ctx, &mut found);
+        findings::for_flow(&fr, client, class, &ranges, &ctx, &mut found);
         *services.entry(class.service).or_insert(0u64) += 1;
         flows.push(fr);
     }
@@ -146,7 +137,7 @@ fn report(a: &Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<St
         _ => 2,
     };
     found.sort_by_key(|f| rank(f.severity));
-    let c = &a.counters;
+    let c = &counters;
     Report {
         stats: Stats {
             packets: c.packets,
