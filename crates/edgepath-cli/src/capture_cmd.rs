@@ -86,10 +86,15 @@ fn render(r: &Report, file: &str, all: bool) -> String {
     for f in rows.iter().take(if all { usize::MAX } else { TEXT_ROWS }) {
         let mut detail = f.name.clone().unwrap_or_default();
         if let Some(st) = &f.stun {
-            for a in st.allocations.iter().filter(|a| a.result == "success") {
-                if let Some(rel) = &a.relayed {
-                    detail.push_str(&format!(" relayed {rel}"));
-                }
+            let mut relayed: Vec<&str> = st
+                .allocations
+                .iter()
+                .filter(|a| a.result == "success")
+                .filter_map(|a| a.relayed.as_deref())
+                .collect();
+            relayed.dedup();
+            for rel in relayed {
+                detail.push_str(&format!(" relayed {rel}"));
             }
             if st.ice_checks > 0 {
                 detail.push_str(&format!(" {} ICE checks", st.ice_checks));
