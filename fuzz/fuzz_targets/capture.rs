@@ -3,12 +3,17 @@
 //! RTP, CONNECT): no panic, no hang, and an error or a report for every input.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use edgepath_model::{snapshot, Catalog, MediaRanges, Profile};
 use libfuzzer_sys::fuzz_target;
 
+static CATALOG: OnceLock<Catalog> = OnceLock::new();
+
 fuzz_target!(|data: &[u8]| {
-    let catalog = Catalog::build(snapshot::endpoint_data(), Profile::Current).expect("snapshot builds");
-    if let Ok(r) = edgepath_capture::analyze(data, &catalog, MediaRanges::default()) {
+    let catalog = CATALOG
+        .get_or_init(|| Catalog::build(snapshot::endpoint_data(), Profile::Current).expect("snapshot builds"));
+    if let Ok(r) = edgepath_capture::analyze(data, catalog, MediaRanges::default()) {
         assert!(r.stats.packets as usize <= data.len() / 16 + 1);
         assert_eq!(r.flows.len() as u64, r.stats.flows);
     }

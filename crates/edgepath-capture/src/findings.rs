@@ -45,6 +45,21 @@ pub fn for_flow(
             message,
         })
     };
+    // A relay that never answered: the path is blocked; nothing else about the flow
+    // matters (no media ran on it).
+    if class.service == "av-edge" && flow.packets[1] == 0 {
+        add(
+            "warn",
+            "relay-no-answer",
+            format!(
+                "{} packet(s) to the relay and no answer: {} {} is blocked on the way (edgepath rules)",
+                flow.packets[0],
+                flow.transport.to_ascii_uppercase(),
+                flow.server.rsplit_once(':').map_or("", |(_, p)| p)
+            ),
+        );
+        return;
+    }
     // Peer-to-peer media of other software (SIP phones, other apps) is not held to
     // Teams' media ranges: only a Teams client's media is.
     let media = class.service == "av-edge"
@@ -96,32 +111,20 @@ pub fn for_flow(
                 .into(),
         );
     }
-    if let Some(stun) = &flow.stun {
-        if class.service == "av-edge" && !stun.allocated() {
-            let unanswered = stun
-                .allocations
-                .iter()
-                .filter(|a| a.result == "no answer")
-                .count();
-            let hard: Vec<String> = stun
-                .errors
-                .iter()
-                .filter(|c| !matches!(c, 401 | 438))
-                .map(ToString::to_string)
-                .collect();
-            if !hard.is_empty() {
-                add(
-                    "warn",
-                    "relay-allocation-failed",
-                    format!(
-                        "the relay refused the allocation (error {})",
-                        hard.join(", ")
-                    ),
-                );
-            } else if unanswered > 0 && stun.allocations.len() == unanswered && flow.packets[1] == 0
-            {
-                add("warn", "relay-allocation-failed", format!("{unanswered} Allocate request(s) to the relay never answered: the path is blocked"));
-            }
+    // Answered, but the relay said no (401 and 438 are the normal first answers).
+    if let Some(stun) = flow.stun.as_ref().filter(|s| class.service == "av-edge" && !s.allocated()) {
+        let hard: Vec<String> = stun
+            .errors
+            .iter()
+            .filter(|c| !matches!(c, 401 | 438))
+            .map(ToString::to_string)
+            .collect();
+        if !hard.is_empty() {
+            add(
+                "warn",
+                "relay-allocation-failed",
+                format!("the relay refused the allocation (error {})", hard.join(", ")),
+            );
         }
     }
     if let Some(tls) = &flow.tls {

@@ -7,6 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use serde_json::Value;
+
 fn lab_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lab")
 }
@@ -27,6 +29,7 @@ fn unavailable() -> Option<String> {
         "curl",
         "openssl",
         "socat",
+        "dumpcap",
     ]
     .into_iter()
     .filter(|t| {
@@ -118,6 +121,69 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         stdout.contains(&format!("{} passed, 0 failed", names.len())),
         "{stdout}"
     );
+
+    // The capture lens on the lab's own traffic: what `edgepath check` did, captured
+    // with dumpcap in the client namespace, read back by `edgepath capture`.
+    let proxy = capture_during_check("corporate-proxy");
+    let flows = proxy["flows"].as_array().unwrap();
+    let tunnel = flows
+        .iter()
+        .find(|f| f["path"] == "relay-tcp-proxy")
+        .unwrap_or_else(|| panic!("no media through the proxy in {flows:?}"));
+    assert_eq!(tunnel["service"], "av-edge");
+    assert_eq!(tunnel["proxy"]["target"], "203.0.113.10:443");
+    assert_eq!(tunnel["proxy"]["status"], 200);
+    let sip = flows
+        .iter()
+        .find(|f| f["service"] == "sip")
+        .expect("the SIP front door through the proxy");
+    assert_eq!(sip["server"], "10.0.0.2:3128");
+    assert_eq!(sip["tls"]["sni"], "sipdir.online.lync.com");
+    assert_eq!(sip["tls"]["issuer"], "edgepath Lab Root CA");
+    let kinds: Vec<&str> = proxy["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"media-through-proxy"), "{kinds:?}");
+    assert!(kinds.contains(&"relay-no-answer"), "UDP to the relay is blocked: {kinds:?}");
+
+    let open = capture_during_check("home-nat");
+    let flows = open["flows"].as_array().unwrap();
+    let udp: Vec<&Value> = flows.iter().filter(|f| f["path"] == "relay-udp").collect();
+    assert!(udp.len() >= 16, "one flow per modality and port: {}", udp.len());
+    assert!(udp.iter().all(|f| f["packets"][1].as_u64().unwrap() > 0), "every UDP relay flow answered");
+    assert!(udp.iter().any(|f| f["modality"] == "audio" && f["server"] == "203.0.113.10:3478"));
+    assert!(!open["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["kind"] == "relay-no-answer" || f["kind"] == "media-through-proxy"));
+}
+
+/// Builds SCENARIO, captures the client's traffic while `edgepath check` runs, and
+/// returns `edgepath capture --json` of it.
+fn capture_during_check(scenario: &str) -> Value {
+    let pcap = std::env::temp_dir().join(format!("edgepath-lab-{scenario}-{}.pcapng", std::process::id()));
+    let bin = env!("CARGO_BIN_EXE_edgepath");
+    let script = format!(
+        "dumpcap -q -i any -w {p} 2>/dev/null & P=$!; sleep 1.5; {bin} check --duration 2 >/dev/null; sleep 0.5; kill $P; wait $P; chmod 644 {p}",
+        p = pcap.display()
+    );
+    let out = Command::new(lab_dir().join("run"))
+        .args([scenario, "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(pcap.exists(), "no capture: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin)
+        .args(["capture", pcap.to_str().unwrap(), "--json", "--endpoints"])
+        .arg(lab_dir().join("catalog.json"))
+        .output()
+        .unwrap();
+    std::fs::remove_file(&pcap).unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
