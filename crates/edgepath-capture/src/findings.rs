@@ -112,7 +112,11 @@ pub fn for_flow(
         );
     }
     // Answered, but the relay said no (401 and 438 are the normal first answers).
-    if let Some(stun) = flow.stun.as_ref().filter(|s| class.service == "av-edge" && !s.allocated()) {
+    if let Some(stun) = flow
+        .stun
+        .as_ref()
+        .filter(|s| class.service == "av-edge" && !s.allocated())
+    {
         let hard: Vec<String> = stun
             .errors
             .iter()
@@ -123,7 +127,10 @@ pub fn for_flow(
             add(
                 "warn",
                 "relay-allocation-failed",
-                format!("the relay refused the allocation (error {})", hard.join(", ")),
+                format!(
+                    "the relay refused the allocation (error {})",
+                    hard.join(", ")
+                ),
             );
         }
     }

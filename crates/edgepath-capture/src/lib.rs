@@ -65,7 +65,10 @@ fn endpoint((ip, port): (std::net::IpAddr, u16)) -> String {
 /// The flow's report; the state is consumed, so nothing is held twice at the end.
 fn flow_report(f: FlowState, class: &classify::Class, t0: u64) -> FlowReport {
     let tls = (f.client_hello.is_some() || f.server_hello.is_some()).then(|| {
-        let version = f.server_hello.as_ref().map(|s| if s.tls13 { "1.3" } else { "1.2 or earlier" });
+        let version = f
+            .server_hello
+            .as_ref()
+            .map(|s| if s.tls13 { "1.3" } else { "1.2 or earlier" });
         let chain = f.server_hello.map(|s| s.chain).unwrap_or_default();
         let leaf = chain.first();
         let (sni, alpn) = f.client_hello.map(|h| (h.sni, h.alpn)).unwrap_or_default();
@@ -96,7 +99,10 @@ fn flow_report(f: FlowState, class: &classify::Class, t0: u64) -> FlowReport {
         stun: f.stun,
         rtp: f.rtp,
         rtcp_packets: f.rtcp,
-        proxy: f.connect.map(|c| ProxyReport { target: c.target, status: c.status }),
+        proxy: f.connect.map(|c| ProxyReport {
+            target: c.target,
+            status: c.status,
+        }),
     }
 }
 

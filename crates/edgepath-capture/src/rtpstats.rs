@@ -129,7 +129,8 @@ impl RtpStream {
         st.last_ns = now_ns;
         let Some(clock) = st.clock else { return };
         // Arrival in RTP units, relative to the first packet (keeps f64 precise).
-        let arrival = (now_ns - st.first_ns) as f64 * f64::from(clock) / 1e9;
+        // Captures are not always in time order: a signed difference, never an underflow.
+        let arrival = (now_ns as f64 - st.first_ns as f64) * f64::from(clock) / 1e9;
         let transit = arrival - f64::from(ts);
         if let Some(prev) = st.last_transit {
             let mut d = (transit - prev).abs();
@@ -208,6 +209,16 @@ mod tests {
         assert_eq!(s.lost, 1);
         assert_eq!(s.sequence_errors, 1);
         assert!(s.jitter_ms.unwrap() < 5.0, "{:?}", s.jitter_ms);
+    }
+
+    #[test]
+    fn time_going_backwards_is_no_panic() {
+        let mut s = RtpStream::new(9, true, 0, 1, 160, 5_000_000_000);
+        s.add(0, 2, 320, 1_000);
+        s.add(0, 3, 480, 0);
+        s.finish();
+        assert_eq!(s.packets, 3);
+        assert!(s.jitter_ms.is_some_and(f64::is_finite));
     }
 
     #[test]

@@ -9,14 +9,19 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
 }
 
 fn edgepath(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_edgepath"))
         .args(args)
         .env_remove("EDGEPATH_ENDPOINTS")
-        .env("EDGEPATH_CACHE_DIR", std::env::temp_dir().join("edgepath-capture-test-cache"))
+        .env(
+            "EDGEPATH_CACHE_DIR",
+            std::env::temp_dir().join("edgepath-capture-test-cache"),
+        )
         .output()
         .unwrap()
 }
@@ -39,7 +44,19 @@ fn teams_capture_json_shape_and_exit_code() {
         .iter()
         .find(|f| f["client"] == "192.168.1.6:50017" && f["server"] == "52.114.250.141:3478")
         .unwrap();
-    for key in ["client", "server", "transport", "service", "modality", "path", "packets", "bytes", "tls", "stun", "rtp"] {
+    for key in [
+        "client",
+        "server",
+        "transport",
+        "service",
+        "modality",
+        "path",
+        "packets",
+        "bytes",
+        "tls",
+        "stun",
+        "rtp",
+    ] {
         assert!(f.get(key).is_some(), "flow lacks {key}");
     }
     assert_eq!(f["service"], "av-edge");
@@ -55,7 +72,10 @@ fn teams_capture_json_shape_and_exit_code() {
 
 #[test]
 fn every_tls_server_name_agrees_with_tshark() {
-    let have = Command::new("sh").args(["-c", "command -v tshark"]).output().is_ok_and(|o| o.status.success());
+    let have = Command::new("sh")
+        .args(["-c", "command -v tshark"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !have {
         if std::env::var_os("CI").is_some() {
             panic!("tshark is not installed; .ci/run installs it");
@@ -65,24 +85,60 @@ fn every_tls_server_name_agrees_with_tshark() {
     }
     let file = shared("captures/teams.pcap");
     let out = Command::new("tshark")
-        .args(["-n", "-r", file.to_str().unwrap(), "-Y", "tls.handshake.type == 1", "-T", "fields"])
-        .args(["-e", "ip.src", "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport", "-e", "tls.handshake.extensions_server_name"])
+        .args([
+            "-n",
+            "-r",
+            file.to_str().unwrap(),
+            "-Y",
+            "tls.handshake.type == 1",
+            "-T",
+            "fields",
+        ])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "ip.dst",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tls.handshake.extensions_server_name",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut theirs = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() == 5 && !f[4].is_empty() {
-            theirs.insert((format!("{}:{}", f[0], f[1]), format!("{}:{}", f[2], f[3])), f[4].to_ascii_lowercase());
+            theirs.insert(
+                (format!("{}:{}", f[0], f[1]), format!("{}:{}", f[2], f[3])),
+                f[4].to_ascii_lowercase(),
+            );
         }
     }
-    assert!(theirs.len() >= 20, "tshark found only {} ClientHellos with SNI", theirs.len());
+    assert!(
+        theirs.len() >= 20,
+        "tshark found only {} ClientHellos with SNI",
+        theirs.len()
+    );
     let (doc, _) = json(&["capture", file.to_str().unwrap(), "--json"]);
     let mut ours = BTreeMap::new();
     for f in doc["flows"].as_array().unwrap() {
         if let Some(sni) = f["tls"]["sni"].as_str() {
-            ours.insert((f["client"].as_str().unwrap().to_owned(), f["server"].as_str().unwrap().to_owned()), sni.to_owned());
+            ours.insert(
+                (
+                    f["client"].as_str().unwrap().to_owned(),
+                    f["server"].as_str().unwrap().to_owned(),
+                ),
+                sni.to_owned(),
+            );
         }
     }
     assert_eq!(ours, theirs);
@@ -94,12 +150,18 @@ fn the_other_captures_read_cleanly() {
         let file = shared(&format!("captures/{name}"));
         let (doc, code) = json(&["capture", file.to_str().unwrap(), "--json"]);
         assert!(matches!(code, Some(0 | 1)), "{name}");
-        assert!(doc["flows"].as_array().unwrap().len() >= min_flows, "{name}");
+        assert!(
+            doc["flows"].as_array().unwrap().len() >= min_flows,
+            "{name}"
+        );
         assert_eq!(doc["warnings"], serde_json::json!([]), "{name}");
     }
     let text = edgepath(&["capture", shared("captures/rtp.pcapng").to_str().unwrap()]);
     let s = String::from_utf8_lossy(&text.stdout);
-    assert!(s.contains("RTP streams:") && s.contains("ssrc b80974d8"), "{s}");
+    assert!(
+        s.contains("RTP streams:") && s.contains("ssrc b80974d8"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -112,7 +174,10 @@ fn bad_files_exit_2_and_truncated_ones_warn() {
     std::fs::write(&junk, b"this is a text file, not a capture\n").unwrap();
     for (path, want) in [
         (empty.clone(), "empty.pcap: the file is empty"),
-        (junk.clone(), "junk.pcap: not a pcap or pcapng file (first bytes 74 68 69 73)"),
+        (
+            junk.clone(),
+            "junk.pcap: not a pcap or pcapng file (first bytes 74 68 69 73)",
+        ),
         (dir.join("missing.pcap"), "missing.pcap: cannot open"),
     ] {
         let out = edgepath(&["capture", path.to_str().unwrap()]);
@@ -127,7 +192,10 @@ fn bad_files_exit_2_and_truncated_ones_warn() {
     let (doc, code) = json(&["capture", cut.to_str().unwrap(), "--json"]);
     assert_eq!(code, Some(1), "a truncated file is a finding, not an error");
     assert_eq!(doc["stats"]["truncated"], true);
-    assert!(doc["warnings"][0].as_str().unwrap().contains("cut short at byte"));
+    assert!(doc["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("cut short at byte"));
     assert_eq!(doc["stats"]["packets"], 111);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -147,14 +147,26 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"media-through-proxy"), "{kinds:?}");
-    assert!(kinds.contains(&"relay-no-answer"), "UDP to the relay is blocked: {kinds:?}");
+    assert!(
+        kinds.contains(&"relay-no-answer"),
+        "UDP to the relay is blocked: {kinds:?}"
+    );
 
     let open = capture_during_check("home-nat");
     let flows = open["flows"].as_array().unwrap();
     let udp: Vec<&Value> = flows.iter().filter(|f| f["path"] == "relay-udp").collect();
-    assert!(udp.len() >= 16, "one flow per modality and port: {}", udp.len());
-    assert!(udp.iter().all(|f| f["packets"][1].as_u64().unwrap() > 0), "every UDP relay flow answered");
-    assert!(udp.iter().any(|f| f["modality"] == "audio" && f["server"] == "203.0.113.10:3478"));
+    assert!(
+        udp.len() >= 16,
+        "one flow per modality and port: {}",
+        udp.len()
+    );
+    assert!(
+        udp.iter().all(|f| f["packets"][1].as_u64().unwrap() > 0),
+        "every UDP relay flow answered"
+    );
+    assert!(udp
+        .iter()
+        .any(|f| f["modality"] == "audio" && f["server"] == "203.0.113.10:3478"));
     assert!(!open["findings"]
         .as_array()
         .unwrap()
@@ -165,7 +177,10 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
 /// Builds SCENARIO, captures the client's traffic while `edgepath check` runs, and
 /// returns `edgepath capture --json` of it.
 fn capture_during_check(scenario: &str) -> Value {
-    let pcap = std::env::temp_dir().join(format!("edgepath-lab-{scenario}-{}.pcapng", std::process::id()));
+    let pcap = std::env::temp_dir().join(format!(
+        "edgepath-lab-{scenario}-{}.pcapng",
+        std::process::id()
+    ));
     let bin = env!("CARGO_BIN_EXE_edgepath");
     let script = format!(
         "dumpcap -q -i any -w {p} 2>/dev/null & P=$!; sleep 1.5; {bin} check --duration 2 >/dev/null; sleep 0.5; kill $P; wait $P; chmod 644 {p}",
@@ -175,14 +190,22 @@ fn capture_during_check(scenario: &str) -> Value {
         .args([scenario, "--", "sh", "-c", &script])
         .output()
         .unwrap();
-    assert!(pcap.exists(), "no capture: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        pcap.exists(),
+        "no capture: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(bin)
         .args(["capture", pcap.to_str().unwrap(), "--json", "--endpoints"])
         .arg(lab_dir().join("catalog.json"))
         .output()
         .unwrap();
     std::fs::remove_file(&pcap).unwrap();
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
