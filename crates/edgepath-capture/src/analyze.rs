@@ -184,8 +184,8 @@ pub struct Analyzer {
     table: FxMap<Key, u32>,
     /// Every flow, in order of first packet.
     pub flows: Vec<FlowState>,
-    /// Address -> the name a DNS answer gave it.
-    pub names: FxMap<IpAddr, String>,
+    /// Address -> the names DNS answers gave it (several names may share an address).
+    pub names: FxMap<IpAddr, Vec<String>>,
     /// Counters.
     pub counters: Counters,
     ranges: MediaRanges,
@@ -310,7 +310,10 @@ impl Analyzer {
                     if !from_client && self.names.len() < MAX_NAMES {
                         if let Some((name, addrs)) = crate::dns::answers(seg.payload) {
                             for addr in addrs {
-                                self.names.insert(addr, name.clone());
+                                let known = self.names.entry(addr).or_default();
+                                if known.len() < 4 && !known.contains(&name) {
+                                    known.push(name.clone());
+                                }
                             }
                         }
                     }

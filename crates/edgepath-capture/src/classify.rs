@@ -142,8 +142,22 @@ impl<'a> Classifier<'a> {
             .then_some("microsoft-other")
     }
 
-    /// Classifies one flow; `dns_name` is what DNS answers called its server.
-    pub fn classify(&self, f: &FlowState, dns_name: Option<&str>) -> Class {
+    /// The service several names agree on: one service when they all say it, else
+    /// `microsoft-other` when any is Microsoft's (a shared front end), else none.
+    fn service_by_names(&self, names: &[String]) -> Option<&'static str> {
+        let services: Vec<Option<&'static str>> =
+            names.iter().map(|n| self.service_by_name(n)).collect();
+        match services.first() {
+            Some(first) if services.iter().all(|s| s == first) => *first,
+            _ => services
+                .iter()
+                .any(Option::is_some)
+                .then_some("microsoft-other"),
+        }
+    }
+
+    /// Classifies one flow; `dns_names` are what DNS answers called its server.
+    pub fn classify(&self, f: &FlowState, dns_names: &[String]) -> Class {
         let sni = f.client_hello.as_ref().and_then(|h| h.sni.clone());
         let cert = f
             .server_hello
@@ -157,10 +171,12 @@ impl<'a> Classifier<'a> {
                 .trim_end_matches(']')
                 .to_ascii_lowercase()
         });
-        let name = sni
-            .or(connect_host.clone())
-            .or(cert)
-            .or_else(|| dns_name.map(str::to_owned));
+        // What the flow itself says wins; DNS may give one address several names.
+        let names: Vec<String> = match sni.or(connect_host.clone()).or(cert) {
+            Some(n) => vec![n],
+            None => dns_names.to_vec(),
+        };
+        let name = (!names.is_empty()).then(|| names.join(" | "));
         let client_port = f.client.1;
         let media_modality = self.ranges.modality_of(client_port);
         let mut c = Class {
@@ -182,7 +198,7 @@ impl<'a> Classifier<'a> {
             .is_some_and(|ip| self.in_relay_ranges(ip));
         match f.transport {
             Transport::Tcp => {
-                let relay_tls = name.as_deref().is_some_and(|n| self.is_relay_name(n));
+                let relay_tls = names.iter().any(|n| self.is_relay_name(n));
                 let microsoft_relay = self.in_relay_ranges(f.server.0)
                     || relay_target
                     || relay_tls
@@ -210,7 +226,7 @@ impl<'a> Classifier<'a> {
                 // A Microsoft relay: by address, by the name it was resolved from, or
                 // because it speaks MS-TURN. STUN to other servers stays `other`.
                 let microsoft = self.in_relay_ranges(f.server.0)
-                    || name.as_deref().is_some_and(|n| self.is_relay_name(n))
+                    || names.iter().any(|n| self.is_relay_name(n))
                     || f.stun.as_ref().is_some_and(|s| s.variant == "ms-turn");
                 if microsoft && (turn || (stun && !ice) || relay_port) {
                     c.service = "av-edge";
@@ -227,7 +243,7 @@ impl<'a> Classifier<'a> {
                 }
             }
         }
-        if let Some(s) = name.as_deref().and_then(|n| self.service_by_name(n)) {
+        if let Some(s) = self.service_by_names(&names) {
             c.service = s;
         } else if self
             .catalog

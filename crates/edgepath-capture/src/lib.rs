@@ -112,7 +112,7 @@ fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<Str
     let classes: Vec<classify::Class> = a
         .flows
         .iter()
-        .map(|f| classifier.classify(f, a.names.get(&f.server.0).map(String::as_str)))
+        .map(|f| classifier.classify(f, a.names.get(&f.server.0).map_or(&[], Vec::as_slice)))
         .collect();
     // Which clients are Teams clients (they talk to Microsoft's relays), and which of
     // them got UDP to a relay working: their TCP relay flows are ICE candidates

@@ -135,11 +135,14 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     assert_eq!(tunnel["proxy"]["status"], 200);
     let sip = flows
         .iter()
-        .find(|f| f["service"] == "sip")
+        .find(|f| f["service"] == "sip" && f["tls"]["sni"] == "sipdir.online.lync.com")
         .expect("the SIP front door through the proxy");
     assert_eq!(sip["server"], "10.0.0.2:3128");
     assert_eq!(sip["tls"]["sni"], "sipdir.online.lync.com");
-    assert_eq!(sip["tls"]["issuer"], "edgepath Lab Root CA");
+    // The lab's TLS server speaks TLS 1.3: the certificate is encrypted, so a capture
+    // cannot name the issuer (and must not guess one).
+    assert_eq!(sip["tls"]["version"], "1.3");
+    assert_eq!(sip["tls"]["issuer"], Value::Null);
     let kinds: Vec<&str> = proxy["findings"]
         .as_array()
         .unwrap()
