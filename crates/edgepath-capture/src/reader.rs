@@ -184,7 +184,14 @@ impl<R: Read> CaptureReader<R> {
                 buf,
                 offset: 0,
             };
-            r.section_header(0)?;
+            if !fill(&mut r.src, &mut r.buf, 4, 4, "section header")? {
+                return Err(CaptureError::Truncated {
+                    offset: 0,
+                    what: "section header".into(),
+                });
+            }
+            let len = [r.buf[0], r.buf[1], r.buf[2], r.buf[3]];
+            r.section_header(0, len)?;
             return Ok(r);
         }
         let shown: Vec<String> = magic.iter().map(|b| format!("{b:02x}")).collect();
@@ -246,25 +253,30 @@ impl<R: Read> CaptureReader<R> {
         }))
     }
 
-    /// Reads a section header block whose first 4 bytes (the type) were read.
-    fn section_header(&mut self, start: u64) -> Result<(), CaptureError> {
-        if !fill(&mut self.src, &mut self.buf, 8, start + 4, "section header")? {
-            return Err(CaptureError::Truncated {
-                offset: start,
-                what: "section header".into(),
+    /// Reads the rest of a section header block whose type and length fields (`len`,
+    /// in the section's still unknown byte order) were read: the byte-order magic says
+    /// how to read the length, then the body is skipped and the section begins.
+    fn section_header(&mut self, start: u64, len: [u8; 4]) -> Result<(), CaptureError> {
+        let cut = || CaptureError::Truncated {
+            offset: start,
+            what: "section header".into(),
+        };
+        if !fill(&mut self.src, &mut self.buf, 4, start + 8, "section header")? {
+            return Err(cut());
+        }
+        let magic = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        let big = magic != BYTE_ORDER_MAGIC;
+        if big && magic.swap_bytes() != BYTE_ORDER_MAGIC {
+            return Err(CaptureError::Malformed {
+                offset: start + 8,
+                what: format!("pcapng byte-order magic {magic:#010x}"),
             });
         }
-        let big = match u32::from_le_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) {
-            BYTE_ORDER_MAGIC => false,
-            m if m.swap_bytes() == BYTE_ORDER_MAGIC => true,
-            m => {
-                return Err(CaptureError::Malformed {
-                    offset: start + 8,
-                    what: format!("pcapng byte-order magic {m:#010x}"),
-                })
-            }
-        };
-        let total = u32_at(&self.buf, 0, big) as usize;
+        let total = if big {
+            u32::from_be_bytes(len)
+        } else {
+            u32::from_le_bytes(len)
+        } as usize;
         if !(28..=MAX_RECORD).contains(&total) || total % 4 != 0 {
             return Err(CaptureError::Malformed {
                 offset: start,
@@ -278,10 +290,7 @@ impl<R: Read> CaptureReader<R> {
             start + 12,
             "section header",
         )? {
-            return Err(CaptureError::Truncated {
-                offset: start,
-                what: "section header".into(),
-            });
+            return Err(cut());
         }
         self.offset = start + total as u64;
         self.format = Format::Pcapng {
@@ -299,51 +308,8 @@ impl<R: Read> CaptureReader<R> {
             }
             let raw_type = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
             if raw_type == PCAPNG_SHB {
-                // The byte order is the new section's: read the magic before the length.
-                let len_bytes = [self.buf[4], self.buf[5], self.buf[6], self.buf[7]];
-                if !fill(&mut self.src, &mut self.buf, 4, start + 8, "section header")? {
-                    return Err(CaptureError::Truncated {
-                        offset: start,
-                        what: "section header".into(),
-                    });
-                }
-                let magic =
-                    u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-                let big = magic != BYTE_ORDER_MAGIC;
-                if big && magic.swap_bytes() != BYTE_ORDER_MAGIC {
-                    return Err(CaptureError::Malformed {
-                        offset: start + 8,
-                        what: format!("pcapng byte-order magic {magic:#010x}"),
-                    });
-                }
-                let total = if big {
-                    u32::from_be_bytes(len_bytes)
-                } else {
-                    u32::from_le_bytes(len_bytes)
-                } as usize;
-                if !(28..=MAX_RECORD).contains(&total) || total % 4 != 0 {
-                    return Err(CaptureError::Malformed {
-                        offset: start,
-                        what: format!("section header block length {total}"),
-                    });
-                }
-                if !fill(
-                    &mut self.src,
-                    &mut self.buf,
-                    total - 12,
-                    start + 12,
-                    "section header",
-                )? {
-                    return Err(CaptureError::Truncated {
-                        offset: start,
-                        what: "section header".into(),
-                    });
-                }
-                self.offset = start + total as u64;
-                self.format = Format::Pcapng {
-                    big,
-                    ifaces: Vec::new(),
-                };
+                let len = [self.buf[4], self.buf[5], self.buf[6], self.buf[7]];
+                self.section_header(start, len)?;
                 continue;
             }
             let Format::Pcapng { big, .. } = self.format else {

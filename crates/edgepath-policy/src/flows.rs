@@ -66,17 +66,20 @@ impl Flow {
         !self.v4.is_empty() || !self.v6.is_empty()
     }
 
-    /// What the flow is for, for comments: `set 11 (Skype, Optimize): av-edge`.
-    pub fn label(&self) -> String {
-        let services = if self.services.is_empty() {
+    /// The model's services that use the flow: `sip, web-services, data-edge`, or
+    /// `other Skype endpoints` for sets no service names.
+    pub fn services_text(&self) -> String {
+        if self.services.is_empty() {
             format!("other {} endpoints", self.area)
         } else {
-            self.services
-                .iter()
-                .map(|s| s.id())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+            let ids: Vec<&str> = self.services.iter().map(|s| s.id()).collect();
+            ids.join(", ")
+        }
+    }
+
+    /// What the flow is for, for comments: `set 11 (Skype, Optimize): av-edge`.
+    pub fn label(&self) -> String {
+        let services = self.services_text();
         let optional = if self.required { "" } else { ", optional" };
         format!(
             "set {} ({}, {}{optional}): {services}",
@@ -119,6 +122,19 @@ pub enum PolicyError {
         "the endpoint data has no Skype for Business Online / Teams (Skype area) endpoint set"
     )]
     NoSkypeSets,
+}
+
+/// The ranges split by family, each aggregated.
+fn by_family(nets: &[ipnet::IpNet]) -> (Vec<Ipv4Net>, Vec<Ipv6Net>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for n in nets {
+        match n {
+            ipnet::IpNet::V4(x) => v4.push(*x),
+            ipnet::IpNet::V6(x) => v6.push(*x),
+        }
+    }
+    (Ipv4Net::aggregate(&v4), Ipv6Net::aggregate(&v6))
 }
 
 /// The service area as it may appear in generated comments: it comes from outside,
@@ -177,30 +193,7 @@ pub fn build(
             .filter(|s| s.endpoint_set_ids.contains(&set.id))
             .map(|s| s.id)
             .collect();
-        let v4 = Ipv4Net::aggregate(
-            &set.ips
-                .iter()
-                .filter_map(|n| {
-                    if let ipnet::IpNet::V4(v) = n {
-                        Some(*v)
-                    } else {
-                        None
-                    }
-                })
-                .collect(),
-        );
-        let v6 = Ipv6Net::aggregate(
-            &set.ips
-                .iter()
-                .filter_map(|n| {
-                    if let ipnet::IpNet::V6(v) = n {
-                        Some(*v)
-                    } else {
-                        None
-                    }
-                })
-                .collect(),
-        );
+        let (v4, v6) = by_family(&set.ips);
         if set.category == Category::Optimize {
             optimize_v4.extend(v4.iter().copied());
             optimize_v6.extend(v6.iter().copied());

@@ -49,15 +49,7 @@ pub fn render(
         if dest.is_empty() {
             dest.push("(addresses only; see the next rows)".into());
         }
-        let used = if f.services.is_empty() {
-            format!("other {} endpoints", f.area)
-        } else {
-            f.services
-                .iter()
-                .map(|s| s.id())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let used = f.services_text();
         let _ = writeln!(
             out,
             "| {n} | {} | {} | {} | {} | {} | {} ({}{}) | {used} |",
