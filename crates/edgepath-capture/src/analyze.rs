@@ -9,14 +9,14 @@ use std::net::IpAddr;
 use edgepath_model::MediaRanges;
 use edgepath_wire::demux::{self, Kind};
 use edgepath_wire::ms::{parse_pseudo_tls, Multiplexed};
-use edgepath_wire::rtp::RtpHeader;
+use edgepath_wire::rtp::{parse_rtcp, RtcpPacket, RtpHeader};
 use edgepath_wire::stun::looks_like_stun;
 use edgepath_wire::turn::ChannelData;
 
 use crate::hash::FxMap;
 use crate::packet::{self, Segment, Skip, Transport};
 use crate::reader::Packet;
-use crate::rtpstats::RtpStream;
+use crate::rtpstats::{RtcpReport, RtpStream};
 use crate::stunflow::StunSummary;
 use crate::tls::{self, ClientHello, Parse, ServerHello, MAX_HANDSHAKE};
 
@@ -153,6 +153,8 @@ pub struct FlowState {
     pub rtp_overflow: u64,
     /// RTCP packets.
     pub rtcp: u64,
+    /// What RTCP reports said, per reporter and source.
+    pub rtcp_reports: Vec<RtcpReport>,
     /// SIP messages seen (UDP or cleartext TCP).
     pub sip: bool,
     tcp: Option<Box<[TcpDir; 2]>>,
@@ -289,6 +291,7 @@ impl Analyzer {
                     rtp: Vec::new(),
                     rtp_overflow: 0,
                     rtcp: 0,
+                    rtcp_reports: Vec::new(),
                     sip: false,
                     tcp: (seg.transport == Transport::Tcp).then(Default::default),
                 });
@@ -419,6 +422,16 @@ fn media(f: &mut FlowState, bytes: &[u8], from_client: bool, now: u64) {
         Kind::Rtcp => {
             f.kinds |= kinds::RTCP;
             f.rtcp += 1;
+            for p in parse_rtcp(bytes).unwrap_or_default() {
+                let (RtcpPacket::SenderReport { ssrc, reports, .. }
+                | RtcpPacket::ReceiverReport { ssrc, reports }) = p
+                else {
+                    continue;
+                };
+                for b in &reports {
+                    RtcpReport::update(&mut f.rtcp_reports, ssrc, b, from_client);
+                }
+            }
         }
         Kind::Rtp => {
             let Ok(h) = RtpHeader::parse(bytes) else {

@@ -149,6 +149,20 @@ pub fn for_flow(
             }
         }
     }
+    for r in flow
+        .rtcp_reports
+        .iter()
+        .filter(|r| r.fraction_lost_pct > 1.0)
+    {
+        add(
+            "warn",
+            "rtcp-reported-loss",
+            format!(
+                "RTCP: {} reports {:.2} % of stream {} lost (cumulative {}; target < 1 %)",
+                r.reporter, r.fraction_lost_pct, r.source, r.cumulative_lost
+            ),
+        );
+    }
     for s in &flow.rtp {
         if s.expected < 50 {
             continue;

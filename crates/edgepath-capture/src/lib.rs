@@ -99,6 +99,7 @@ fn flow_report(f: FlowState, class: &classify::Class, t0: u64) -> FlowReport {
         stun: f.stun,
         rtp: f.rtp,
         rtcp_packets: f.rtcp,
+        rtcp_reports: f.rtcp_reports,
         proxy: f.connect.map(|c| ProxyReport {
             target: c.target,
             status: c.status,

@@ -69,6 +69,8 @@ pub struct FlowReport {
     pub rtp: Vec<RtpStream>,
     /// RTCP packets.
     pub rtcp_packets: u64,
+    /// What the RTCP reports said about each stream (the far end's loss and jitter).
+    pub rtcp_reports: Vec<crate::rtpstats::RtcpReport>,
     /// The CONNECT tunnel, for flows to a proxy.
     pub proxy: Option<ProxyReport>,
 }

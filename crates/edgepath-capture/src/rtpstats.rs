@@ -212,6 +212,32 @@ mod tests {
     }
 
     #[test]
+    fn rtcp_reports_keep_the_last_block_per_reporter_and_source() {
+        let block = |fraction_lost, cumulative_lost| edgepath_wire::rtp::ReportBlock {
+            ssrc: 0xb809_74d8,
+            fraction_lost,
+            cumulative_lost,
+            highest_sequence: 100,
+            jitter: 160,
+            last_sr: 0,
+            delay_since_last_sr: 0,
+        };
+        let mut list = Vec::new();
+        RtcpReport::update(&mut list, 7, &block(0, 0), false);
+        RtcpReport::update(&mut list, 7, &block(8, 3), false);
+        RtcpReport::update(&mut list, 9, &block(0, 0), true);
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            (list[0].reporter.as_str(), list[0].source.as_str()),
+            ("00000007", "b80974d8")
+        );
+        assert_eq!(list[0].reports, 2);
+        assert_eq!(list[0].fraction_lost_pct, 3.13); // 8/256
+        assert_eq!(list[0].cumulative_lost, 3);
+        assert_eq!(list[1].direction, "client-to-server");
+    }
+
+    #[test]
     fn time_going_backwards_is_no_panic() {
         let mut s = RtpStream::new(9, true, 0, 1, 160, 5_000_000_000);
         s.add(0, 2, 320, 1_000);
@@ -231,5 +257,62 @@ mod tests {
         assert_eq!(s.lost, 0);
         assert_eq!(s.jitter_ms, Some(0.0));
         assert_eq!(s.packets_per_s, 50.0);
+    }
+}
+
+/// What one RTCP reporter last said about one source (RFC 3550 6.4 report blocks): the
+/// other end's view of a stream, which a capture on this side cannot measure itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct RtcpReport {
+    /// The reporter's SSRC, hex.
+    pub reporter: String,
+    /// The SSRC reported on, hex.
+    pub source: String,
+    /// Which way the reports travelled: `client-to-server` or `server-to-client`.
+    pub direction: &'static str,
+    /// Report blocks seen.
+    pub reports: u64,
+    /// The last report's fraction lost, percent.
+    pub fraction_lost_pct: f64,
+    /// The last report's cumulative packets lost.
+    pub cumulative_lost: i32,
+    /// The last report's interarrival jitter, in RTP timestamp units.
+    pub jitter_units: u32,
+}
+
+impl RtcpReport {
+    /// Adds a report block from `reporter`.
+    pub fn update(
+        list: &mut Vec<RtcpReport>,
+        reporter: u32,
+        b: &edgepath_wire::rtp::ReportBlock,
+        to_server: bool,
+    ) {
+        let (r, src) = (format!("{reporter:08x}"), format!("{:08x}", b.ssrc));
+        let entry = match list.iter().position(|x| x.reporter == r && x.source == src) {
+            Some(i) => &mut list[i],
+            None if list.len() < 16 => {
+                list.push(RtcpReport {
+                    reporter: r,
+                    source: src,
+                    direction: if to_server {
+                        "client-to-server"
+                    } else {
+                        "server-to-client"
+                    },
+                    reports: 0,
+                    fraction_lost_pct: 0.0,
+                    cumulative_lost: 0,
+                    jitter_units: 0,
+                });
+                let last = list.len() - 1;
+                &mut list[last]
+            }
+            None => return,
+        };
+        entry.reports += 1;
+        entry.fraction_lost_pct = (f64::from(b.fraction_lost) * 10_000.0 / 256.0).round() / 100.0;
+        entry.cumulative_lost = b.cumulative_lost;
+        entry.jitter_units = b.jitter;
     }
 }
