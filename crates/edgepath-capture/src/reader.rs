@@ -339,9 +339,9 @@ impl<R: Read> CaptureReader<R> {
             let body_len = total - 12;
             match btype {
                 1 => self.interface(start, body_len, big)?,
-                6 => return self.enhanced(start, body_len, big),
+                6 => return self.timed_block(start, body_len, big, false),
                 3 => return self.simple(start, body_len, big),
-                2 => return self.obsolete(start, body_len, big),
+                2 => return self.timed_block(start, body_len, big, true),
                 _ => {} // name resolution, statistics, custom blocks: not needed
             }
         }
@@ -438,23 +438,39 @@ impl<R: Read> CaptureReader<R> {
         }))
     }
 
-    fn enhanced(
+    /// An enhanced packet block (6) or the obsolete packet block (2): the same layout
+    /// but for the interface id, 32 bits in the first, 16 (then a drop count) in the
+    /// second.
+    fn timed_block(
         &self,
         start: u64,
         body_len: usize,
         big: bool,
+        obsolete: bool,
     ) -> Result<Option<Packet<'_>>, CaptureError> {
         if body_len < 20 {
             return Err(CaptureError::Malformed {
                 offset: start,
-                what: "enhanced packet block too short".into(),
+                what: format!(
+                    "{} block too short",
+                    if obsolete {
+                        "packet"
+                    } else {
+                        "enhanced packet"
+                    }
+                ),
             });
         }
-        let iface = self.iface(start, u32_at(&self.buf, 0, big) as usize)?;
+        let id = if obsolete {
+            usize::from(u16_at(&self.buf, 0, big))
+        } else {
+            u32_at(&self.buf, 0, big) as usize
+        };
+        let iface = self.iface(start, id)?;
         let ts =
             (u64::from(u32_at(&self.buf, 4, big)) << 32) | u64::from(u32_at(&self.buf, 8, big));
         let caplen = u32_at(&self.buf, 12, big) as usize;
-        let orig = u32_at(&self.buf, 16, big);
+        let orig_len = u32_at(&self.buf, 16, big);
         self.packet_at(
             start,
             body_len,
@@ -463,7 +479,7 @@ impl<R: Read> CaptureReader<R> {
                 ts,
                 data_at: 20,
                 caplen,
-                orig_len: orig,
+                orig_len,
             },
         )
     }
@@ -490,36 +506,6 @@ impl<R: Read> CaptureReader<R> {
             Record {
                 ts: 0,
                 data_at: 4,
-                caplen,
-                orig_len: orig,
-            },
-        )
-    }
-
-    fn obsolete(
-        &self,
-        start: u64,
-        body_len: usize,
-        big: bool,
-    ) -> Result<Option<Packet<'_>>, CaptureError> {
-        if body_len < 20 {
-            return Err(CaptureError::Malformed {
-                offset: start,
-                what: "packet block too short".into(),
-            });
-        }
-        let iface = self.iface(start, usize::from(u16_at(&self.buf, 0, big)))?;
-        let ts =
-            (u64::from(u32_at(&self.buf, 4, big)) << 32) | u64::from(u32_at(&self.buf, 8, big));
-        let caplen = u32_at(&self.buf, 12, big) as usize;
-        let orig = u32_at(&self.buf, 16, big);
-        self.packet_at(
-            start,
-            body_len,
-            iface,
-            Record {
-                ts,
-                data_at: 20,
                 caplen,
                 orig_len: orig,
             },
