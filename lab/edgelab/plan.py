@@ -5,6 +5,12 @@ Only documentation ranges (198.51.100.0/24, 203.0.113.0/24), carrier-grade NAT s
 namespace has no default route, so nothing can leave the lab.
 """
 
+import os
+
+# The lab's own directory (scenarios, catalog, TLS server).
+LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CATALOG = os.path.join(LAB_DIR, "catalog.json")
+
 LAN = "192.168.1.0/24"
 CLIENT = "192.168.1.10"
 ROUTER_LAN = "192.168.1.1"

@@ -9,7 +9,7 @@ import time
 from . import plan
 from .net import LabError, run
 
-LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAB_DIR = plan.LAB_DIR
 
 
 def _cert(lab, name, cn, sans=None, ca=None, days=2):
@@ -217,7 +217,7 @@ def environment(lab):
     """What a command run in the client namespace is told about the lab."""
     s = lab.scenario
     env = {
-        "EDGEPATH_ENDPOINTS": os.path.join(LAB_DIR, "catalog.json"),
+        "EDGEPATH_ENDPOINTS": plan.CATALOG,
         # The lab edge stands in for Microsoft: its root is the one declared root. An
         # inspection CA is only in the system store, as on a company's clients.
         "EDGEPATH_CA": lab.root_ca[1],

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use edgepath_model::MediaRanges;
 
+use crate::analyze::Endpoint;
 use crate::classify::Class;
 use crate::report::{Finding, FlowRef, FlowReport};
 
@@ -28,10 +29,12 @@ pub struct Context {
     pub udp_relay_works: HashSet<IpAddr>,
 }
 
-/// The findings about one flow.
+/// The findings about one flow; `client` and `server` are its endpoints (the report
+/// holds them only as text).
 pub fn for_flow(
     flow: &FlowReport,
-    client: IpAddr,
+    (client, client_port): Endpoint,
+    (_, server_port): Endpoint,
     class: &Class,
     ranges: &MediaRanges,
     ctx: &Context,
@@ -55,7 +58,7 @@ pub fn for_flow(
                 "{} packet(s) to the relay and no answer: {} {} is blocked on the way (edgepath rules)",
                 flow.packets[0],
                 flow.transport.to_ascii_uppercase(),
-                flow.server.rsplit_once(':').map_or("", |(_, p)| p)
+                server_port
             ),
         );
         return;
@@ -64,21 +67,15 @@ pub fn for_flow(
     // Teams' media ranges: only a Teams client's media is.
     let media = class.service == "av-edge"
         || (class.service == "p2p-media" && ctx.teams_clients.contains(&client));
-    let client_port: Option<u16> = flow
-        .client
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok());
-    if media {
-        if let Some(p) = client_port.filter(|p| !ranges.media.contains(*p)) {
-            add(
-                "warn",
-                "media-source-port-outside-range",
-                format!(
-                    "media from source port {p}, outside the media range {}: QoS by source port does not mark it, and source-port firewall rules drop it (is the client provisioned with ucPortRangeEnabled?)",
-                    ranges.media
-                ),
-            );
-        }
+    if media && !ranges.media.contains(client_port) {
+        add(
+            "warn",
+            "media-source-port-outside-range",
+            format!(
+                "media from source port {client_port}, outside the media range {}: QoS by source port does not mark it, and source-port firewall rules drop it (is the client provisioned with ucPortRangeEnabled?)",
+                ranges.media
+            ),
+        );
     }
     let udp_works = ctx.udp_relay_works.contains(&client);
     match class.path {
@@ -99,11 +96,7 @@ pub fn for_flow(
         ),
         _ => {}
     }
-    let server_port: Option<u16> = flow
-        .server
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok());
-    if class.service == "av-edge" && server_port.is_some_and(|p| (50000..=59999).contains(&p)) {
+    if class.service == "av-edge" && (50000..=59999).contains(&server_port) {
         add(
             "info",
             "legacy-high-port-media",

@@ -132,9 +132,9 @@ fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<Str
     let mut services = std::collections::BTreeMap::new();
     let counters = a.counters;
     for (f, class) in a.flows.into_iter().zip(&classes) {
-        let client = f.client.0;
+        let (client, server) = (f.client, f.server);
         let fr = flow_report(f, class, t0);
-        findings::for_flow(&fr, client, class, &ranges, &ctx, &mut found);
+        findings::for_flow(&fr, client, server, class, &ranges, &ctx, &mut found);
         *services.entry(class.service).or_insert(0u64) += 1;
         flows.push(fr);
     }

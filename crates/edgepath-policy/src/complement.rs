@@ -67,19 +67,17 @@ fn to_cidrs(mut a: u128, b: u128, bits: u32) -> Vec<(u128, u8)> {
     }
 }
 
+/// A range as an inclusive integer interval.
+fn span_v4(n: &Ipv4Net) -> (u128, u128) {
+    (
+        u128::from(u32::from(n.network())),
+        u128::from(u32::from(n.broadcast())),
+    )
+}
+
 /// IPv4 space minus `excluded`, as the fewest CIDRs.
 pub fn complement_v4(excluded: &[Ipv4Net]) -> Vec<Ipv4Net> {
-    let iv = merge(
-        excluded
-            .iter()
-            .map(|n| {
-                (
-                    u128::from(u32::from(n.network())),
-                    u128::from(u32::from(n.broadcast())),
-                )
-            })
-            .collect(),
-    );
+    let iv = merge(excluded.iter().map(span_v4).collect());
     gaps(&iv, u128::from(u32::MAX))
         .into_iter()
         .flat_map(|(a, b)| to_cidrs(a, b, 32))
@@ -116,27 +114,11 @@ mod tests {
         let comp = complement_v4(excluded);
         let mut all: Vec<(u128, u128, bool)> = comp
             .iter()
-            .map(|n| {
-                (
-                    u128::from(u32::from(n.network())),
-                    u128::from(u32::from(n.broadcast())),
-                    true,
-                )
-            })
+            .map(|n| (span_v4(n).0, span_v4(n).1, true))
             .chain(
-                merge(
-                    excluded
-                        .iter()
-                        .map(|n| {
-                            (
-                                u128::from(u32::from(n.network())),
-                                u128::from(u32::from(n.broadcast())),
-                            )
-                        })
-                        .collect(),
-                )
-                .into_iter()
-                .map(|(a, b)| (a, b, false)),
+                merge(excluded.iter().map(span_v4).collect())
+                    .into_iter()
+                    .map(|(a, b)| (a, b, false)),
             )
             .collect();
         all.sort();
