@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use edgepath_model::Profile;
+use edgepath_model::{DataVersion, Profile};
 use edgepath_policy::{ChainPolicy, PacType, ProxyAddr, Target};
 
 /// edgepath: can Skype for Business Online / Teams clients reach the
@@ -54,6 +54,21 @@ pub struct EndpointArgs {
     /// instead of the imported/updated data or the embedded snapshot.
     #[arg(long, value_name = "FILE", env = "EDGEPATH_ENDPOINTS", global = true)]
     pub endpoints: Option<PathBuf>,
+    /// Microsoft's version of the --endpoints file or of the file `catalog import`
+    /// keeps (YYYYMMDDNN, as https://endpoints.office.com/version answers): the JSON
+    /// does not carry it, and reports name it and warn when it is over 35 days old.
+    #[arg(
+        long,
+        value_name = "VERSION",
+        env = "EDGEPATH_ENDPOINTS_VERSION",
+        value_parser = parse_data_version,
+        global = true
+    )]
+    pub endpoints_version: Option<DataVersion>,
+}
+
+fn parse_data_version(s: &str) -> Result<DataVersion, String> {
+    DataVersion::parse(s).map_err(|e| e.to_string())
 }
 
 /// Output options.
@@ -85,7 +100,8 @@ pub struct CatalogArgs {
 #[derive(Debug, Subcommand)]
 pub enum CatalogAction {
     /// Check FILE (Microsoft's endpoint JSON) and keep it as the endpoint data
-    /// later runs use, then show the catalog built from it.
+    /// later runs use, then show the catalog built from it and what changed against
+    /// the data in use before. Give its version with --endpoints-version.
     Import {
         /// The JSON file, as https://endpoints.office.com/endpoints/worldwide returns it.
         file: PathBuf,
@@ -94,7 +110,7 @@ pub enum CatalogAction {
         dry_run: bool,
     },
     /// Fetch Microsoft's current endpoint list (only when its version changed)
-    /// and keep it for later runs.
+    /// and keep it for later runs; list what changed against the data in use before.
     Update {
         /// Fetch the list even when the version is unchanged.
         #[arg(long)]
@@ -112,6 +128,15 @@ pub enum CatalogAction {
     },
     /// Forget imported or updated endpoint data; go back to the embedded snapshot.
     Reset,
+    /// List what changed from OLD to NEW (two files in Microsoft's endpoint JSON):
+    /// endpoint sets added and removed, and per set the addresses, names and ports.
+    /// Exits 0 when they agree, 1 when something changed.
+    Diff {
+        /// The earlier list.
+        old: PathBuf,
+        /// The later list.
+        new: PathBuf,
+    },
 }
 
 /// `edgepath provisioning`.

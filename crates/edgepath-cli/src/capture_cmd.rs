@@ -17,7 +17,7 @@ const TEXT_ROWS: usize = 200;
 /// Runs the command.
 pub fn run(args: &CaptureArgs) -> Result<Outcome> {
     let input = model_input::load(
-        args.endpoints.endpoints.as_deref(),
+        &args.endpoints,
         args.provisioning.as_deref(),
         Profile::Current,
     )?;

@@ -1,7 +1,10 @@
 //! `edgepath catalog`: the service table, and managing the endpoint data.
 
 use anyhow::{anyhow, Result};
-use edgepath_model::{Catalog, EndpointSet, EndpointSource, MediaRanges, Profile, QosRule};
+use edgepath_model::{
+    snapshot, Catalog, EndpointData, EndpointDiff, EndpointSet, EndpointSource, MediaRanges,
+    Profile, QosRule,
+};
 use serde::Serialize;
 
 use crate::args::{CatalogAction, CatalogArgs};
@@ -22,59 +25,64 @@ struct CatalogDoc<'a> {
     /// Every address range with the highest category any set gives it.
     #[serde(skip_serializing_if = "Option::is_none")]
     addresses: Option<Vec<edgepath_model::endpoints::AddressEntry>>,
+    /// What `import` changes against the data in use before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a Changes>,
+}
+
+/// What changed against the data in use before, for `import` and `update`.
+#[derive(Debug, Serialize)]
+pub struct Changes {
+    /// The data compared against, in words (with its version).
+    pub against: String,
+    /// The change list.
+    #[serde(flatten)]
+    pub diff: EndpointDiff,
+}
+
+impl Changes {
+    /// The data in use before this command (kept data, else the embedded snapshot)
+    /// compared with `new`. Unreadable kept data is compared as absent: the command
+    /// is about to replace it.
+    pub fn against_current(store: &Store, new: &EndpointData) -> Changes {
+        let today = store::today();
+        let (old, source) = match store.read() {
+            Ok(Some((data, meta))) => (data, meta.source(&store.data_path(), today)),
+            _ => (snapshot::endpoint_data(), snapshot::source(today)),
+        };
+        Changes {
+            against: source.description,
+            diff: edgepath_model::diff_endpoints(&old, new),
+        }
+    }
+
+    /// "Changes against ...:" and the list.
+    pub fn render(&self) -> String {
+        format!(
+            "\nChanges against {}:\n{}",
+            self.against,
+            self.diff.render()
+        )
+    }
+}
+
+/// The JSON document of `edgepath catalog diff`.
+#[derive(Serialize)]
+struct DiffDoc<'a> {
+    old: String,
+    new: String,
+    #[serde(flatten)]
+    diff: &'a EndpointDiff,
 }
 
 /// Runs `edgepath catalog ...`.
 pub fn run(args: &CatalogArgs) -> Result<Outcome> {
     match &args.action {
         None => {
-            let loaded = store::load(args.endpoints.endpoints.as_deref())?;
-            show(loaded.data, &loaded.source, args, false)
+            let loaded = store::load(&args.endpoints)?;
+            show(loaded.data, &loaded.source, args, None)
         }
-        Some(CatalogAction::Import { file, dry_run }) => {
-            let (data, value) = store::read_endpoint_file(file)?;
-            // Build first: data without a Skype area is refused before it is kept.
-            Catalog::build(data.clone(), args.profile)
-                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-            let mut source = EndpointSource {
-                kind: "file",
-                version: None,
-                date: None,
-                path: Some(file.display().to_string()),
-                description: format!(
-                    "endpoint data from {} (not kept: --dry-run)",
-                    file.display()
-                ),
-            };
-            if !dry_run {
-                let stored_at = now_rfc3339();
-                let kept = Store::locate()?.write(
-                    value,
-                    Meta {
-                        origin: "import".into(),
-                        from: std::fs::canonicalize(file)
-                            .unwrap_or_else(|_| file.clone())
-                            .display()
-                            .to_string(),
-                        version: None,
-                        instance: None,
-                        stored_at: stored_at.clone(),
-                    },
-                )?;
-                source = EndpointSource {
-                    kind: "cache",
-                    version: None,
-                    date: Some(stored_at),
-                    path: Some(kept.display().to_string()),
-                    description: format!(
-                        "endpoint data imported from {}; kept in {} for later runs (`edgepath catalog reset` forgets it)",
-                        file.display(),
-                        kept.display()
-                    ),
-                };
-            }
-            show(data, &source, args, true)
-        }
+        Some(CatalogAction::Import { file, dry_run }) => import(args, file, *dry_run),
         Some(CatalogAction::Update {
             force,
             instance,
@@ -84,25 +92,7 @@ pub fn run(args: &CatalogArgs) -> Result<Outcome> {
             if args.output.json {
                 emit_json(&report)?;
             } else {
-                let text = match report.status {
-                    "up_to_date" => format!(
-                        "Microsoft's {} endpoint list is still version {}; kept data unchanged ({}).\n",
-                        report.instance, report.version, report.path
-                    ),
-                    _ => format!(
-                        "Fetched Microsoft's {} endpoint list, version {} ({} endpoint sets{}); kept in {}.\nLater runs use it; `edgepath catalog reset` goes back to the embedded snapshot.\n",
-                        report.instance,
-                        report.version,
-                        report.endpoint_sets,
-                        report
-                            .previous_version
-                            .as_deref()
-                            .map(|p| format!(", was {p}"))
-                            .unwrap_or_default(),
-                        report.path
-                    ),
-                };
-                emit(&text)?;
+                emit(&report.render())?;
             }
             Ok(Outcome::Clean)
         }
@@ -123,15 +113,82 @@ pub fn run(args: &CatalogArgs) -> Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
+        Some(CatalogAction::Diff { old, new }) => {
+            let (old_data, _) = store::read_endpoint_file(old)?;
+            let (new_data, _) = store::read_endpoint_file(new)?;
+            let diff = edgepath_model::diff_endpoints(&old_data, &new_data);
+            if args.output.json {
+                emit_json(&DiffDoc {
+                    old: old.display().to_string(),
+                    new: new.display().to_string(),
+                    diff: &diff,
+                })?;
+            } else {
+                emit(&format!(
+                    "Changes from {} to {}:\n{}",
+                    old.display(),
+                    new.display(),
+                    diff.render()
+                ))?;
+            }
+            Ok(if diff.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Findings
+            })
+        }
     }
 }
 
+/// `catalog import FILE`: check it, compare it with the data in use, keep it.
+fn import(args: &CatalogArgs, file: &std::path::Path, dry_run: bool) -> Result<Outcome> {
+    let (data, value) = store::read_endpoint_file(file)?;
+    // Build first: data without a Skype area is refused before it is kept.
+    Catalog::build(data.clone(), args.profile).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let store = Store::locate()?;
+    let changes = Changes::against_current(&store, &data);
+    let version = args.endpoints.endpoints_version.clone();
+    let today = store::today();
+    let source = if dry_run {
+        EndpointSource::new(
+            "file",
+            &format!(
+                "endpoint data from {} (not kept: --dry-run)",
+                file.display()
+            ),
+            version,
+            Some(file.display().to_string()),
+            today,
+        )
+    } else {
+        let meta = Meta {
+            origin: "import".into(),
+            from: std::fs::canonicalize(file)
+                .unwrap_or_else(|_| file.to_path_buf())
+                .display()
+                .to_string(),
+            version: version.map(|v| v.to_string()),
+            instance: None,
+            stored_at: now_rfc3339(),
+        };
+        let kept = store.write(value, meta.clone())?;
+        let mut source = meta.source(&kept, today);
+        source
+            .description
+            .push_str("; later runs use it (`edgepath catalog reset` forgets it)");
+        source
+    };
+    store::warn_if_stale(&source);
+    show(data, &source, args, Some(&changes))
+}
+
 fn show(
-    data: edgepath_model::EndpointData,
+    data: EndpointData,
     source: &EndpointSource,
     args: &CatalogArgs,
-    with_sets: bool,
+    changes: Option<&Changes>,
 ) -> Result<Outcome> {
+    let with_sets = changes.is_some();
     let where_ = source.path.as_deref().unwrap_or("the embedded snapshot");
     let data_warnings: Vec<String> = data
         .warnings()
@@ -141,6 +198,8 @@ fn show(
     let catalog = Catalog::build(data, args.profile).map_err(|e| anyhow!("{where_}: {e}"))?;
     let mut warnings = data_warnings;
     warnings.extend(catalog.warnings().iter().cloned());
+    // Stale data is a finding of `catalog` (exit 1); other commands only warn.
+    warnings.extend(source.staleness_warning());
     let outcome = Outcome::from_warnings(&warnings);
     if args.output.json {
         emit_json(&CatalogDoc {
@@ -151,9 +210,14 @@ fn show(
             warnings,
             endpoint_sets: with_sets.then(|| catalog.endpoint_data().sets()),
             addresses: with_sets.then(|| catalog.endpoint_data().address_table()),
+            changes,
         })?;
     } else {
-        emit(&render(&catalog, source, &warnings, with_sets))?;
+        let mut text = render(&catalog, source, &warnings, with_sets);
+        if let Some(c) = changes {
+            text.push_str(&c.render());
+        }
+        emit(&text)?;
     }
     Ok(outcome)
 }

@@ -31,11 +31,7 @@ fn rest_credentials(secret: &str, user: Option<&str>) -> (String, String) {
 fn config(args: &CheckArgs) -> Result<CheckConfig> {
     let ModelInput {
         catalog, ranges, ..
-    } = model_input::load(
-        args.endpoints.endpoints.as_deref(),
-        args.provisioning.as_deref(),
-        args.profile,
-    )?;
+    } = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;
     let mut proxy = match (&args.proxy, args.no_proxy) {
         (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use edgepath_model::{Catalog, EndpointSource, MediaRanges, Profile, Provisioning};
 
+use crate::args::EndpointArgs;
 use crate::output::read_text;
 use crate::store;
 
@@ -35,7 +36,7 @@ pub fn media_ranges(path: Option<&Path>) -> Result<MediaRanges> {
 /// Loads the endpoint data and provisioning and builds the catalog; errors name the
 /// file (or the embedded snapshot) at fault.
 pub fn load(
-    endpoints: Option<&Path>,
+    endpoints: &EndpointArgs,
     provisioning: Option<&Path>,
     profile: Profile,
 ) -> Result<ModelInput> {

@@ -92,11 +92,7 @@ pub fn run(args: &RulesArgs) -> Result<Outcome> {
     };
     // Options first: a contradiction is reported before any file is read.
     opts.check()?;
-    let input = model_input::load(
-        args.endpoints.endpoints.as_deref(),
-        args.provisioning.as_deref(),
-        args.profile,
-    )?;
+    let input = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let (catalog, ranges, source) = (&input.catalog, &input.ranges, &input.source);
     let where_ = source.path.as_deref().unwrap_or("the embedded snapshot");
     let rules = edgepath_policy::build(

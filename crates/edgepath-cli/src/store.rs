@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::{snapshot, EndpointData, EndpointSource};
+use edgepath_model::{snapshot, DataVersion, EndpointData, EndpointSource};
+
+use crate::args::EndpointArgs;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,7 +33,7 @@ pub struct Meta {
     pub origin: String,
     /// The URL fetched or the file imported.
     pub from: String,
-    /// Microsoft's version (`update` only).
+    /// Microsoft's version (`update`, or `import --endpoints-version`).
     pub version: Option<String>,
     /// The service instance (`Worldwide`, ...), when known.
     pub instance: Option<String>,
@@ -224,51 +226,85 @@ pub fn read_endpoint_file(path: &Path) -> Result<(EndpointData, Value)> {
     Ok((data, value))
 }
 
-/// The endpoint data this run uses.
-pub fn load(explicit: Option<&Path>) -> Result<Loaded> {
-    if let Some(path) = explicit {
+/// The endpoint data this run uses: `--endpoints FILE` (with `--endpoints-version`
+/// when given), else the kept data, else the embedded snapshot. Warns once on stderr
+/// when it is stale.
+pub fn load(args: &EndpointArgs) -> Result<Loaded> {
+    let today = today();
+    let loaded = if let Some(path) = args.endpoints.as_deref() {
         let (data, _) = read_endpoint_file(path)?;
-        return Ok(Loaded {
+        let shown = path.display().to_string();
+        Loaded {
             data,
-            source: EndpointSource {
-                kind: "file",
-                version: None,
-                date: None,
-                path: Some(path.display().to_string()),
-                description: format!("endpoint data from {}", path.display()),
+            source: EndpointSource::new(
+                "file",
+                &format!("endpoint data from {shown}"),
+                args.endpoints_version.clone(),
+                Some(shown),
+                today,
+            ),
+        }
+    } else {
+        let store = Store::locate()?;
+        match store.read()? {
+            Some((data, meta)) => Loaded {
+                data,
+                source: meta.source(&store.data_path(), today),
             },
-        });
+            None => Loaded {
+                data: snapshot::endpoint_data(),
+                source: snapshot::source(today),
+            },
+        }
+    };
+    warn_if_stale(&loaded.source);
+    Ok(loaded)
+}
+
+/// Says on stderr, once per run, that the data in use is stale. It does not change
+/// the exit code of the command (README: exit codes); `catalog` counts it as a
+/// finding, and JSON reports carry `endpoints.stale`.
+pub fn warn_if_stale(source: &EndpointSource) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if let Some(w) = source.staleness_warning() {
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("edgepath: warning: {w}");
+        }
     }
-    let store = Store::locate()?;
-    if let Some((data, meta)) = store.read()? {
-        let path = store.data_path().display().to_string();
-        let description = match meta.origin.as_str() {
+}
+
+impl Meta {
+    /// The kept data as a source: its origin in words, its version and age.
+    pub fn source(&self, kept: &Path, today: i64) -> EndpointSource {
+        let path = kept.display().to_string();
+        let origin = match self.origin.as_str() {
             "update" => format!(
-                "Microsoft's {} endpoint list, version {}, fetched {} (kept in {path})",
-                meta.instance.as_deref().unwrap_or("?"),
-                meta.version.as_deref().unwrap_or("unknown"),
-                meta.stored_at
+                "Microsoft's {} endpoint list fetched {} (kept in {path})",
+                self.instance.as_deref().unwrap_or("?"),
+                self.stored_at
             ),
             _ => format!(
                 "endpoint data imported from {} on {} (kept in {path})",
-                meta.from, meta.stored_at
+                self.from, self.stored_at
             ),
         };
-        return Ok(Loaded {
-            data,
-            source: EndpointSource {
-                kind: "cache",
-                version: meta.version,
-                date: Some(meta.stored_at),
-                path: Some(path),
-                description,
-            },
-        });
+        // A version the cache cannot parse is reported as unknown, not trusted.
+        let version = self
+            .version
+            .as_deref()
+            .and_then(|v| DataVersion::parse(v).ok());
+        let mut source = EndpointSource::new("cache", &origin, version, Some(path), today);
+        source.stored_at = Some(self.stored_at.clone());
+        source
     }
-    Ok(Loaded {
-        data: snapshot::endpoint_data(),
-        source: snapshot::source(),
-    })
+}
+
+/// Today as days since 1970-01-01, UTC.
+pub fn today() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (secs / 86_400) as i64
 }
 
 /// Now as RFC 3339 UTC (`2026-11-25T17:02:00Z`), without a date crate.

@@ -7,10 +7,11 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::{Catalog, EndpointData, Profile};
+use edgepath_model::{Catalog, DataVersion, EndpointData, Profile};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::catalog_cmd::Changes;
 use crate::store::{now_rfc3339, Meta, Store};
 
 /// What an update did.
@@ -28,6 +29,39 @@ pub struct UpdateReport {
     pub endpoint_sets: usize,
     /// Where it is kept.
     pub path: String,
+    /// What changed against the data in use before (absent when up to date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+impl UpdateReport {
+    /// The report for people.
+    pub fn render(&self) -> String {
+        let label = DataVersion::parse(&self.version)
+            .map_or_else(|_| format!("version {}", self.version), |v| v.label());
+        match self.status {
+            "up_to_date" => format!(
+                "Microsoft's {} endpoint list is still {label}; kept data unchanged ({}).\n",
+                self.instance, self.path
+            ),
+            _ => {
+                let mut text = format!(
+                    "Fetched Microsoft's {} endpoint list, {label} ({} endpoint sets{}); kept in {}.\nLater runs use it; `edgepath catalog reset` goes back to the embedded snapshot.\n",
+                    self.instance,
+                    self.endpoint_sets,
+                    self.previous_version
+                        .as_deref()
+                        .map(|p| format!(", was {p}"))
+                        .unwrap_or_default(),
+                    self.path
+                );
+                if let Some(c) = &self.changes {
+                    text.push_str(&c.render());
+                }
+                text
+            }
+        }
+    }
 }
 
 /// Largest response we accept; the worldwide list is well under 1 MiB.
@@ -54,7 +88,7 @@ fn latest_version(body: &str, url: &str) -> Result<String> {
     let v: Value =
         serde_json::from_str(body).with_context(|| format!("{url}: the answer is not JSON"))?;
     match v.get("latest") {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 32 => Ok(s.clone()),
+        Some(Value::String(s)) if DataVersion::parse(s).is_ok() => Ok(s.clone()),
         _ => bail!(
             "{url}: the answer has no `latest` version string: {}",
             truncate(body, 200)
@@ -101,6 +135,7 @@ pub fn run(store: &Store, service_url: &str, instance: &str, force: bool) -> Res
             previous_version,
             endpoint_sets: sets,
             path,
+            changes: None,
         });
     }
     let data_url = format!("{base}/endpoints/{instance}?ClientRequestId={id}");
@@ -110,6 +145,7 @@ pub fn run(store: &Store, service_url: &str, instance: &str, force: bool) -> Res
     Catalog::build(data.clone(), Profile::Current).map_err(|e| anyhow!("{data_url}: {e}"))?;
     let value: Value =
         serde_json::from_str(&body).with_context(|| format!("{data_url}: not JSON"))?;
+    let changes = Changes::against_current(store, &data);
     let kept = store.write(
         value,
         Meta {
@@ -127,5 +163,6 @@ pub fn run(store: &Store, service_url: &str, instance: &str, force: bool) -> Res
         previous_version,
         endpoint_sets: data.sets().len(),
         path: kept.display().to_string(),
+        changes: Some(changes),
     })
 }

@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use crate::endpoints::{Category, EndpointData};
 use crate::ports::{PortRange, PortSet};
 use crate::service::{Profile, ServiceId, SourceClass};
+use crate::version::{DataVersion, Freshness};
 
 /// Why a catalog could not be built from endpoint data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,19 +21,71 @@ pub enum CatalogError {
     NoSkypeArea,
 }
 
-/// Where the endpoint data in use came from.
+/// Where the endpoint data in use came from, which Microsoft version it is and how
+/// old. Serialised as the `endpoints` object of every JSON report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EndpointSource {
     /// `embedded`, `cache` or `file`.
     pub kind: &'static str,
-    /// Microsoft's version string (`2024103100`), when known.
-    pub version: Option<String>,
-    /// When the data was taken or stored (YYYY-MM-DD or RFC 3339).
+    /// Microsoft's version (`2025013000`), when known.
+    pub version: Option<DataVersion>,
+    /// The version's publication date (`2025-01-30`), when the version is known.
     pub date: Option<String>,
+    /// Days from that date to today, when the version is known.
+    pub age_days: Option<i64>,
+    /// Whether the data is older than 35 days ([`crate::STALE_AFTER_DAYS`]); `null` when
+    /// its version, and so its age, is unknown.
+    pub stale: Option<bool>,
+    /// When `catalog update` or `catalog import` kept it (RFC 3339), for kept data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_at: Option<String>,
     /// The file it was read from, when not embedded.
     pub path: Option<String>,
-    /// A sentence for people.
+    /// A sentence for people, naming the version.
     pub description: String,
+}
+
+impl EndpointSource {
+    /// Describes data of `kind` that came from `origin` (a phrase: "endpoint data
+    /// from x.json"), with its version when known, aged against `today` (days
+    /// since 1970-01-01).
+    pub fn new(
+        kind: &'static str,
+        origin: &str,
+        version: Option<DataVersion>,
+        path: Option<String>,
+        today: i64,
+    ) -> Self {
+        let fresh = version.as_ref().map(|v| Freshness::of(v, today));
+        let label = version.as_ref().map_or_else(
+            || "Microsoft's version not recorded".to_owned(),
+            DataVersion::label,
+        );
+        EndpointSource {
+            kind,
+            date: version.as_ref().map(DataVersion::date),
+            age_days: fresh.map(|f| f.age_days),
+            stale: fresh.map(|f| f.stale),
+            version,
+            stored_at: None,
+            path,
+            description: format!("{origin}, {label}"),
+        }
+    }
+
+    /// The warning to give once per run when the data is stale: its version, its
+    /// age and the fix.
+    pub fn staleness_warning(&self) -> Option<String> {
+        if self.stale != Some(true) {
+            return None;
+        }
+        let version = self.version.as_ref()?;
+        Some(format!(
+            "the endpoint data is {}, {} days old (Microsoft publishes a new list monthly, 30 days before new addresses go live): rules and verdicts may miss addresses in use today; run `edgepath catalog update` (online) or `edgepath catalog import FILE --endpoints-version VERSION`",
+            version.label(),
+            self.age_days.unwrap_or_default()
+        ))
+    }
 }
 
 /// The source-port side of a service.

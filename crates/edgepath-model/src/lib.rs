@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod diff;
 pub mod endpoints;
 pub mod modality;
 pub mod ports;
@@ -13,10 +14,13 @@ pub mod provisioning;
 pub mod service;
 pub mod snapshot;
 pub mod time;
+pub mod version;
 
 pub use catalog::{Catalog, CatalogError, CatalogService, EndpointSource};
+pub use diff::{diff as diff_endpoints, EndpointDiff};
 pub use endpoints::{Category, EndpointData, EndpointError, EndpointSet};
 pub use modality::{Dscp, MediaRanges, Modality, QosRule};
 pub use ports::{PortError, PortRange, PortSet};
 pub use provisioning::{Provisioning, ProvisioningError};
 pub use service::{Profile, ServiceId, SourceClass};
+pub use version::{DataVersion, Freshness, VersionError, STALE_AFTER_DAYS};

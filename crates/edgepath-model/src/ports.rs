@@ -225,6 +225,34 @@ impl PortSet {
         self.ranges.iter().map(|r| r.len()).sum()
     }
 
+    /// The ports in this set and not in `other`.
+    pub fn difference(&self, other: &PortSet) -> PortSet {
+        let mut out = Vec::new();
+        for r in &self.ranges {
+            // Walk `other`'s sorted, disjoint ranges, cutting each out of `r`.
+            let mut next = u32::from(r.first);
+            let last = u32::from(r.last);
+            for o in &other.ranges {
+                let (of, ol) = (u32::from(o.first), u32::from(o.last));
+                if ol < next || of > last {
+                    continue;
+                }
+                if of > next {
+                    out.push((next, of - 1));
+                }
+                next = ol + 1;
+            }
+            if next <= last {
+                out.push((next, last));
+            }
+        }
+        // Every bound lies inside a range of `self`, so it fits a port.
+        PortSet::from_ranges(out.into_iter().map(|(a, b)| PortRange {
+            first: a as u16,
+            last: b as u16,
+        }))
+    }
+
     /// The set as range strings (`["443", "3478-3481"]`), the JSON form.
     pub fn to_strings(&self) -> Vec<String> {
         self.ranges.iter().map(ToString::to_string).collect()
@@ -253,6 +281,23 @@ impl Serialize for PortSet {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn differences() {
+        let set = |t: &str| PortSet::parse_list(t).unwrap();
+        assert_eq!(set("80,443").difference(&set("443")).to_string(), "80");
+        assert_eq!(
+            set("3478-3481").difference(&set("3479-3480")).to_string(),
+            "3478,3481"
+        );
+        assert_eq!(
+            set("1-65535").difference(&set("1,65535")).to_string(),
+            "2-65534"
+        );
+        assert!(set("443").difference(&set("1-1000")).is_empty());
+        assert_eq!(PortSet::new().difference(&set("443")), PortSet::new());
+        assert_eq!(set("443,3478").difference(&PortSet::new()), set("443,3478"));
+    }
 
     #[test]
     fn parses_microsoft_lists() {

@@ -1,19 +1,21 @@
 //! The endpoint data compiled into the binary, used when no other is given.
 //!
-//! It is a real, trimmed copy of Microsoft's worldwide endpoint sets (the
-//! Skype/Teams area in full, plus the Exchange, SharePoint and Common sets the
-//! services refer to). Microsoft's version number was not recorded with it, so
-//! we date it by when it was compiled in and say so; `edgepath catalog update`
-//! replaces it with Microsoft's current list on a machine that is online.
+//! It is Microsoft's complete Worldwide list, version 2025013000 (published
+//! 2025-01-30), kept whole: PAC type 2 and the checklist need every set, not only
+//! the ones the services name. Every report names that version and its age, and
+//! warns when it is stale; `edgepath catalog update` replaces it with Microsoft's
+//! current list on a machine that is online. To move the embedded data on, replace
+//! the file and [`SNAPSHOT_VERSION`] together (a test checks the pair).
 
 use crate::catalog::EndpointSource;
 use crate::endpoints::EndpointData;
+use crate::version::DataVersion;
 
-/// The embedded JSON, in the web service's format.
-pub const SNAPSHOT_JSON: &str = include_str!("../data/endpoints-worldwide-snapshot.json");
+/// The embedded JSON, in the web service's format, byte for byte as published.
+pub const SNAPSHOT_JSON: &str = include_str!("../data/endpoints-worldwide-2025013000.json");
 
-/// When the snapshot was compiled in.
-pub const SNAPSHOT_DATE: &str = "2026-11-25";
+/// Microsoft's version of the embedded list.
+pub const SNAPSHOT_VERSION: &str = "2025013000";
 
 /// The instance the snapshot describes.
 pub const SNAPSHOT_INSTANCE: &str = "Worldwide";
@@ -24,26 +26,70 @@ pub fn endpoint_data() -> EndpointData {
     EndpointData::parse(SNAPSHOT_JSON).expect("embedded snapshot is valid endpoint data")
 }
 
-/// A description of the embedded snapshot as a data source.
-pub fn source() -> EndpointSource {
-    EndpointSource {
-        kind: "embedded",
-        version: None,
-        date: Some(SNAPSHOT_DATE.to_owned()),
-        path: None,
-        description: format!(
-            "embedded snapshot of Microsoft's {SNAPSHOT_INSTANCE} endpoint sets, compiled in {SNAPSHOT_DATE} (trimmed to the sets edgepath uses; run `edgepath catalog update` for the current list)"
-        ),
-    }
+/// The embedded list's version.
+pub fn version() -> DataVersion {
+    // A unit test parses the constant, so this cannot fail at run time.
+    DataVersion::parse(SNAPSHOT_VERSION).expect("embedded version is valid")
+}
+
+/// A description of the embedded snapshot as a data source, aged against `today`
+/// (days since 1970-01-01).
+pub fn source(today: i64) -> EndpointSource {
+    EndpointSource::new(
+        "embedded",
+        &format!("embedded copy of Microsoft's {SNAPSHOT_INSTANCE} endpoint list"),
+        Some(version()),
+        None,
+        today,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::time::days_from_civil;
+
     #[test]
     fn snapshot_parses_cleanly() {
         let data = super::endpoint_data();
-        assert!(data.warnings().is_empty());
+        assert!(data.warnings().is_empty(), "{:?}", data.warnings());
         assert!(data.has_skype_area());
         assert!(data.set(11).is_some() && data.set(12).is_some());
+    }
+
+    #[test]
+    fn snapshot_is_microsofts_2025013000_list() {
+        let data = super::endpoint_data();
+        assert_eq!(data.sets().len(), 67);
+        let media: Vec<String> = data
+            .set(11)
+            .unwrap()
+            .ips
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(media, ["52.112.0.0/14", "52.122.0.0/15", "2603:1063::/38"]);
+        assert!(data
+            .set(12)
+            .unwrap()
+            .urls
+            .contains(&"*.teams.cloud.microsoft".to_owned()));
+        for gone in [13, 15, 22, 26, 29] {
+            assert!(data.set(gone).is_none(), "set {gone}");
+        }
+        let src = super::source(days_from_civil(2025, 2, 1));
+        assert_eq!(src.version.as_ref().map(|v| v.as_str()), Some("2025013000"));
+        assert_eq!(src.date.as_deref(), Some("2025-01-30"));
+        assert_eq!((src.age_days, src.stale), (Some(2), Some(false)));
+        assert!(src
+            .description
+            .contains("Microsoft version 2025013000 (2025-01-30)"));
+        assert!(src.staleness_warning().is_none());
+        let old = super::source(days_from_civil(2026, 11, 26));
+        assert_eq!((old.age_days, old.stale), (Some(665), Some(true)));
+        let w = old.staleness_warning().unwrap();
+        assert!(
+            w.contains("665 days old") && w.contains("edgepath catalog update"),
+            "{w}"
+        );
     }
 }
