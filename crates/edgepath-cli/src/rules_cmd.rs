@@ -103,10 +103,8 @@ pub fn run(args: &RulesArgs) -> Result<Outcome> {
         },
     )
     .map_err(|e| anyhow!("{where_}: {e}"))?;
-    let endpoint_data = match &source.version {
-        Some(v) => format!("{} (version {v})", source.description),
-        None => source.description.clone(),
-    };
+    // The description names Microsoft's version and date (or says it is unknown).
+    let endpoint_data = source.description.clone();
     let command = command_line(args);
     let prov = Provenance {
         endpoint_data,
