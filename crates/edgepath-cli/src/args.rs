@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use edgepath_model::{DataVersion, Profile};
-use edgepath_policy::{ChainPolicy, PacType, ProxyAddr, Target};
+use edgepath_policy::{ChainPolicy, PacType, ProxyAddr, SplitTunnel, Target};
 
 /// edgepath: can Skype for Business Online / Teams clients reach the
 /// Microsoft 365 edge from here, by which path, why not, and which firewall,
@@ -279,8 +279,17 @@ pub struct RulesArgs {
     /// (default: the rules are the whole outbound policy) or `accept` (they only count).
     #[arg(long, value_name = "drop|accept", value_parser = parse_policy)]
     pub policy: Option<ChainPolicy>,
+    /// wireguard, openvpn: what stays outside the tunnel: `optimize` (default: every
+    /// Optimize set, Exchange, SharePoint and Teams media, as Microsoft advises) or
+    /// `teams-media` (the Teams media set only).
+    #[arg(long, value_name = "optimize|teams-media", value_parser = parse_split)]
+    pub split: Option<SplitTunnel>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+fn parse_split(s: &str) -> Result<SplitTunnel, String> {
+    s.parse()
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {

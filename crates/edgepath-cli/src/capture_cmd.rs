@@ -9,7 +9,7 @@ use edgepath_model::Profile;
 
 use crate::args::CaptureArgs;
 use crate::model_input;
-use crate::output::{emit, emit_json, Outcome, Table};
+use crate::output::{emit, emit_json, Outcome, Table, WithEndpoints};
 
 /// Text rows shown without `--all`: Microsoft 365 and media flows first.
 const TEXT_ROWS: usize = 200;
@@ -35,9 +35,18 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
             Outcome::Clean
         };
     if args.output.json {
-        emit_json(&report)?;
+        emit_json(&WithEndpoints {
+            endpoints: &input.source,
+            report: &report,
+        })?;
     } else {
-        emit(&render(&report, &shown.to_string(), args.all))?;
+        let mut text = render(&report, &shown.to_string(), args.all);
+        // Flows are classified by these ranges: say which list they are.
+        text.insert_str(
+            text.find('\n').map_or(0, |i| i + 1),
+            &format!("Endpoint data: {}\n", input.source.description),
+        );
+        emit(&text)?;
     }
     Ok(outcome)
 }

@@ -5,13 +5,14 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use edgepath_model::EndpointSource;
 use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
 use edgepath_probe::proxy::{split_credentials, Proxy};
 use edgepath_probe::tls::Trust;
 
 use crate::args::CheckArgs;
 use crate::model_input::{self, ModelInput};
-use crate::output::{emit, emit_json, Outcome, Table};
+use crate::output::{emit, emit_json, Outcome, Table, WithEndpoints};
 
 /// coturn's REST-style credentials (`use-auth-secret`): the username is the expiry time
 /// (and a user id), the password base64(HMAC-SHA1(secret, username)).
@@ -28,9 +29,11 @@ fn rest_credentials(secret: &str, user: Option<&str>) -> (String, String) {
     (username, edgepath_probe::proxy::base64(&mac))
 }
 
-fn config(args: &CheckArgs) -> Result<CheckConfig> {
+fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
     let ModelInput {
-        catalog, ranges, ..
+        catalog,
+        ranges,
+        source,
     } = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;
     let mut proxy = match (&args.proxy, args.no_proxy) {
@@ -65,23 +68,26 @@ fn config(args: &CheckArgs) -> Result<CheckConfig> {
             bail!("--tenant `{t}` is not a domain name");
         }
     }
-    Ok(CheckConfig {
-        catalog,
-        ranges,
-        profile: args.profile,
-        legacy_ports: args.legacy_ports.clone(),
-        tenant: args.tenant.clone(),
-        proxy,
-        trust,
-        turn,
-        duration: Duration::from_secs(args.duration),
-        timeouts: Timeouts::default(),
-    })
+    Ok((
+        CheckConfig {
+            catalog,
+            ranges,
+            profile: args.profile,
+            legacy_ports: args.legacy_ports.clone(),
+            tenant: args.tenant.clone(),
+            proxy,
+            trust,
+            turn,
+            duration: Duration::from_secs(args.duration),
+            timeouts: Timeouts::default(),
+        },
+        source,
+    ))
 }
 
 /// Runs the command.
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
-    let cfg = config(args)?;
+    let (cfg, source) = config(args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,9 +118,12 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         Outcome::Findings
     };
     if args.output.json {
-        emit_json(&report)?;
+        emit_json(&WithEndpoints {
+            endpoints: &source,
+            report: &report,
+        })?;
     } else {
-        emit(&render(&report))?;
+        emit(&render(&report, &source))?;
     }
     Ok(outcome)
 }
@@ -153,7 +162,7 @@ fn headline(r: &Report) -> Option<String> {
     }
 }
 
-fn render(r: &Report) -> String {
+fn render(r: &Report, source: &EndpointSource) -> String {
     let paint = Paint(
         std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
@@ -162,6 +171,7 @@ fn render(r: &Report) -> String {
         "edgepath check: Skype for Business Online / Teams from this network (profile {}, {} ms)\n",
         r.profile, r.elapsed_ms
     );
+    out.push_str(&format!("Endpoint data: {}\n", source.description));
     if let Some(p) = &r.proxy {
         out.push_str(&format!("Proxy: {p}\n"));
     }

@@ -43,6 +43,17 @@ pub fn emit_json<T: Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// A lens's report with the endpoint data it used (`endpoints`: kind, version,
+/// date, age_days, stale, path, description) beside its own fields.
+#[derive(Serialize)]
+pub struct WithEndpoints<'a, T: Serialize> {
+    /// Where the endpoint data came from and how old it is.
+    pub endpoints: &'a edgepath_model::EndpointSource,
+    /// The report's own fields.
+    #[serde(flatten)]
+    pub report: &'a T,
+}
+
 /// A left-aligned text table.
 pub struct Table {
     header: Vec<String>,

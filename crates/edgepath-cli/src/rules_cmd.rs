@@ -2,8 +2,9 @@
 //! path, from the same catalog the probe uses.
 
 use anyhow::{anyhow, Result};
+use edgepath_model::EndpointSource;
 use edgepath_model::PortSet;
-use edgepath_policy::{Options, PacType, Provenance, Rendered, RuleSet, TargetOptions};
+use edgepath_policy::{Options, PacType, Provenance, Rendered, RuleSet, Target, TargetOptions};
 use serde::Serialize;
 
 use crate::args::RulesArgs;
@@ -26,15 +27,35 @@ struct FlowDoc<'a> {
     media: bool,
 }
 
+/// An Optimize set a VPN split leaves outside (or inside) the tunnel.
+#[derive(Serialize)]
+struct SplitSetDoc<'a> {
+    endpoint_set: u32,
+    service_area: &'a str,
+    addresses: Vec<String>,
+}
+
+/// What a VPN target leaves outside the tunnel.
+#[derive(Serialize)]
+struct SplitDoc<'a> {
+    mode: &'static str,
+    outside_tunnel: Vec<SplitSetDoc<'a>>,
+    inside_tunnel: Vec<SplitSetDoc<'a>>,
+}
+
 /// The JSON document of `edgepath rules --json`.
 #[derive(Serialize)]
 struct RulesDoc<'a> {
     target: &'static str,
+    endpoints: &'a EndpointSource,
     endpoint_data: &'a str,
     command: &'a str,
     notes: &'a [String],
     flows: Vec<FlowDoc<'a>>,
     qos: &'a [edgepath_model::QosRule],
+    /// wireguard and openvpn: the split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split: Option<SplitDoc<'a>>,
     warnings: &'a [String],
     config: &'a str,
 }
@@ -44,6 +65,9 @@ fn command_line(args: &RulesArgs) -> String {
     let mut c = format!("edgepath rules --target {}", args.target);
     if let Some(p) = &args.endpoints.endpoints {
         c.push_str(&format!(" --endpoints {}", p.display()));
+    }
+    if let Some(v) = &args.endpoints.endpoints_version {
+        c.push_str(&format!(" --endpoints-version {v}"));
     }
     if let Some(p) = &args.provisioning {
         c.push_str(&format!(" --provisioning {}", p.display()));
@@ -75,6 +99,9 @@ fn command_line(args: &RulesArgs) -> String {
     if let Some(p) = args.policy {
         c.push_str(&format!(" --policy {}", p.name()));
     }
+    if let Some(s) = args.split {
+        c.push_str(&format!(" --split {}", s.name()));
+    }
     c
 }
 
@@ -89,6 +116,7 @@ pub fn run(args: &RulesArgs) -> Result<Outcome> {
         dns: args.dns.clone(),
         policy: args.policy,
         restrict_source_ports: args.restrict_source_ports,
+        split: args.split,
     };
     // Options first: a contradiction is reported before any file is read.
     opts.check()?;
@@ -116,7 +144,7 @@ pub fn run(args: &RulesArgs) -> Result<Outcome> {
         eprintln!("edgepath: warning: {w}");
     }
     if args.output.json {
-        emit_json(&document(&rules, &rendered, &prov, args, warnings))?;
+        emit_json(&document(&rules, &rendered, &prov, args, source, warnings))?;
     } else {
         emit(&rendered.text)?;
     }
@@ -128,10 +156,36 @@ fn document<'a>(
     rendered: &'a Rendered,
     prov: &'a Provenance,
     args: &RulesArgs,
+    source: &'a EndpointSource,
     warnings: &'a [String],
 ) -> RulesDoc<'a> {
+    let split = matches!(args.target, Target::Wireguard | Target::Openvpn).then(|| {
+        let mode = args.split.unwrap_or_default();
+        let (outside, inside) = rules.split_tunnel(mode);
+        let doc = |sets: Vec<&'a edgepath_policy::OptimizeSet>| {
+            sets.into_iter()
+                .map(|s| SplitSetDoc {
+                    endpoint_set: s.set_id,
+                    service_area: &s.area,
+                    addresses: s
+                        .v4
+                        .iter()
+                        .map(ToString::to_string)
+                        .chain(s.v6.iter().map(ToString::to_string))
+                        .collect(),
+                })
+                .collect()
+        };
+        SplitDoc {
+            mode: mode.name(),
+            outside_tunnel: doc(outside),
+            inside_tunnel: doc(inside),
+        }
+    });
     RulesDoc {
         target: args.target.name(),
+        endpoints: source,
+        split,
         endpoint_data: &prov.endpoint_data,
         command: &prov.command,
         notes: &rendered.notes,

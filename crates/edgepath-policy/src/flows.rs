@@ -9,6 +9,8 @@ use edgepath_model::{
 };
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use crate::options::SplitTunnel;
+
 /// A transport protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Proto {
@@ -107,10 +109,49 @@ pub struct RuleSet {
     pub qos_modalities: Vec<Vec<String>>,
     /// The port profile.
     pub profile: Profile,
-    /// The Optimize ranges (for VPN split tunnels), aggregated.
-    pub optimize_v4: Vec<Ipv4Net>,
-    /// The Optimize IPv6 ranges.
-    pub optimize_v6: Vec<Ipv6Net>,
+    /// Every Optimize endpoint set of the data with addresses (Exchange, SharePoint
+    /// and Teams media alike, whether or not a service uses it): what VPN split
+    /// tunnels and proxies should leave out.
+    pub optimize: Vec<OptimizeSet>,
+}
+
+/// An Optimize endpoint set's addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptimizeSet {
+    /// Microsoft's id.
+    pub set_id: u32,
+    /// The service area, cleaned for comments.
+    pub area: String,
+    /// Whether it is the Teams media (relay) set.
+    pub media: bool,
+    /// IPv4 ranges, aggregated.
+    pub v4: Vec<Ipv4Net>,
+    /// IPv6 ranges, aggregated.
+    pub v6: Vec<Ipv6Net>,
+}
+
+impl OptimizeSet {
+    /// `set 11 (Skype)`.
+    pub fn label(&self) -> String {
+        format!("set {} ({})", self.set_id, self.area)
+    }
+}
+
+impl RuleSet {
+    /// The Optimize sets that `split` leaves outside a VPN tunnel, and those it
+    /// keeps inside.
+    pub fn split_tunnel(&self, split: SplitTunnel) -> (Vec<&OptimizeSet>, Vec<&OptimizeSet>) {
+        self.optimize
+            .iter()
+            .partition(|s| split == SplitTunnel::Optimize || s.media)
+    }
+
+    /// The ranges of `sets`, aggregated per family.
+    pub fn ranges_of(sets: &[&OptimizeSet]) -> (Vec<Ipv4Net>, Vec<Ipv6Net>) {
+        let v4: Vec<Ipv4Net> = sets.iter().flat_map(|s| s.v4.iter().copied()).collect();
+        let v6: Vec<Ipv6Net> = sets.iter().flat_map(|s| s.v6.iter().copied()).collect();
+        (Ipv4Net::aggregate(&v4), Ipv6Net::aggregate(&v6))
+    }
 }
 
 /// Why no rules could be made.
@@ -181,9 +222,18 @@ pub fn build(
         .copied()
         .collect();
     let mut flows = Vec::new();
-    let mut optimize_v4 = Vec::new();
-    let mut optimize_v6 = Vec::new();
+    let mut optimize = Vec::new();
     for set in data.sets() {
+        if set.category == Category::Optimize && !set.ips.is_empty() {
+            let (v4, v6) = by_family(&set.ips);
+            optimize.push(OptimizeSet {
+                set_id: set.id,
+                area: clean_area(&set.service_area),
+                media: relay_sets.contains(&set.id),
+                v4,
+                v6,
+            });
+        }
         if set.service_area != "Skype" && !used.contains(&set.id) {
             continue;
         }
@@ -194,10 +244,6 @@ pub fn build(
             .map(|s| s.id)
             .collect();
         let (v4, v6) = by_family(&set.ips);
-        if set.category == Category::Optimize {
-            optimize_v4.extend(v4.iter().copied());
-            optimize_v6.extend(v6.iter().copied());
-        }
         let is_relay = relay_sets.contains(&set.id);
         let mut per_proto = vec![
             (Proto::Tcp, set.tcp_ports.clone()),
@@ -251,7 +297,6 @@ pub fn build(
         qos,
         qos_modalities,
         profile: catalog.profile(),
-        optimize_v4: Ipv4Net::aggregate(&optimize_v4),
-        optimize_v6: Ipv6Net::aggregate(&optimize_v6),
+        optimize,
     })
 }

@@ -39,6 +39,26 @@ pub fn ports_text(ports: &PortSet) -> String {
         .join(", ")
 }
 
+/// `text` made safe for a one-line comment in any target: every character that
+/// could end the line (or the comment) in nftables, iptables-restore, Squid,
+/// PowerShell, WireGuard, OpenVPN or JavaScript (line and paragraph separators
+/// included) is written as a visible escape, `\n`, `\r` or `\u{..}`. Paths and
+/// values a user gives land in headers; this keeps them from starting a rule.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The opening comment: what it is, from which data, made by which command, and
 /// the target's notes. `prefix` is the target's comment marker.
 pub fn header(prefix: &str, what: &str, prov: &Provenance, notes: &[String]) -> String {
@@ -48,7 +68,7 @@ pub fn header(prefix: &str, what: &str, prov: &Provenance, notes: &[String]) -> 
             out.push_str(prefix.trim_end());
         } else {
             out.push_str(prefix);
-            out.push_str(text);
+            out.push_str(&one_line(text));
         }
         out.push('\n');
     };
@@ -104,5 +124,20 @@ mod tests {
             "3478:3481"
         );
         assert_eq!(range_colon(PortRange::single(443).unwrap()), "443");
+    }
+
+    #[test]
+    fn header_lines_cannot_be_broken() {
+        assert_eq!(
+            one_line("a\nb\rc\u{2028}d\u{85}e\tf"),
+            "a\\nb\\rc\\u{2028}d\\u{85}e\\u{9}f"
+        );
+        let prov = Provenance {
+            endpoint_data: "endpoint data from x.json\nadd rule inet edgepath teams accept".into(),
+            command: "edgepath rules --endpoints 'x.json\naccept'".into(),
+        };
+        let h = header("# ", "what", &prov, &["n\no".into()]);
+        assert_eq!(h.lines().count(), 4, "{h}");
+        assert!(h.lines().all(|l| l.starts_with("# ")), "{h}");
     }
 }

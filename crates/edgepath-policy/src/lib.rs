@@ -13,8 +13,10 @@ mod format;
 mod options;
 mod targets;
 
-pub use flows::{build, Flow, Options, PolicyError, Proto, RuleSet};
-pub use options::{ChainPolicy, OptionError, PacType, ProxyAddr, Target, TargetOptions};
+pub use flows::{build, Flow, OptimizeSet, Options, PolicyError, Proto, RuleSet};
+pub use options::{
+    ChainPolicy, OptionError, PacType, ProxyAddr, SplitTunnel, Target, TargetOptions,
+};
 
 /// Where a generated configuration came from, for its opening comment.
 #[derive(Debug, Clone)]

@@ -99,6 +99,40 @@ pub enum PacType {
     OptimizeAndAllow,
 }
 
+/// Which ranges a VPN split tunnel leaves outside the tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SplitTunnel {
+    /// Every Optimize endpoint set (Exchange 1, SharePoint 31, Teams media 11):
+    /// Microsoft's VPN split-tunnel guidance.
+    #[default]
+    Optimize,
+    /// Only the Teams media set (11): a Teams-only choice.
+    TeamsMedia,
+}
+
+impl SplitTunnel {
+    /// `optimize` or `teams-media`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitTunnel::Optimize => "optimize",
+            SplitTunnel::TeamsMedia => "teams-media",
+        }
+    }
+}
+
+impl FromStr for SplitTunnel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "optimize" => Ok(SplitTunnel::Optimize),
+            "teams-media" => Ok(SplitTunnel::TeamsMedia),
+            _ => Err(format!(
+                "unknown split `{s}`; optimize (every Optimize set, Microsoft's advice) or teams-media"
+            )),
+        }
+    }
+}
+
 /// What a firewall does with what the rules do not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChainPolicy {
@@ -208,6 +242,8 @@ pub struct TargetOptions {
     pub policy: Option<ChainPolicy>,
     /// Whether media flows are filtered by source range (not for proxies and VPNs).
     pub restrict_source_ports: bool,
+    /// Which ranges bypass a VPN tunnel (WireGuard, OpenVPN); `None` means the default.
+    pub split: Option<SplitTunnel>,
 }
 
 impl TargetOptions {
@@ -222,6 +258,7 @@ impl TargetOptions {
             dns: Vec::new(),
             policy: None,
             restrict_source_ports: false,
+            split: None,
         }
     }
 
@@ -243,6 +280,9 @@ impl TargetOptions {
         }
         if self.app.is_some() && t != Target::Windows {
             return not_for("--app", "windows");
+        }
+        if self.split.is_some() && !matches!(t, Target::Wireguard | Target::Openvpn) {
+            return not_for("--split", "wireguard, openvpn");
         }
         if self.policy.is_some()
             && !matches!(t, Target::Nftables | Target::Iptables | Target::Ip6tables)

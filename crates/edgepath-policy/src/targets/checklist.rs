@@ -72,11 +72,12 @@ pub fn render(
         let _ = writeln!(out, "| {} | {} | {} |", mods.join(", "), q.ports, q.dscp);
     }
     out.push_str("\n## Proxy and VPN\n\n");
-    let opt: Vec<String> = rules
-        .optimize_v4
+    let all: Vec<&crate::OptimizeSet> = rules.optimize.iter().collect();
+    let (v4, v6) = RuleSet::ranges_of(&all);
+    let opt: Vec<String> = v4
         .iter()
         .map(ToString::to_string)
-        .chain(rules.optimize_v6.iter().map(ToString::to_string))
+        .chain(v6.iter().map(ToString::to_string))
         .collect();
     let _ = writeln!(
         out,

@@ -21,8 +21,8 @@ pub fn render(rules: &RuleSet, opts: &TargetOptions, prov: &Provenance) -> Rende
         Target::Windows => windows::render(rules, opts, prov, &notes),
         Target::Pac => pac::render(rules, opts, prov, &notes),
         Target::Squid => squid::render(rules, opts, prov, &notes),
-        Target::Wireguard => vpn::wireguard(rules, prov, &notes),
-        Target::Openvpn => vpn::openvpn(rules, prov, &notes),
+        Target::Wireguard => vpn::wireguard(rules, opts, prov, &notes),
+        Target::Openvpn => vpn::openvpn(rules, opts, prov, &notes),
         Target::Checklist => checklist::render(rules, opts, prov, &notes),
     };
     Rendered { text, notes }

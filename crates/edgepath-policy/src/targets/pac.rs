@@ -4,7 +4,8 @@
 //! Names are matched on the host alone (`shExpMatch` and `==`), never resolved: a PAC
 //! file that calls `dnsResolve` for every request slows every browser down. Hosts
 //! given as IPv4 literals (TURN relays are reached by address) are matched with
-//! `isInNet` against the same endpoint sets' ranges.
+//! `isInNet` against the same endpoint sets' ranges, IPv6 literals with `isInNetEx`
+//! where the browser has it.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -49,6 +50,7 @@ pub fn render(
     let mut exact = BTreeSet::new();
     let mut wild = BTreeSet::new();
     let mut nets = Vec::new();
+    let mut nets6 = Vec::new();
     for f in rules.flows.iter().filter(|f| direct(f.category)) {
         for n in &f.names {
             if n.contains('*') {
@@ -59,6 +61,7 @@ pub fn render(
         }
         if !opts.by_name {
             nets.extend(f.v4.iter().copied());
+            nets6.extend(f.v6.iter().copied());
         }
     }
     out.push_str("\nfunction FindProxyForURL(url, host) {\n");
@@ -89,6 +92,19 @@ pub fn render(
         let conds: Vec<String> = nets
             .iter()
             .map(|n| format!("isInNet(host, \"{}\", \"{}\")", n.network(), n.netmask()))
+            .collect();
+        out.push_str(&conds.join("\n        || "));
+        out.push_str("))\n        return direct;\n");
+    }
+    let nets6 = ipnet::Ipv6Net::aggregate(&nets6);
+    if !nets6.is_empty() {
+        // isInNet is IPv4 only; isInNetEx (Microsoft's IPv6 extension, in Chromium
+        // and Windows) takes a CIDR. Where it is missing, IPv6 literals go to the proxy.
+        out.push_str("\n    // Hosts given as IPv6 addresses, where the browser has isInNetEx\n");
+        out.push_str("    if (host.indexOf(\":\") >= 0 && typeof isInNetEx == \"function\" && (");
+        let conds: Vec<String> = nets6
+            .iter()
+            .map(|n| format!("isInNetEx(host, \"{n}\")"))
             .collect();
         out.push_str(&conds.join("\n        || "));
         out.push_str("))\n        return direct;\n");

@@ -1,62 +1,111 @@
-//! Split tunnels: the Optimize ranges (the media relays) stay outside the VPN, as
-//! Microsoft recommends for real-time media (DOMAIN.md section 6).
+//! Split tunnels: Microsoft's Optimize ranges stay outside the VPN, as Microsoft's VPN
+//! split-tunnel guidance advises (DOMAIN.md section 6): every Optimize set (Exchange,
+//! SharePoint, Teams media) by default, or only the Teams media set with
+//! `--split teams-media`. The output names the sets left outside the tunnel and those
+//! kept inside.
 
 use std::fmt::Write;
 
 use crate::complement::{complement_v4, complement_v6};
 use crate::format::header;
-use crate::{Provenance, RuleSet};
+use crate::{OptimizeSet, Provenance, RuleSet, SplitTunnel, TargetOptions};
 
-fn excluded(rules: &RuleSet) -> String {
-    rules
-        .optimize_v4
-        .iter()
-        .map(ToString::to_string)
-        .chain(rules.optimize_v6.iter().map(ToString::to_string))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The comment lines that say which sets bypass the tunnel and which stay in it.
+fn describe(bypass: &[&OptimizeSet], kept: &[&OptimizeSet], split: SplitTunnel) -> String {
+    let list = |sets: &[&OptimizeSet]| {
+        sets.iter()
+            .map(|s| {
+                let nets: Vec<String> =
+                    s.v4.iter()
+                        .map(ToString::to_string)
+                        .chain(s.v6.iter().map(ToString::to_string))
+                        .collect();
+                format!("#   {}: {}\n", s.label(), nets.join(", "))
+            })
+            .collect::<String>()
+    };
+    let mut out = format!(
+        "#\n# Split: {} ({}). Outside the tunnel:\n{}",
+        split.name(),
+        match split {
+            SplitTunnel::Optimize =>
+                "every Optimize endpoint set, Microsoft's VPN split-tunnel advice",
+            SplitTunnel::TeamsMedia =>
+                "the Teams media set only; --split optimize follows Microsoft's advice",
+        },
+        if bypass.is_empty() {
+            "#   (none: the endpoint data lists no such ranges)\n".to_owned()
+        } else {
+            list(bypass)
+        }
+    );
+    if !kept.is_empty() {
+        let _ = write!(
+            out,
+            "# Optimize sets left inside the tunnel (--split teams-media):\n{}",
+            list(kept)
+        );
+    }
+    out
 }
 
-/// One `AllowedIPs` line: all of IPv4 and IPv6 except the Optimize ranges, as the
-/// fewest CIDRs.
-pub fn wireguard(rules: &RuleSet, prov: &Provenance, notes: &[String]) -> String {
+/// The split asked for, the sets that bypass the tunnel and those kept in it.
+type Split<'a> = (SplitTunnel, Vec<&'a OptimizeSet>, Vec<&'a OptimizeSet>);
+
+fn split_of<'a>(rules: &'a RuleSet, opts: &TargetOptions) -> Split<'a> {
+    let split = opts.split.unwrap_or_default();
+    let (bypass, kept) = rules.split_tunnel(split);
+    (split, bypass, kept)
+}
+
+/// One `AllowedIPs` line: all of IPv4 and IPv6 except the ranges that bypass the
+/// tunnel, as the fewest CIDRs.
+pub fn wireguard(
+    rules: &RuleSet,
+    opts: &TargetOptions,
+    prov: &Provenance,
+    notes: &[String],
+) -> String {
     let mut out = header(
         "# ",
-        "WireGuard split tunnel for Skype for Business Online / Microsoft Teams: everything through the tunnel except Microsoft's Optimize ranges (the media relays)",
+        "WireGuard split tunnel for Skype for Business Online / Microsoft Teams: everything through the tunnel except Microsoft's Optimize ranges",
         prov,
         notes,
     );
-    let _ = writeln!(
-        out,
-        "#\n# Put the line in the company peer's [Peer] section. Left outside the tunnel: {}\n# Keep the VPN server's own address outside the tunnel as usual.",
-        excluded(rules)
-    );
-    let all: Vec<String> = complement_v4(&rules.optimize_v4)
+    let (split, bypass, kept) = split_of(rules, opts);
+    out.push_str(&describe(&bypass, &kept, split));
+    out.push_str("#\n# Put the line in the company peer's [Peer] section. Keep the VPN server's own address\n# outside the tunnel as usual.\n");
+    let (v4, v6) = RuleSet::ranges_of(&bypass);
+    let all: Vec<String> = complement_v4(&v4)
         .iter()
         .map(ToString::to_string)
-        .chain(
-            complement_v6(&rules.optimize_v6)
-                .iter()
-                .map(ToString::to_string),
-        )
+        .chain(complement_v6(&v6).iter().map(ToString::to_string))
         .collect();
     let _ = writeln!(out, "AllowedIPs = {}", all.join(", "));
     out
 }
 
-/// `route NET MASK net_gateway` per Optimize range: the relays bypass the tunnel.
-pub fn openvpn(rules: &RuleSet, prov: &Provenance, notes: &[String]) -> String {
+/// `route NET MASK net_gateway` per bypassing range.
+pub fn openvpn(
+    rules: &RuleSet,
+    opts: &TargetOptions,
+    prov: &Provenance,
+    notes: &[String],
+) -> String {
     let mut out = header(
         "# ",
-        "OpenVPN split tunnel for Skype for Business Online / Microsoft Teams: Microsoft's Optimize ranges (the media relays) bypass the tunnel",
+        "OpenVPN split tunnel for Skype for Business Online / Microsoft Teams: Microsoft's Optimize ranges bypass the tunnel",
         prov,
         notes,
     );
+    let (split, bypass, kept) = split_of(rules, opts);
+    out.push_str(&describe(&bypass, &kept, split));
     out.push_str("#\n# In the client config, or pushed by the server as push \"route ...\". route-ipv6 with\n# net_gateway needs OpenVPN 2.5 or later.\n");
-    for n in &rules.optimize_v4 {
+    let (v4, v6) = RuleSet::ranges_of(&bypass);
+    for n in &v4 {
         let _ = writeln!(out, "route {} {} net_gateway", n.network(), n.netmask());
     }
-    for n in &rules.optimize_v6 {
+    for n in &v6 {
         let _ = writeln!(out, "route-ipv6 {n} net_gateway");
     }
     out

@@ -9,8 +9,20 @@ use crate::format::{header, ports_text};
 use crate::{Provenance, RuleSet, TargetOptions};
 
 /// A PowerShell single-quoted string: `'` doubles, nothing else is special.
+/// A PowerShell single-quoted string. PowerShell ends such a string at any of the
+/// four single quotes (ASCII and U+2018-U+201B), so each is doubled; nothing else is
+/// special inside single quotes.
 fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
 }
 
 pub fn render(
