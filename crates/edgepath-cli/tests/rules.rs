@@ -14,7 +14,11 @@ use std::process::{Command, Output, Stdio};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde_json::Value;
 
-const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide.json";
+/// Microsoft's complete list, version 2025013000: the golden files and every real-tool
+/// check run on it (IPv6 media included). The old trimmed snapshot is only used by
+/// the change-list tests.
+const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025013000.json";
+const FIXTURE_VERSION: &str = "2025013000";
 const PROVISIONING: &str = "../shared/fixtures/provisioning-excerpt.txt";
 
 /// The repository root: tests run the binary from there, so the command lines in the
@@ -37,7 +41,13 @@ fn edgepath(args: &[&str]) -> Output {
 }
 
 fn rules(args: &[&str]) -> String {
-    let mut all = vec!["rules", "--endpoints", FIXTURE];
+    let mut all = vec![
+        "rules",
+        "--endpoints",
+        FIXTURE,
+        "--endpoints-version",
+        FIXTURE_VERSION,
+    ];
     all.extend_from_slice(args);
     let out = edgepath(&all);
     assert_eq!(
@@ -112,6 +122,10 @@ const CASES: &[(&str, &[&str])] = &[
     ("squid.ref", &["--target", "squid"]),
     ("squid-by-name.ref", &["--target", "squid", "--by-name"]),
     ("wireguard.ref", &["--target", "wireguard"]),
+    (
+        "wireguard-teams-media.ref",
+        &["--target", "wireguard", "--split", "teams-media"],
+    ),
     ("openvpn.ref", &["--target", "openvpn"]),
     (
         "checklist.ref",
@@ -166,7 +180,9 @@ fn every_output_says_what_it_is_and_where_it_came_from() {
             "{file}: {head}"
         );
         assert!(
-            head.contains(&format!("Endpoint data: endpoint data from {FIXTURE}")),
+            head.contains(&format!(
+                "Endpoint data: endpoint data from {FIXTURE}, Microsoft version 2025013000 (2025-01-30)"
+            )),
             "{file}: {head}"
         );
         assert!(
@@ -303,14 +319,19 @@ fn squid_parses_the_acls_included_in_a_minimal_config() {
 }
 
 fn eval_pac(pac: &str, hosts: &[&str]) -> BTreeMap<String, String> {
-    let path = write_tmp("test.pac", pac);
+    eval_pac_in(pac, hosts, true)
+}
+
+/// Evaluates in node, with or without Microsoft's isInNetEx (Chromium and Windows have
+/// it, Firefox does not).
+fn eval_pac_in(pac: &str, hosts: &[&str], with_ex: bool) -> BTreeMap<String, String> {
+    let path = write_tmp(&format!("test-{with_ex}.pac"), pac);
     let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pac/pac_eval.js");
-    let out = Command::new("node")
-        .arg(harness)
-        .arg(&path)
-        .args(hosts)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new("node");
+    if !with_ex {
+        cmd.env("PAC_NO_EX", "1");
+    }
+    let out = cmd.arg(harness).arg(&path).args(hosts).output().unwrap();
     assert_ok("node (PAC)", &out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -332,8 +353,26 @@ fn the_pac_file_sends_microsoft_direct_and_the_rest_to_the_proxy() {
             "lync.com.example.net",
             "8.8.8.8",
             "aka.ms",
+            "52.122.0.1",
+            "2603:1063::1",
+            "2001:db8::1",
+            "teams.cloud.microsoft",
         ],
     );
+    assert_eq!(
+        type2["52.122.0.1"], "DIRECT",
+        "a relay range new in 2025013000"
+    );
+    assert_eq!(type2["2603:1063::1"], "DIRECT", "IPv6 media (isInNetEx)");
+    assert_eq!(type2["2001:db8::1"], proxy);
+    assert_eq!(type2["teams.cloud.microsoft"], "DIRECT");
+    let pac = rules(&["--target", "pac", "--proxy", "proxy.example.com:3128"]);
+    let firefox = eval_pac_in(&pac, &["2603:1063::1", "52.122.0.1"], false);
+    assert_eq!(
+        firefox["2603:1063::1"], proxy,
+        "no isInNetEx: IPv6 literals take the proxy"
+    );
+    assert_eq!(firefox["52.122.0.1"], "DIRECT");
     assert_eq!(type2["webdir.online.lync.com"], "DIRECT");
     assert_eq!(type2["teams.microsoft.com"], "DIRECT");
     assert_eq!(
@@ -405,17 +444,26 @@ fn the_wireguard_split_tunnel_is_the_exact_complement_of_the_optimize_ranges() {
         .split(", ")
         .map(|s| s.parse().unwrap())
         .collect();
-    // The excluded ranges, from the JSON document of the same data.
+    // The excluded ranges, from the JSON document of the same data: every Optimize
+    // set (Exchange 1, SharePoint 31, Teams media 11), Microsoft's advice.
     let doc: Value = serde_json::from_str(&rules(&["--target", "wireguard", "--json"])).unwrap();
-    let excluded: Vec<IpNet> = doc["flows"]
-        .as_array()
-        .unwrap()
+    assert_eq!(doc["split"]["mode"], "optimize");
+    let outside = doc["split"]["outside_tunnel"].as_array().unwrap();
+    let ids: Vec<u64> = outside
         .iter()
-        .filter(|f| f["category"] == "Optimize")
+        .map(|s| s["endpoint_set"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 31, 11]);
+    assert!(doc["split"]["inside_tunnel"].as_array().unwrap().is_empty());
+    let excluded: Vec<IpNet> = outside
+        .iter()
         .flat_map(|f| f["addresses"].as_array().unwrap().iter())
         .map(|a| a.as_str().unwrap().parse().unwrap())
         .collect();
-    assert!(excluded.iter().any(|n| n.to_string() == "52.112.0.0/14"));
+    for net in ["52.112.0.0/14", "52.122.0.0/15", "2603:1063::/38"] {
+        assert!(excluded.iter().any(|n| n.to_string() == net), "{net}");
+    }
+    assert!(text.contains("#   set 31 (SharePoint): "), "{text}");
     let v4_excl = Ipv4Net::aggregate(
         &excluded
             .iter()
@@ -466,6 +514,8 @@ fn the_wireguard_split_tunnel_is_the_exact_complement_of_the_optimize_ranges() {
     // And the relays are outside the tunnel, an ordinary address inside.
     let inside = |ip: std::net::IpAddr| allowed.iter().any(|n| n.contains(&ip));
     assert!(!inside(Ipv4Addr::new(52, 113, 1, 1).into()));
+    assert!(!inside(Ipv4Addr::new(52, 123, 1, 1).into()));
+    assert!(!inside("2603:1063::1".parse::<Ipv6Addr>().unwrap().into()));
     assert!(inside(Ipv4Addr::new(192, 0, 2, 1).into()));
     assert!(inside("2001:db8::1".parse::<Ipv6Addr>().unwrap().into()));
 }
@@ -537,6 +587,14 @@ fn bad_options_and_data_exit_2_with_a_clear_message() {
         (
             &["rules", "--target", "wireguard", "--restrict-source-ports"],
             "--restrict-source-ports does not apply to --target wireguard",
+        ),
+        (
+            &["rules", "--target", "nftables", "--split", "teams-media"],
+            "--split does not apply to --target nftables (only to wireguard, openvpn)",
+        ),
+        (
+            &["rules", "--target", "wireguard", "--split", "all"],
+            "unknown split `all`",
         ),
         (
             &["rules", "--target", "squid", "--app", "x.exe"],
@@ -618,4 +676,227 @@ fn restricting_source_ports_uses_the_provisioned_media_range() {
         legacy.contains("ip daddr @skype_11_v4 tcp dport 50000-59999"),
         "{legacy}"
     );
+}
+
+#[test]
+fn a_teams_only_split_keeps_exchange_and_sharepoint_in_the_tunnel_and_says_so() {
+    let doc: Value = serde_json::from_str(&rules(&[
+        "--target",
+        "openvpn",
+        "--split",
+        "teams-media",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(doc["split"]["mode"], "teams-media");
+    let ids = |k: &str| -> Vec<u64> {
+        doc["split"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["endpoint_set"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids("outside_tunnel"), [11]);
+    assert_eq!(ids("inside_tunnel"), [1, 31]);
+    let text = doc["config"].as_str().unwrap();
+    let routes: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        routes,
+        [
+            "route 52.112.0.0 255.252.0.0 net_gateway",
+            "route 52.122.0.0 255.254.0.0 net_gateway",
+            "route-ipv6 2603:1063::/38 net_gateway"
+        ]
+    );
+    assert!(text.contains("# Optimize sets left inside the tunnel (--split teams-media):"));
+    assert!(text.contains("#   set 31 (SharePoint): "), "{text}");
+}
+
+#[test]
+fn every_target_carries_the_ipv6_media_range_and_the_new_relay_range() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--target", "nftables"],
+            &["2603:1063::/38", "52.122.0.0/15"],
+        ),
+        (&["--target", "iptables"], &["52.122.0.0/15"]),
+        (&["--target", "ip6tables"], &["2603:1063::/38"]),
+        (
+            &["--target", "windows"],
+            &["2603:1063::/38", "52.122.0.0/15"],
+        ),
+        (
+            &["--target", "pac", "--proxy", "p.example:8080"],
+            &[
+                "isInNetEx(host, \"2603:1063::/38\")",
+                "\"52.122.0.0\", \"255.254.0.0\"",
+            ],
+        ),
+        (&["--target", "squid"], &["2603:1063::/38", "52.122.0.0/15"]),
+        (
+            &["--target", "wireguard"],
+            &["#   set 11 (Skype): 52.112.0.0/14, 52.122.0.0/15, 2603:1063::/38"],
+        ),
+        (
+            &["--target", "openvpn"],
+            &[
+                "route-ipv6 2603:1063::/38 net_gateway",
+                "route 52.122.0.0 255.254.0.0 net_gateway",
+            ],
+        ),
+        (
+            &["--target", "checklist"],
+            &["2603:1063::/38", "52.122.0.0/15"],
+        ),
+    ];
+    for (args, wants) in cases {
+        let text = rules(args);
+        for want in *wants {
+            assert!(text.contains(want), "{args:?}: no `{want}`");
+        }
+        // (WireGuard lists the complement, which may contain any other block.)
+        if args[1] != "wireguard" {
+            assert!(
+                !text.contains("13.107.64.0/18"),
+                "{args:?}: a range Microsoft no longer lists"
+            );
+        }
+    }
+}
+
+/// A directory whose name breaks every comment syntax we write: newlines, a carriage
+/// return, JavaScript's line and paragraph separators, quotes, a comment closer.
+fn hostile_dir() -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("edgepath-hostile-{}", std::process::id()))
+        .join("x\nadd table ip pwned\r\n-A OUTPUT -j ACCEPT\u{2028}alert(1)\u{2029}*/ \"'\u{85}");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn hostile_paths_and_values_do_not_break_any_generated_file() {
+    let dir = hostile_dir();
+    let endpoints = dir.join("endpoints\nhttp_access allow all.json");
+    std::fs::copy(repo().join(FIXTURE), &endpoints).unwrap();
+    let provisioning = dir.join("prov\nacl all src all.txt");
+    std::fs::copy(repo().join(PROVISIONING), &provisioning).unwrap();
+    let (e, p) = (endpoints.to_str().unwrap(), provisioning.to_str().unwrap());
+    let app = "C:\\Users\\O'Brien\u{2019}s\\Teams\\ms-teams.exe";
+    let run = |extra: &[&str]| -> String {
+        let mut args = vec!["rules", "--endpoints", e, "--provisioning", p];
+        args.extend_from_slice(extra);
+        let out = edgepath(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let targets: &[&[&str]] = &[
+        &["--target", "nftables"],
+        &["--target", "iptables"],
+        &["--target", "ip6tables"],
+        &["--target", "windows", "--app", app],
+        &["--target", "pac", "--proxy", "proxy.example.com:3128"],
+        &["--target", "squid"],
+        &["--target", "wireguard"],
+        &["--target", "openvpn"],
+        &["--target", "checklist"],
+    ];
+    let mut outputs = BTreeMap::new();
+    for t in targets {
+        let text = run(t);
+        // The header is still comments only, and says the path with visible escapes.
+        let marker = if t[1] == "pac" {
+            "//"
+        } else if t[1] == "checklist" {
+            ""
+        } else {
+            "#"
+        };
+        let head: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.is_empty() && !l.starts_with("table"))
+            .collect();
+        if !marker.is_empty() {
+            for l in head.iter().take(4) {
+                assert!(
+                    l.starts_with(marker),
+                    "{t:?}: a header line escaped its comment: {l:?}"
+                );
+            }
+        }
+        assert!(
+            text.contains("x\\nadd table ip pwned\\r\\n-A OUTPUT"),
+            "{t:?}: {}",
+            &text[..600.min(text.len())]
+        );
+        assert!(
+            !text.contains('\u{2028}') && !text.contains('\u{2029}') && !text.contains('\u{85}')
+        );
+        outputs.insert(t[1], text);
+    }
+    // Windows: the program path is one PowerShell single-quoted string, quotes doubled.
+    assert!(outputs["windows"]
+        .contains("-Program 'C:\\Users\\O''Brien\u{2019}\u{2019}s\\Teams\\ms-teams.exe'"));
+    // Each loaded into its real tool.
+    if available("nft", true) && available("unshare", false) {
+        let path = write_tmp("hostile.nft", &outputs["nftables"]);
+        assert_ok(
+            "nft -c (hostile)",
+            &in_new_netns(&["nft", "-c", "-f", path.to_str().unwrap()], None),
+        );
+    }
+    if available("iptables-restore", true) {
+        assert_ok(
+            "iptables-restore (hostile)",
+            &in_new_netns(&["iptables-restore", "--test"], Some(&outputs["iptables"])),
+        );
+        assert_ok(
+            "ip6tables-restore (hostile)",
+            &in_new_netns(
+                &["ip6tables-restore", "--test"],
+                Some(&outputs["ip6tables"]),
+            ),
+        );
+    }
+    if available("squid", false) {
+        let acls = write_tmp("hostile-squid.conf", &outputs["squid"]);
+        let conf = write_tmp(
+            "hostile-squid-main.conf",
+            &format!(
+                "http_port 127.0.0.1:3128\ninclude {}\nhttp_access deny all\ncache_log /dev/null\naccess_log none\npid_filename none\n",
+                acls.display()
+            ),
+        );
+        let out = Command::new("squid")
+            .args(["-k", "parse", "-f", conf.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_ok("squid -k parse (hostile)", &out);
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !log.contains("http_access allow all"),
+            "the path became a directive: {log}"
+        );
+    }
+    if available("node", false) {
+        let got = eval_pac(&outputs["pac"], &["teams.microsoft.com", "example.com"]);
+        assert_eq!(got["teams.microsoft.com"], "DIRECT");
+        assert_eq!(got["example.com"], "PROXY proxy.example.com:3128");
+    }
+    for t in ["wireguard", "openvpn"] {
+        let directives: Vec<&str> = outputs[t].lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(
+            directives.iter().all(|l| l.starts_with("AllowedIPs = ")
+                || l.starts_with("route ")
+                || l.starts_with("route-ipv6 ")),
+            "{t}: {directives:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }

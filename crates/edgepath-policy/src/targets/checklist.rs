@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::format::{header, ports_text};
+use crate::format::{header, one_line, ports_text};
 use crate::{Provenance, RuleSet, TargetOptions};
 
 pub fn render(
@@ -12,19 +12,24 @@ pub fn render(
     notes: &[String],
 ) -> String {
     let mut out = String::from("<!--\n");
-    out.push_str(&header(
-        "",
-        "Firewall, QoS, proxy and VPN checklist for Skype for Business Online / Microsoft Teams clients",
-        prov,
-        notes,
-    ));
+    // Only `>` can end an HTML comment (`-->`, `--!>`): none may come from a path.
+    out.push_str(
+        &header(
+            "",
+            "Firewall, QoS, proxy and VPN checklist for Skype for Business Online / Microsoft Teams clients",
+            prov,
+            notes,
+        )
+        .replace('>', "&gt;"),
+    );
     out.push_str(
         "-->\n# Skype for Business Online / Microsoft Teams: what the network must allow\n\n",
     );
     let _ = writeln!(
         out,
-        "Endpoint data: {}  \nMade by: `{}`\n",
-        prov.endpoint_data, prov.command
+        "Endpoint data: {}  \nMade by: {}\n",
+        markdown_text(&one_line(&prov.endpoint_data)),
+        code_span(&one_line(&prov.command))
     );
     out.push_str("## Outbound allows\n\n");
     out.push_str("| # | Protocol | Destination ports | Destinations | Source ports | Category | Endpoint set | Used for |\n");
@@ -91,4 +96,39 @@ pub fn render(
     out.push_str("- Do not inspect (bump) TLS to the Optimize and Allow names; TURN over TCP does not survive it.\n");
     out.push_str("- Media takes the first of: UDP to the relays on 3478-3481, TCP 443 directly, TCP 443 through the proxy. Only the first is good for calls.\n");
     out
+}
+
+/// Text with every character Markdown (or the HTML it may carry) gives a meaning
+/// backslash-escaped, so a path or value shows as it is.
+fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '&'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A Markdown code span whose fence is longer than any run of backticks inside.
+fn code_span(s: &str) -> String {
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {s} {fence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escapes() {
+        assert_eq!(markdown_text("a_b*<x>|`"), "a\\_b\\*\\<x\\>\\|\\`");
+        assert_eq!(code_span("edgepath rules"), "` edgepath rules `");
+        assert_eq!(code_span("a ``b` c"), "``` a ``b` c ```");
+    }
 }
