@@ -4,6 +4,7 @@ answering every request with a small page. Python's ssl module is OpenSSL."""
 
 import argparse
 import http.server
+import socket
 import ssl
 
 
@@ -49,6 +50,8 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
     TLSServer.context = ctx
+    if ":" in a.addr:
+        TLSServer.address_family = socket.AF_INET6
     server = TLSServer((a.addr, a.port), Handler)
     print(f"listening on {a.addr}:{a.port}", flush=True)
     server.serve_forever()

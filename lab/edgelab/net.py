@@ -82,11 +82,16 @@ class Lab:
         run(["ip", "link", "set", a, "netns", self.ns[a_role]])
         run(["ip", "link", "set", b, "netns", self.ns[b_role]])
         for role, ifname in ((a_role, a), (b_role, b)):
+            # No duplicate address detection on the lab's links (link-local included):
+            # a tentative address delays neighbour discovery, and so IPv6, by seconds.
+            self.exec(role, ["sysctl", "-qw", f"net.ipv6.conf.{ifname}.accept_dad=0"], check=False)
             self.exec(role, ["ip", "link", "set", ifname, "up"])
         return a, b
 
     def _addr(self, role, ifname, cidr):
-        self.exec(role, ["ip", "addr", "add", cidr, "dev", ifname])
+        # IPv6 addresses skip duplicate address detection: usable at once.
+        extra = ["nodad"] if ":" in cidr else []
+        self.exec(role, ["ip", "addr", "add", cidr, "dev", ifname, *extra])
 
     def _route(self, role, dest, via):
         self.exec(role, ["ip", "route", "add", dest, "via", via])
@@ -139,6 +144,8 @@ class Lab:
         # The edge's service addresses; no default route: nothing leaves the lab.
         for a in (plan.RELAY, plan.RELAY_SECOND, plan.WEB, plan.DNS):
             self._addr("edge", "lo", f"{a}/32")
+        if s.ipv6:
+            self._ipv6(cl, r1l, r1w, edw)
         if s.proxy:
             r1d, px = self._veth("router", "r1d", "proxy", "p0")
             self._addr("router", r1d, f"{plan.ROUTER_DMZ}/24")
@@ -155,6 +162,22 @@ class Lab:
                 os.makedirs(d, exist_ok=True)
                 with open(f"{d}/resolv.conf", "w") as f:
                     f.write(f"nameserver {plan.DNS}\n")
+                    if s.ipv6 and role == "client":
+                        f.write(f"nameserver {plan.DNS6}\n")
+
+    def _ipv6(self, cl, r1l, r1w, edw):
+        """Dual-stack: IPv6 routed from the client to the edge (no NAT66), from the
+        documentation prefix; the edge routes back to the LAN and has no default."""
+        self._addr("client", cl, f"{plan.CLIENT6}/64")
+        self._addr("router", r1l, f"{plan.ROUTER_LAN6}/64")
+        self.exec("client", ["ip", "-6", "route", "add", "default", "via", plan.ROUTER_LAN6])
+        self._addr("router", r1w, f"{plan.WAN6_ROUTER}/64")
+        self._addr("edge", edw, f"{plan.WAN6_EDGE}/64")
+        self.exec("router", ["ip", "-6", "route", "add", "default", "via", plan.WAN6_EDGE])
+        self.exec("edge", ["ip", "-6", "route", "add", plan.LAN6, "via", plan.WAN6_ROUTER])
+        for a in (plan.RELAY6, plan.RELAY6_SECOND, plan.WEB6, plan.DNS6):
+            self._addr("edge", "lo", f"{a}/128")
+        self.exec("router", ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
 
     def _defines(self):
         return "\n".join(
@@ -166,11 +189,16 @@ class Lab:
                 ("RELAY", "{ %s, %s }" % (plan.RELAY, plan.RELAY_SECOND)),
                 ("WEB", plan.WEB),
                 ("DNS", plan.DNS),
+                ("CLIENT6", plan.CLIENT6),
+                ("LAN6", plan.LAN6),
+                ("RELAY6", "{ %s, %s }" % (plan.RELAY6, plan.RELAY6_SECOND)),
+                ("WEB6", plan.WEB6),
+                ("DNS6", plan.DNS6),
             )
         )
 
     def _nat_only(self, wan):
-        return f"""table ip lab {{
+        return f"""table ip labnat {{
   chain postrouting {{
     type nat hook postrouting priority srcnat; policy accept;
     oifname "{wan}" masquerade
@@ -210,13 +238,18 @@ class Lab:
         if s.firewall_generated:
             # The generated table filters; this one only injects loss and does NAT.
             rules = ""
+        # The filter is `inet`: one forward chain for IPv4 and IPv6 (dual-stack
+        # scenarios), so a rule like `udp dport 3478 drop` holds for both families and
+        # `meta nfproto ipv6 ...` picks one. NAT is IPv4 only (IPv6 is routed).
         return f"""{self._defines()}
-table ip lab {{
+table inet lab {{
   chain forward {{
     type filter hook forward priority filter; policy {s.firewall_policy};
 {loss}    ct state established,related accept
 {rules}
   }}
+}}
+table ip labnat {{
   chain postrouting {{
     type nat hook postrouting priority srcnat; policy accept;
     oifname "{wan}" masquerade

@@ -26,6 +26,18 @@ CGNAT_CARRIER = "100.64.0.1"  # the carrier router's inside
 WAN_EDGE = "198.51.100.1"  # the "internet" side of the link to the edge
 WAN_ROUTER = "198.51.100.2"  # the public address the site's traffic leaves with
 
+# IPv6, in scenarios with `[topology] ipv6 = true`: routed end to end (no NAT66, as home
+# and office routers do it), from the documentation prefix 2001:db8::/32 only.
+LAN6 = "2001:db8:1::/64"
+CLIENT6 = "2001:db8:1::10"
+ROUTER_LAN6 = "2001:db8:1::1"
+WAN6_EDGE = "2001:db8:ff::1"
+WAN6_ROUTER = "2001:db8:ff::2"
+RELAY6 = "2001:db8:113::10"
+RELAY6_SECOND = "2001:db8:113::11"
+WEB6 = "2001:db8:113::20"
+DNS6 = "2001:db8:113::53"
+
 RELAY = "203.0.113.10"
 RELAY_SECOND = "203.0.113.11"
 WEB = "203.0.113.20"
@@ -66,4 +78,6 @@ SERVICE_NAMES = {
 
 MODALITIES = ["audio", "video", "app_sharing", "file_transfer"]
 PATHS = ["relay-udp", "relay-tcp", "relay-tcp-proxy", "none"]
+FAMILY_PATHS = ["relay-udp", "relay-tcp", "none"]  # direct paths over one address family
+FAMILIES = ["ipv4", "ipv6"]
 STATUSES = ["good", "degraded", "failing"]

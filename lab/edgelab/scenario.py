@@ -22,6 +22,7 @@ class Expectation:
     services: dict = field(default_factory=dict)  # service -> {reachable, via, intercepted}
     proxy_auth_required: bool = False
     closed: list = field(default_factory=list)  # (host, port) TCP destinations that must not connect
+    families: dict = field(default_factory=dict)  # ipv4|ipv6 -> {path, services, udp}
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Scenario:
     description: str
     profile: str  # current | legacy
     nat: str  # single | double
+    ipv6: bool  # dual-stack: routed IPv6 beside IPv4
     proxy: bool
     proxy_auth: bool
     proxy_intercept: bool
@@ -45,12 +47,12 @@ class Scenario:
 
 KNOWN = {
     "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "expect"},
-    "topology": {"nat"},
+    "topology": {"nat", "ipv6"},
     "proxy": {"enabled", "auth", "intercept"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent"},
-    "expect": {"modalities", "services", "proxy_auth_required", "closed"},
+    "expect": {"modalities", "services", "proxy_auth_required", "closed", "families"},
 }
 
 
@@ -148,6 +150,22 @@ def load(name_or_path):
             raise ScenarioError(f"{w}: `via` must be direct or proxy exactly when reachable")
         expect.services[s] = {"reachable": reachable, "via": via, "intercepted": _get(v, "intercepted", bool, False, w)}
 
+    fams = exp.get("families", {})
+    if not isinstance(fams, dict) or not set(fams) <= set(plan.FAMILIES):
+        raise ScenarioError(f"{where}: [expect.families] may give {', '.join(plan.FAMILIES)}")
+    for f, v in fams.items():
+        w = f"{where} [expect.families.{f}]"
+        if not isinstance(v, dict) or "path" not in v or not set(v) <= {"path", "services", "udp"}:
+            raise ScenarioError(f"{w}: give `path` and optionally `services` (bool) and `udp`")
+        expect.families[f] = {
+            "path": _choice(v["path"], plan.FAMILY_PATHS, "path", w),
+            # Every service expected reachable answers directly over this family.
+            "services": _get(v, "services", bool, False, w),
+            # How UDP to the relay fails over this family, when it does: what the
+            # scenario's own firewall does (drop or reject), told by edgepath's check.
+            "udp": _choice(v.get("udp", "any"), ["any", "answered", "dropped", "refused"], "udp", w),
+        }
+
     proxy_enabled = _get(proxy, "enabled", bool, False, where + " [proxy]")
     scenario = Scenario(
         name=os.path.basename(path)[:-5],
@@ -155,6 +173,7 @@ def load(name_or_path):
         description=_get(doc, "description", str, "", where),
         profile=_choice(doc.get("profile", "current"), ["current", "legacy"], "profile", where),
         nat=_choice(topo.get("nat", "single"), ["single", "double"], "nat", where + " [topology]"),
+        ipv6=_get(topo, "ipv6", bool, False, where + " [topology]"),
         proxy=proxy_enabled,
         proxy_auth=_get(proxy, "auth", bool, False, where + " [proxy]"),
         proxy_intercept=_get(proxy, "intercept", bool, False, where + " [proxy]"),
@@ -168,6 +187,10 @@ def load(name_or_path):
     )
     if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
+    if scenario.ipv6 and scenario.nat != "single":
+        raise ScenarioError(f"{where}: [topology] ipv6 = true needs nat = \"single\" (IPv6 is routed, not carrier-NATed)")
+    if "ipv6" in expect.families and not scenario.ipv6:
+        raise ScenarioError(f"{where}: [expect.families.ipv6] needs [topology] ipv6 = true")
     if expect.proxy_auth_required and not scenario.proxy_auth:
         raise ScenarioError(f"{where}: proxy_auth_required needs [proxy] auth = true")
     return scenario

@@ -82,21 +82,34 @@ def wait_listening(lab, role, proto, addr, port, name, timeout=10):
 
 
 def dns(lab):
+    v6 = lab.scenario.ipv6
     args = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
             "--no-poll", f"--listen-address={plan.DNS}", "--bind-interfaces", "--user=root",
             f"--pid-file={lab.path('dnsmasq.pid')}", "--log-queries", "--log-facility=-"]
     args += [f"--address=/{n}/{plan.RELAY}" for n in plan.RELAY_NAMES]
     args += [f"--address=/{n}/{plan.WEB}" for n in plan.WEB_NAMES]
+    if v6:
+        # Dual-stack: AAAA records beside the A records, and DNS over IPv6 too.
+        args.append(f"--listen-address={plan.DNS6}")
+        args += [f"--address=/{n}/{plan.RELAY6}" for n in plan.RELAY_NAMES]
+        args += [f"--address=/{n}/{plan.WEB6}" for n in plan.WEB_NAMES]
     args.append("--address=/#/")  # every other name: NXDOMAIN, as for a name that does not exist
     lab.spawn("edge", "dnsmasq", args)
     wait_listening(lab, "edge", "udp", plan.DNS, 53, "dnsmasq")
+    if v6:
+        wait_listening(lab, "edge", "udp", f"[{plan.DNS6}]", 53, "dnsmasq")
 
 
 def web(lab):
     key, crt = lab.web_cert
-    lab.spawn("edge", "tls-server", [sys.executable, os.path.join(LAB_DIR, "tls_server.py"),
-                                     "--addr", plan.WEB, "--port", "443", "--cert", crt, "--key", key])
-    wait_listening(lab, "edge", "tcp", plan.WEB, 443, "tls-server")
+    addrs = [plan.WEB] + ([plan.WEB6] if lab.scenario.ipv6 else [])
+    for addr in addrs:
+        name = "tls-server" if addr == plan.WEB else "tls-server-v6"
+        lab.spawn("edge", name, [sys.executable, os.path.join(LAB_DIR, "tls_server.py"),
+                                 "--addr", addr, "--port", "443", "--cert", crt, "--key", key])
+    for addr in addrs:
+        name = "tls-server" if addr == plan.WEB else "tls-server-v6"
+        wait_listening(lab, "edge", "tcp", f"[{addr}]" if ":" in addr else addr, 443, name)
 
 
 def relay_ports(scenario):
@@ -116,7 +129,8 @@ def relay(lab):
     span = (plan.RELAY_MAX_PORT - plan.RELAY_MIN_PORT + 1) // len(ports)
     for i, port in enumerate(ports):
         lo = plan.RELAY_MIN_PORT + i * span
-        args = ["turnserver", "-n", "--listening-ip", plan.RELAY, "--relay-ip", plan.RELAY,
+        v6 = ["--listening-ip", plan.RELAY6, "--relay-ip", plan.RELAY6] if s.ipv6 else []
+        args = ["turnserver", "-n", "--listening-ip", plan.RELAY, "--relay-ip", plan.RELAY, *v6,
                 "--listening-port", str(port), "--min-port", str(lo), "--max-port", str(lo + span - 1),
                 "--lt-cred-mech", "--user", f"{plan.TURN_USER}:{plan.TURN_PASSWORD}", "--realm", plan.TURN_REALM,
                 "--no-tls", "--no-dtls", "--no-cli", "--log-file", "stdout", "--simple-log",
@@ -131,6 +145,9 @@ def relay(lab):
     for port in ports:
         wait_listening(lab, "edge", "udp", plan.RELAY, port, f"coturn-{port}")
         wait_listening(lab, "edge", "tcp", plan.RELAY, port, f"coturn-{port}")
+        if s.ipv6:
+            wait_listening(lab, "edge", "udp", f"[{plan.RELAY6}]", port, f"coturn-{port}")
+            wait_listening(lab, "edge", "tcp", f"[{plan.RELAY6}]", port, f"coturn-{port}")
 
 
 def proxy(lab):

@@ -23,6 +23,10 @@ class Observation:
     services: dict = field(default_factory=dict)  # service -> {direct, proxy, issuer}
     proxy_407: bool | None = None
     closed: dict = field(default_factory=dict)  # (host, port) -> connected
+    # Dual-stack scenarios: the same over IPv6 (ipv4 is the fields above).
+    udp6: dict = field(default_factory=dict)  # port -> answered
+    tcp6: bool = False  # TURN over TCP to the relay's 443 over IPv6
+    services6: dict = field(default_factory=dict)  # service -> reachable directly over IPv6
     notes: list = field(default_factory=list)
 
 
@@ -35,8 +39,8 @@ def _client(lab, args, timeout):
         return Failed()
 
 
-def stun_answers(lab, port):
-    p = _client(lab, ["turnutils_stunclient", "-p", str(port), plan.RELAY], timeout=4)
+def stun_answers(lab, port, host=plan.RELAY):
+    p = _client(lab, ["turnutils_stunclient", "-p", str(port), host], timeout=4)
     return "UDP reflexive addr" in p.stdout
 
 
@@ -48,10 +52,10 @@ def turn_tcp_works(lab, host, port):
     return bool(counts) and int(counts[-1]) > 0
 
 
-def loss_percent(lab, port, messages=500):
+def loss_percent(lab, port, messages=500, host=plan.RELAY):
     """TURN over UDP, client to client through the relay, 200-byte messages every 5 ms."""
     p = _client(lab, ["turnutils_uclient", "-y", "-n", str(messages), "-m", "1", "-l", "200", "-z", "5",
-                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), plan.RELAY], timeout=20)
+                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), host], timeout=20)
     m = re.search(r"Total lost packets (\d+) \(([\d.]+)%\)", p.stdout)
     return float(m.group(2)) if m else None
 
@@ -77,9 +81,11 @@ def tcp_connects(lab, host, port):
     return p.returncode == 0
 
 
-def _curl(lab, name, via_proxy, with_auth=True):
+def _curl(lab, name, via_proxy, with_auth=True, family=None):
     args = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{http_connect}", "--max-time", "6",
             "--cacert", lab.ca_bundle, f"https://{name}/"]
+    if family:
+        args.append("-6" if family == "ipv6" else "-4")
     if via_proxy:
         args += ["-x", f"http://{plan.PROXY}:{plan.PROXY_PORT}"]
         if with_auth and lab.scenario.proxy_auth:
@@ -127,6 +133,10 @@ def observe(lab):
                 "proxy": pool.submit(_curl, lab, name, True) if s.proxy else None,
             }
         closed = {c: pool.submit(tcp_connects, lab, *c) for c in s.expect.closed}
+        if s.ipv6:
+            udp6 = {p: pool.submit(stun_answers, lab, p, plan.RELAY6) for p in udp_ports}
+            tcp6 = pool.submit(turn_tcp_works, lab, plan.RELAY6, 443)
+            svc6 = {sv: pool.submit(_curl, lab, plan.SERVICE_NAMES[sv], False, True, "ipv6") for sv in s.expect.services}
         first = next(iter(s.expect.services))
         no_auth = pool.submit(_curl, lab, plan.SERVICE_NAMES[first], True, False) if s.proxy_auth else None
         obs.udp = {p: f.result() for p, f in udp.items()}
@@ -139,27 +149,46 @@ def observe(lab):
             obs.services[service] = {"direct": direct, "proxy": via_proxy, "issuer": None}
         if no_auth:
             obs.proxy_407 = no_auth.result()[1] == "407"
+        if s.ipv6:
+            obs.udp6 = {p: f.result() for p, f in udp6.items()}
+            obs.tcp6 = tcp6.result()
+            obs.services6 = {sv: f.result()[0] == "200" for sv, f in svc6.items()}
     # Issuers and loss after the reachability checks, on the paths that work.
     for service, o in obs.services.items():
         if o["direct"] or o["proxy"]:
             o["issuer"] = issuer(lab, plan.SERVICE_NAMES[service], via_proxy=not o["direct"])
         loss_on_3478 = loss_3478.result()
     best_udp = next((p for p, ok in obs.udp.items() if ok), None)
+    best_udp6 = next((p for p, ok in obs.udp6.items() if ok), None)
     if best_udp == 3478:
         obs.loss_pct = loss_on_3478
     elif best_udp:
         obs.loss_pct = loss_percent(lab, best_udp)
+    elif best_udp6:
+        # No IPv4 UDP: media takes IPv6, so measure there.
+        obs.loss_pct = loss_percent(lab, best_udp6, host=plan.RELAY6)
+        best_udp = best_udp6
     if best_udp and obs.loss_pct is None:
         obs.notes.append("turnutils_uclient gave no loss figure")
     return obs
 
 
+def family_paths(obs):
+    """The best direct relay path over each family observed."""
+    def path(udp, tcp):
+        return "relay-udp" if any(udp.values()) else ("relay-tcp" if tcp else "none")
+    out = {"ipv4": path(obs.udp, any(obs.tcp.values()))}
+    if obs.udp6:
+        out["ipv6"] = path(obs.udp6, obs.tcp6)
+    return out
+
+
 def derive(lab, obs):
     """The verdict the observations support (the rules are in lab/README.md)."""
-    if any(obs.udp.values()):
+    if any(obs.udp.values()) or any(obs.udp6.values()):
         path = "relay-udp"
         status = "good" if obs.loss_pct is not None and obs.loss_pct < 1.0 else "degraded"
-    elif any(obs.tcp.values()):
+    elif any(obs.tcp.values()) or obs.tcp6:
         path, status = "relay-tcp", "degraded"
     elif obs.proxy_turn:
         path, status = "relay-tcp-proxy", "degraded"
@@ -190,6 +219,15 @@ def differences(lab, modalities, services, obs):
     for (host, port), connected in obs.closed.items():
         if connected:
             out.append(f"tcp/{host}:{port}: expected closed, but a connection opened")
+    observed = family_paths(obs)
+    for fam, want in e.families.items():
+        if observed.get(fam) != want["path"]:
+            out.append(f"{fam}: expected relay path {want['path']}, observed {observed.get(fam)}")
+        if want["services"]:
+            direct = obs.services6 if fam == "ipv6" else {k: v["direct"] for k, v in obs.services.items()}
+            for sv, w in e.services.items():
+                if w["via"] == "direct" and not direct.get(sv):
+                    out.append(f"{fam}: expected {sv} to answer directly, it did not")
     if e.proxy_auth_required and obs.proxy_407 is not True:
         out.append(f"proxy: expected 407 without credentials, observed {obs.proxy_407}")
     return out
@@ -199,6 +237,10 @@ def report(obs):
     lines = ["  UDP relay ports: " + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in obs.udp.items())]
     lines.append("  TURN over TCP: " + ", ".join(f"{p} {'works' if ok else 'fails'}" for p, ok in obs.tcp.items()))
     lines.append(f"  TURN through the proxy: {'works' if obs.proxy_turn else 'fails or no proxy'}")
+    if obs.udp6:
+        lines.append("  IPv6 UDP relay ports: " + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in obs.udp6.items()))
+        lines.append(f"  IPv6 TURN over TCP: 443 {'works' if obs.tcp6 else 'fails'}")
+        lines.append("  IPv6 services: " + ", ".join(f"{k} {'ok' if v else 'fails'}" for k, v in obs.services6.items()))
     if obs.loss_pct is not None:
         lines.append(f"  loss on UDP through the relay (turnutils_uclient): {obs.loss_pct:.2f}%")
     for s, o in obs.services.items():

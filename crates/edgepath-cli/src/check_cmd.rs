@@ -232,6 +232,7 @@ fn render(r: &Report, source: &EndpointSource) -> String {
             p.join(", ")
         ));
     }
+    out.push_str(&families_text(r));
     // Modalities with the same verdict, evidence and advice are told once.
     let mut groups: Vec<(Vec<String>, &edgepath_probe::check::ModalityVerdict)> = Vec::new();
     for m in r
@@ -246,7 +247,13 @@ fn render(r: &Report, source: &EndpointSource) -> String {
                 x.status,
                 x.evidence
                     .iter()
-                    .filter(|e| !e.starts_with("UDP "))
+                    .filter(|e| {
+                        let line = e
+                            .strip_prefix("IPv4: ")
+                            .or_else(|| e.strip_prefix("IPv6: "))
+                            .unwrap_or(e);
+                        !line.starts_with("UDP ")
+                    })
                     .cloned()
                     .collect::<Vec<_>>(),
                 x.advice.clone(),
@@ -296,6 +303,32 @@ fn render(r: &Report, source: &EndpointSource) -> String {
     let good = r.modalities.iter().filter(|m| m.status == "good").count();
     if good == r.modalities.len() {
         out.push_str("\nAll modalities have their best path: UDP to the relay, within Microsoft's targets where measured.\n");
+    }
+    out
+}
+
+/// One line per address family: the relay address, UDP and TCP, the services.
+fn families_text(r: &Report) -> String {
+    let mut out = String::new();
+    for f in &r.families {
+        let name = if f.family == "ipv4" { "IPv4" } else { "IPv6" };
+        match f.relay {
+            Some(relay) => out.push_str(&format!(
+                "{name}: relay {relay}: UDP {}, TCP {} (best: {}); {} of {} services answer directly{}\n",
+                f.udp.name(),
+                f.tcp.name(),
+                f.path,
+                f.services_reachable.len(),
+                r.services.len(),
+                f.source
+                    .map(|s| format!("; from {s}"))
+                    .unwrap_or_default()
+            )),
+            None => out.push_str(&format!(
+                "{name}: not probed: {}\n",
+                f.note.as_deref().unwrap_or("no address")
+            )),
+        }
     }
     out
 }

@@ -2,6 +2,7 @@
 //! per modality (the path a client ends on, its status, the evidence, what to change)
 //! and per service (reachable, direct or through the proxy, TLS intercepted or not).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 
 use crate::dns::{self, Resolution};
+use crate::family::{self, FamilyReport};
 use crate::proxy::Proxy;
 use crate::quality::{self, Quality};
 use crate::relay::{self, Framing, TcpProbe, UdpProbe};
@@ -80,6 +82,8 @@ pub struct ModalityVerdict {
     pub advice: Vec<String>,
     /// The media measurement, on the modality it was made for.
     pub quality: Option<Quality>,
+    /// The best direct relay path per address family probed (`ipv4`, `ipv6`).
+    pub family_paths: BTreeMap<&'static str, &'static str>,
 }
 
 /// How one service was reached, on one route.
@@ -108,8 +112,12 @@ pub struct ServiceVerdict {
     pub via: &'static str,
     /// The TLS facts of the route used (or of the direct attempt).
     pub tls: Option<TlsSummary>,
-    /// The direct attempt.
+    /// The direct attempt (over IPv4 when the name has an IPv4 address).
     pub direct: Route,
+    /// The direct attempt over IPv6, when the name has an IPv6 address and this host
+    /// an IPv6 route to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_ipv6: Option<Route>,
     /// The attempt through the proxy.
     pub proxy: Option<Route>,
 }
@@ -157,6 +165,9 @@ pub struct Report {
     pub proxy: Option<String>,
     /// The relay probed.
     pub relay: Option<String>,
+    /// Per address family: the relay address, how UDP and TCP were answered (or
+    /// silently dropped), the best relay path and the services reachable.
+    pub families: Vec<FamilyReport>,
     /// Every relay probe, for the record.
     pub probes: Probes,
     /// Wall time of the check, ms.
@@ -300,7 +311,18 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
         .iter()
         .filter_map(|n| lookup(n))
         .find(|r| r.ok());
-    let relay_ip = relay_resolution.and_then(first_v4);
+    // IPv4 first (the NAT and proxy probes use it); IPv6 too when the name has an
+    // AAAA record and this host a usable IPv6 source towards it.
+    let relay_v4 = relay_resolution.and_then(|r| r.addresses.iter().copied().find(IpAddr::is_ipv4));
+    let relay_v6_listed =
+        relay_resolution.and_then(|r| r.addresses.iter().copied().find(IpAddr::is_ipv6));
+    let v6_source = match relay_v6_listed {
+        Some(ip) => family::local_source(ip).await,
+        None => None,
+    };
+    let relay_v6 = relay_v6_listed.filter(|_| v6_source.is_some() || relay_v4.is_none());
+    let targets: Vec<IpAddr> = [relay_v4, relay_v6].into_iter().flatten().collect();
+    let relay_ip = targets.first().copied();
     let relay_name = relay_resolution
         .map(|r| r.name.clone())
         .or_else(|| relay_names.first().cloned());
@@ -323,16 +345,18 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
         .as_ref()
         .filter(|p| relay_name.as_deref().is_none_or(|n| !p.bypasses(n)));
     let udp_fut = async {
-        let Some(ip) = relay_ip else {
-            return Vec::new();
-        };
         let mut jobs = Vec::new();
-        for (mi, m) in Modality::ALL.into_iter().enumerate() {
-            for (pi, port) in udp_ports.iter().enumerate() {
-                let offset = (mi * udp_ports.len() + pi) as u16;
-                let range = cfg.ranges.range(m);
-                let dest = SocketAddr::new(ip, *port);
-                jobs.push(async move { (m, relay::udp_probe(dest, range, offset, t.udp).await) });
+        for (fi, ip) in targets.iter().enumerate() {
+            for (mi, m) in Modality::ALL.into_iter().enumerate() {
+                for (pi, port) in udp_ports.iter().enumerate() {
+                    // Each family's probes start on their own ports of the range.
+                    let offset = ((fi + mi) * udp_ports.len() + pi) as u16;
+                    let range = cfg.ranges.range(m);
+                    let dest = SocketAddr::new(*ip, *port);
+                    jobs.push(
+                        async move { (m, relay::udp_probe(dest, range, offset, t.udp).await) },
+                    );
+                }
             }
         }
         futures_join(jobs).await
@@ -341,9 +365,9 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
         let mut jobs: Vec<
             std::pin::Pin<Box<dyn std::future::Future<Output = Vec<TcpProbe>> + '_>>,
         > = Vec::new();
-        if let Some(ip) = relay_ip {
+        for ip in &targets {
             for port in &tcp_ports {
-                let dest = SocketAddr::new(ip, *port);
+                let dest = SocketAddr::new(*ip, *port);
                 if *port == 443 {
                     jobs.push(Box::pin(async move {
                         relay::tcp_pair(dest, None, t.tcp).await.to_vec()
@@ -371,11 +395,23 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
     let svc_fut = futures_join(service_names.iter().map(|(id, name)| {
         let r = lookup(name);
         let addr = r.and_then(first_v4);
+        let addr6 = r
+            .and_then(|r| r.addresses.iter().copied().find(IpAddr::is_ipv6))
+            .filter(|a| Some(*a) != addr);
         let err = r.and_then(|r| r.error.clone());
         let proxy = cfg.proxy.as_ref().filter(|p| !p.bypasses(name));
         async move {
-            let (direct, via_proxy) = tokio::join!(
+            let v6 = async {
+                match addr6 {
+                    Some(a) if family::local_source(a).await.is_some() => {
+                        Some(service_route_direct(name, Some(a), None, &cfg.trust, t).await)
+                    }
+                    _ => None,
+                }
+            };
+            let (direct, direct_v6, via_proxy) = tokio::join!(
                 service_route_direct(name, addr, err.as_deref(), &cfg.trust, t),
+                v6,
                 async {
                     match proxy {
                         Some(p) => Some(service_route_proxy(name, p, &cfg.trust, t).await),
@@ -383,10 +419,14 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
                     }
                 }
             );
-            (*id, name.clone(), direct, via_proxy)
+            (*id, name.clone(), direct, direct_v6, via_proxy)
         }
     }));
-    let nat_fut = nat_mapping(relay_ip, cfg.ranges.range(Modality::Audio), t.udp);
+    let nat_fut = nat_mapping(
+        relay_v4.or(relay_ip),
+        cfg.ranges.range(Modality::Audio),
+        t.udp,
+    );
     let (udp, tcp, svcs, mapping) = tokio::join!(udp_fut, tcp_fut, svc_fut, nat_fut);
 
     // 3. Media quality, when credentials allow an allocation, on the best UDP port.
@@ -410,14 +450,31 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
     };
 
     // 4. Verdicts.
-    let services = svcs
+    let services: Vec<ServiceVerdict> = svcs
         .into_iter()
-        .map(|(id, name, direct, via_proxy)| service_verdict(id, name, direct, via_proxy))
+        .map(|(id, name, direct, direct_v6, via_proxy)| {
+            service_verdict(id, name, direct, direct_v6, via_proxy)
+        })
         .collect();
     let nat = nat_verdict(&udp, mapping);
+    let families = family_reports(
+        relay_v4,
+        relay_v6,
+        relay_v6_listed,
+        v6_source,
+        &udp,
+        &tcp,
+        &services,
+    );
+    let dual_stack = family::dual_stack_advice(&families);
     let modalities = Modality::ALL
         .into_iter()
-        .map(|m| modality_verdict(m, cfg, &udp, &tcp, relay_ip, &dns, quality_result.as_ref()))
+        .map(|m| {
+            let mut v =
+                modality_verdict(m, cfg, &udp, &tcp, relay_ip, &dns, quality_result.as_ref());
+            v.advice.extend(dual_stack.iter().cloned());
+            v
+        })
         .collect();
     Report {
         profile: cfg.profile.name(),
@@ -429,10 +486,15 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
             .proxy
             .as_ref()
             .map(|p| format!("{} (from {})", p.address(), p.source)),
-        relay: relay_name.map(|n| match relay_ip {
-            Some(ip) => format!("{n} ({ip})"),
-            None => n,
+        relay: relay_name.map(|n| {
+            if targets.is_empty() {
+                n
+            } else {
+                let ips: Vec<String> = targets.iter().map(ToString::to_string).collect();
+                format!("{n} ({})", ips.join(", "))
+            }
         }),
+        families,
         probes: Probes {
             udp: udp
                 .into_iter()
@@ -511,10 +573,13 @@ async fn nat_mapping(
 }
 
 fn nat_verdict(udp: &[(Modality, UdpProbe)], mapping: Option<(SocketAddr, SocketAddr)>) -> Nat {
+    // NAT is an IPv4 matter (IPv6 is routed): judge by the IPv4 probes when there are
+    // any, so an IPv6 answer never reads as "no NAT".
+    let any_v4 = udp.iter().any(|(_, p)| p.destination.is_ipv4());
     let answered: Vec<&UdpProbe> = udp
         .iter()
         .map(|(_, p)| p)
-        .filter(|p| p.answer.is_some())
+        .filter(|p| p.answer.is_some() && (!any_v4 || p.destination.is_ipv4()))
         .collect();
     let mut public: Vec<SocketAddr> = answered
         .iter()
@@ -549,10 +614,13 @@ fn service_verdict(
     service: ServiceId,
     name: String,
     direct: Route,
+    direct_ipv6: Option<Route>,
     via_proxy: Option<Route>,
 ) -> ServiceVerdict {
     let (reachable, via, used) = if ok_route(&direct) {
         (true, "direct", Some(&direct))
+    } else if let Some(r6) = direct_ipv6.as_ref().filter(|r| ok_route(r)) {
+        (true, "direct", Some(r6))
     } else if let Some(p) = via_proxy.as_ref().filter(|p| ok_route(p)) {
         (true, "proxy", Some(p))
     } else {
@@ -579,8 +647,68 @@ fn service_verdict(
         via,
         tls,
         direct,
+        direct_ipv6,
         proxy: via_proxy,
     }
+}
+
+/// The per-family evidence: what the relay probes showed over IPv4 and over IPv6,
+/// and which services answered directly over each.
+fn family_reports(
+    relay_v4: Option<IpAddr>,
+    relay_v6: Option<IpAddr>,
+    relay_v6_listed: Option<IpAddr>,
+    v6_source: Option<IpAddr>,
+    udp: &[(Modality, UdpProbe)],
+    tcp: &[TcpProbe],
+    services: &[ServiceVerdict],
+) -> Vec<FamilyReport> {
+    let udp: Vec<&UdpProbe> = udp.iter().map(|(_, p)| p).collect();
+    let tcp: Vec<&TcpProbe> = tcp.iter().collect();
+    let reachable = |v6: bool| -> Vec<ServiceId> {
+        services
+            .iter()
+            .filter(|s| {
+                let route = if v6 {
+                    s.direct_ipv6.as_ref()
+                } else {
+                    Some(&s.direct)
+                        .filter(|r| r.via.parse::<SocketAddr>().is_ok_and(|a| a.is_ipv4()))
+                };
+                route.is_some_and(ok_route)
+            })
+            .map(|s| s.service)
+            .collect()
+    };
+    let v4 = family::report(
+        "ipv4",
+        relay_v4,
+        None,
+        &udp,
+        &tcp,
+        reachable(false),
+        relay_v4
+            .is_none()
+            .then(|| "the relay name has no IPv4 address".to_owned()),
+    );
+    let why_not_v6 = match (relay_v6_listed, v6_source, relay_v6) {
+        (_, _, Some(_)) => None,
+        (None, _, None) => Some("the relay name has no IPv6 (AAAA) address".to_owned()),
+        (Some(_), None, None) => {
+            Some("this host has no IPv6 address and route towards the relay".to_owned())
+        }
+        (Some(_), Some(_), None) => None,
+    };
+    let v6 = family::report(
+        "ipv6",
+        relay_v6,
+        v6_source,
+        &udp,
+        &tcp,
+        reachable(true),
+        why_not_v6,
+    );
+    vec![v4, v6]
 }
 
 fn describe_udp(p: &UdpProbe) -> String {
@@ -639,8 +767,41 @@ fn modality_verdict(
         .filter(|(x, _)| *x == m)
         .map(|(_, p)| p)
         .collect();
-    let mut evidence: Vec<String> = mine.iter().map(|p| describe_udp(p)).collect();
-    evidence.extend(tcp.iter().map(describe_tcp));
+    // Name the family on every line when both were probed.
+    let both = udp.iter().any(|(_, p)| p.destination.is_ipv4())
+        && udp.iter().any(|(_, p)| p.destination.is_ipv6());
+    let tag = |ip: IpAddr, line: String| {
+        if both {
+            format!("{}: {line}", family::family_label(ip))
+        } else {
+            line
+        }
+    };
+    let mut evidence: Vec<String> = mine
+        .iter()
+        .map(|p| tag(p.destination.ip(), describe_udp(p)))
+        .collect();
+    evidence.extend(tcp.iter().map(|p| tag(p.destination.ip(), describe_tcp(p))));
+    let mut family_paths = BTreeMap::new();
+    for ip in mine.iter().map(|p| p.destination.ip()) {
+        let f = family::family_name(ip);
+        let udp_ok = mine
+            .iter()
+            .any(|p| family::family_name(p.destination.ip()) == f && p.answer.is_some());
+        let tcp_ok = tcp.iter().any(|p| {
+            p.proxy.is_none() && family::family_name(p.destination.ip()) == f && p.answer.is_some()
+        });
+        family_paths.insert(
+            f,
+            if udp_ok {
+                "relay-udp"
+            } else if tcp_ok {
+                "relay-tcp"
+            } else {
+                "none"
+            },
+        );
+    }
     let mut advice = Vec::new();
     if relay_ip.is_none() {
         let why = dns
@@ -664,11 +825,18 @@ fn modality_verdict(
     let tcp_ok = tcp.iter().any(|p| p.proxy.is_none() && p.answer.is_some());
     let proxy_ok = tcp.iter().any(|p| p.proxy.is_some() && p.answer.is_some());
     let proxy_tunnel_opened = tcp.iter().any(|p| p.proxy.is_some() && p.connected);
-    let silent: Vec<u16> = mine
+    // Ports no family answered on (one family's silence is the dual-stack advice's).
+    let mut silent: Vec<u16> = mine
         .iter()
         .filter(|p| p.answer.is_none())
         .map(|p| p.destination.port())
+        .filter(|port| {
+            !mine
+                .iter()
+                .any(|q| q.destination.port() == *port && q.answer.is_some())
+        })
         .collect();
+    silent.dedup();
     let (path, mut status) = if udp_ok {
         ("relay-udp", "good")
     } else if tcp_ok {
@@ -732,5 +900,6 @@ fn modality_verdict(
         evidence,
         advice,
         quality: q,
+        family_paths,
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod dns;
+pub mod family;
 pub mod proxy;
 pub mod quality;
 pub mod relay;

@@ -117,6 +117,38 @@ pub struct UdpProbe {
     pub answer: Option<Answer>,
     /// Why there was none.
     pub error: Option<String>,
+    /// How the network answered.
+    pub reach: Reach,
+}
+
+/// How the network answered a probe, whatever the relay said: the difference
+/// between a path that refuses (an ICMP error or a TCP reset: the client knows at
+/// once) and one that drops silently (the client waits for its timeout) matters
+/// to dual-stack clients at call setup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reach {
+    /// The relay answered.
+    Answered,
+    /// TCP opened (or the proxy tunnel), but no TURN answer came.
+    Opened,
+    /// Refused: ICMP unreachable or a TCP reset.
+    Refused,
+    /// Nothing came back before the timeout: silently dropped, or nothing there.
+    Silent,
+    /// Not sent, or failed for a local reason (no free port, no route).
+    Failed,
+}
+
+/// A connect error as [`Reach`]: an answer from the network that said no, or a
+/// local failure.
+fn reach_of_connect_error(e: &std::io::Error) -> Reach {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused | K::ConnectionReset | K::HostUnreachable => Reach::Refused,
+        K::TimedOut => Reach::Silent,
+        _ => Reach::Failed,
+    }
 }
 
 /// Binds a UDP socket to a free port inside `range`, starting at a spread offset so
@@ -151,6 +183,7 @@ pub async fn udp_probe(
         local_ip: None,
         answer: None,
         error: None,
+        reach: Reach::Failed,
     };
     let Some(sock) = bind_in_range(range, dest.is_ipv6(), offset).await else {
         probe.error = Some(format!("no free local UDP port in {range}"));
@@ -179,6 +212,7 @@ pub async fn udp_probe(
                 if let Err(e) = sock.send(bytes).await {
                     // ICMP unreachable arrives as an error on a connected socket.
                     probe.error = Some(format!("refused: {e}"));
+                    probe.reach = Reach::Refused;
                     return probe;
                 }
             }
@@ -196,6 +230,7 @@ pub async fn udp_probe(
                         if tx.handle_input(&buf[..n]) {
                             if let Some(TransactionEvent::Response(bytes)) = tx.poll_event() {
                                 probe.answer = answer_of(&bytes, start.elapsed());
+                                probe.reach = Reach::Answered;
                                 return probe;
                             }
                         }
@@ -203,12 +238,14 @@ pub async fn udp_probe(
                 }
                 Err(e) => {
                     probe.error = Some(format!("refused: {e}"));
+                    probe.reach = Reach::Refused;
                     return probe;
                 }
             },
             _ = tokio::time::sleep_until(wake) => {
                 if tokio::time::Instant::now() >= deadline {
                     probe.error = Some(format!("no answer within {} ms", timeout.as_millis()));
+                    probe.reach = Reach::Silent;
                     return probe;
                 }
                 let now = Instant::now();
@@ -243,6 +280,8 @@ pub struct TcpProbe {
     pub answer: Option<Answer>,
     /// Why there was none.
     pub error: Option<String>,
+    /// How the network answered.
+    pub reach: Reach,
 }
 
 /// The first bytes a server sent, printable, for a report.
@@ -389,14 +428,16 @@ pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Runs one TCP probe: `run` opens the stream and speaks TURN, failing with whether
-/// the connection (or tunnel) had opened; everything is bounded by `timeout`.
+/// Runs one TCP probe: `run` opens the stream and speaks TURN, setting `opened` once
+/// the connection (or tunnel) is up and failing with how the network answered;
+/// everything is bounded by `timeout`.
 async fn tcp_outcome(
     dest: SocketAddr,
     framing: Framing,
     proxy: Option<String>,
     timeout: Duration,
-    run: impl std::future::Future<Output = Result<Answer, (bool, String)>>,
+    opened: &std::cell::Cell<bool>,
+    run: impl std::future::Future<Output = Result<Answer, (Reach, String)>>,
 ) -> TcpProbe {
     let mut p = TcpProbe {
         destination: dest,
@@ -405,30 +446,43 @@ async fn tcp_outcome(
         connected: false,
         answer: None,
         error: None,
+        reach: Reach::Failed,
     };
     match tokio::time::timeout(timeout, run).await {
         Ok(Ok(a)) => {
-            p.connected = true;
             p.answer = Some(a);
+            p.reach = Reach::Answered;
         }
-        Ok(Err((connected, e))) => {
-            p.connected = connected;
+        Ok(Err((reach, e))) => {
+            p.reach = reach;
             p.error = Some(e);
         }
-        Err(_) => p.error = Some(format!("no answer within {} ms", timeout.as_millis())),
+        Err(_) => {
+            p.error = Some(format!("no answer within {} ms", timeout.as_millis()));
+            p.reach = Reach::Silent;
+        }
+    }
+    p.connected = opened.get();
+    if p.connected && p.reach != Reach::Answered {
+        p.reach = Reach::Opened;
     }
     p
 }
 
 /// TURN over TCP to `dest`, directly.
 pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) -> TcpProbe {
-    tcp_outcome(dest, framing, None, timeout, async {
-        let mut s = TcpStream::connect(dest)
-            .await
-            .map_err(|e| (false, format!("connection failed: {e}")))?;
+    let opened = std::cell::Cell::new(false);
+    tcp_outcome(dest, framing, None, timeout, &opened, async {
+        let mut s = TcpStream::connect(dest).await.map_err(|e| {
+            (
+                reach_of_connect_error(&e),
+                format!("connection failed: {e}"),
+            )
+        })?;
+        opened.set(true);
         turn_over_stream(&mut s, framing, u64::from(dest.port()))
             .await
-            .map_err(|e| (true, e))
+            .map_err(|e| (Reach::Opened, e))
     })
     .await
 }
@@ -440,14 +494,23 @@ pub async fn tcp_probe_via(
     proxy: &crate::proxy::Proxy,
     timeout: Duration,
 ) -> TcpProbe {
-    tcp_outcome(dest, framing, Some(proxy.address()), timeout, async {
-        let mut s = crate::proxy::connect(proxy, &dest.ip().to_string(), dest.port(), timeout)
-            .await
-            .map_err(|e| (false, e.to_string()))?;
-        turn_over_stream(&mut s, framing, u64::from(dest.port()) + 7)
-            .await
-            .map_err(|e| (true, e))
-    })
+    let opened = std::cell::Cell::new(false);
+    tcp_outcome(
+        dest,
+        framing,
+        Some(proxy.address()),
+        timeout,
+        &opened,
+        async {
+            let mut s = crate::proxy::connect(proxy, &dest.ip().to_string(), dest.port(), timeout)
+                .await
+                .map_err(|e| (Reach::Failed, e.to_string()))?;
+            opened.set(true);
+            turn_over_stream(&mut s, framing, u64::from(dest.port()) + 7)
+                .await
+                .map_err(|e| (Reach::Opened, e))
+        },
+    )
     .await
 }
 
@@ -486,6 +549,7 @@ pub async fn tcp_pair(
                         connected: true,
                         answer: None,
                         error: Some("not waited for: the relay answers RFC TURN over TCP, so it is not a Microsoft relay speaking pseudo-TLS".into()),
+                        reach: Reach::Opened,
                     });
                 }
                 a = Some(r);
