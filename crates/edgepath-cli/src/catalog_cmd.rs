@@ -310,7 +310,12 @@ fn render(
         for s in catalog.endpoint_data().sets() {
             t.row(vec![
                 s.id.to_string(),
-                s.service_area.clone(),
+                // Microsoft's display name says what the area is today ("Skype" is
+                // "Microsoft Teams" in the current lists).
+                match &s.service_area_display_name {
+                    Some(d) if d != &s.service_area => format!("{} ({d})", s.service_area),
+                    _ => s.service_area.clone(),
+                },
                 s.category.to_string(),
                 if s.required { "yes" } else { "no" }.into(),
                 s.tcp_ports.to_string(),
