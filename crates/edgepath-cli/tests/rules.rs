@@ -174,7 +174,7 @@ fn every_target_matches_its_golden_file() {
 fn every_output_says_what_it_is_and_where_it_came_from() {
     for (file, args) in CASES {
         let text = rules(args);
-        let head: String = text.lines().take(5).collect::<Vec<_>>().join("\n");
+        let head = unwrapped_header(&text);
         assert!(
             head.contains("Skype for Business Online / Microsoft Teams"),
             "{file}: {head}"
@@ -190,6 +190,20 @@ fn every_output_says_what_it_is_and_where_it_came_from() {
             "{file}: {head}"
         );
     }
+}
+
+/// The opening comment as one line: markers and the wrapping indent removed.
+fn unwrapped_header(text: &str) -> String {
+    text.lines()
+        .take(16)
+        .map(|l| {
+            l.trim_start_matches("<!--")
+                .trim_start_matches("//")
+                .trim_start_matches('#')
+                .trim()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether a tool can run here; under CI a missing tool fails the test instead.
@@ -831,7 +845,7 @@ fn hostile_paths_and_values_do_not_break_any_generated_file() {
             }
         }
         assert!(
-            text.contains("x\\nadd table ip pwned\\r\\n-A OUTPUT"),
+            unwrapped_header(&text).contains("x\\nadd table ip pwned\\r\\n-A OUTPUT"),
             "{t:?}: {}",
             &text[..600.min(text.len())]
         );
@@ -889,6 +903,12 @@ fn hostile_paths_and_values_do_not_break_any_generated_file() {
         assert_eq!(got["teams.microsoft.com"], "DIRECT");
         assert_eq!(got["example.com"], "PROXY proxy.example.com:3128");
     }
+    if available("wg", false) && available("wireguard-go", true) {
+        assert!(!wg_allowed_ips(&outputs["wireguard"]).is_empty());
+    }
+    if available("openvpn", false) {
+        openvpn_parses(&outputs["openvpn"]);
+    }
     for t in ["wireguard", "openvpn"] {
         let directives: Vec<&str> = outputs[t].lines().filter(|l| !l.starts_with('#')).collect();
         assert!(
@@ -899,4 +919,125 @@ fn hostile_paths_and_values_do_not_break_any_generated_file() {
         );
     }
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+/// Loads a WireGuard output into a real WireGuard interface (wireguard-go in a new
+/// network namespace: this kernel may have no WireGuard module) with `wg setconf`, and
+/// returns the allowed IPs `wg show` reports.
+fn wg_allowed_ips(fragment: &str) -> Vec<IpNet> {
+    let key = |args: &[&str], input: Option<&str>| -> String {
+        use std::io::Write;
+        let mut c = Command::new("wg")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = c.stdin.take().unwrap();
+        if let Some(i) = input {
+            pipe.write_all(i.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        String::from_utf8(c.wait_with_output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let private = key(&["genkey"], None);
+    let peer = key(&["pubkey"], Some(&key(&["genkey"], None)));
+    let conf = write_tmp(
+        "wg-test.conf",
+        &format!("[Interface]\nPrivateKey = {private}\n\n[Peer]\nPublicKey = {peer}\n{fragment}"),
+    );
+    // A name of our own per run; wireguard-go ends (and removes its socket) on TERM.
+    let ifname = format!("epwg{}", std::process::id() % 100_000);
+    let script = format!(
+        "WG_PROCESS_FOREGROUND=1 wireguard-go {ifname} >/dev/null 2>&1 & pid=$!; \
+         for i in $(seq 50); do [ -S /var/run/wireguard/{ifname}.sock ] && break; sleep 0.1; done; \
+         wg setconf {ifname} {conf}; rc=$?; wg show {ifname} allowed-ips; kill $pid; wait $pid; exit $rc",
+        conf = conf.display()
+    );
+    let out = in_new_netns(&["sh", "-c", &script], None);
+    assert_ok("wg setconf", &out);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .skip(1) // the peer's public key
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// Parses an OpenVPN output with OpenVPN's own option parser (its crypto self-test
+/// mode reads the whole configuration and then exits).
+fn openvpn_parses(config: &str) -> String {
+    let conf = write_tmp("openvpn-test.conf", config);
+    let key = write_tmp("openvpn-test.key", "");
+    let out = Command::new("openvpn")
+        .args(["--genkey", "secret", key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ok("openvpn --genkey", &out);
+    let out = Command::new("openvpn")
+        .args([
+            "--config",
+            conf.to_str().unwrap(),
+            "--test-crypto",
+            "--secret",
+        ])
+        .arg(&key)
+        .args(["--cipher", "AES-256-CBC", "--verb", "4"])
+        .output()
+        .unwrap();
+    assert_ok("openvpn --config (parse)", &out);
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(log.contains("self-test mode SUCCEEDED"), "{log}");
+    log
+}
+
+#[test]
+fn wireguard_and_openvpn_accept_the_split_tunnels() {
+    for split in ["optimize", "teams-media"] {
+        let wg = rules(&["--target", "wireguard", "--split", split]);
+        let ovpn = rules(&["--target", "openvpn", "--split", split]);
+        for text in [&wg, &ovpn] {
+            assert!(
+                text.lines()
+                    .all(|l| l.len() < 256 || l.starts_with("AllowedIPs")),
+                "OpenVPN refuses lines of 256 characters and more"
+            );
+        }
+        if available("wg", false) && available("wireguard-go", true) {
+            let want: Vec<IpNet> = wg
+                .lines()
+                .find_map(|l| l.strip_prefix("AllowedIPs = "))
+                .unwrap()
+                .split(", ")
+                .map(|n| n.parse().unwrap())
+                .collect();
+            let mut got = wg_allowed_ips(&wg);
+            let mut want_sorted = want.clone();
+            got.sort();
+            want_sorted.sort();
+            assert_eq!(
+                got, want_sorted,
+                "{split}: wg took other ranges than written"
+            );
+        }
+        if available("openvpn", false) {
+            let log = openvpn_parses(&ovpn);
+            assert!(
+                log.contains("route 52.112.0.0/255.252.0.0/net_gateway"),
+                "{log}"
+            );
+            assert!(
+                log.contains("route 52.122.0.0/255.254.0.0/net_gateway"),
+                "{log}"
+            );
+            let exchange = log.contains("route 52.96.0.0/255.252.0.0/net_gateway");
+            assert_eq!(
+                exchange,
+                split == "optimize",
+                "{split}: Exchange outside the tunnel"
+            );
+        }
+    }
 }

@@ -59,19 +59,65 @@ pub fn one_line(text: &str) -> String {
     out
 }
 
+/// The widest comment line we write, marker included. OpenVPN refuses any config line
+/// of 256 characters or more, comments too; the other formats are easier to read so.
+pub const COMMENT_WIDTH: usize = 120;
+
+/// `text` as comment lines of at most [`COMMENT_WIDTH`] characters, each starting with
+/// `prefix`, continuation lines indented by two spaces. Words longer than a line (a long
+/// path) are cut. `text` must already be one line ([`one_line`]).
+pub fn comment_lines(prefix: &str, text: &str) -> String {
+    let room = COMMENT_WIDTH
+        .saturating_sub(prefix.chars().count() + 2)
+        .max(20);
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let cur_len = cur.chars().count();
+            let sep = usize::from(cur_len > 0);
+            if cur_len + sep + word.len() <= room {
+                if sep == 1 {
+                    cur.push(' ');
+                }
+                cur.extend(word.iter());
+                break;
+            }
+            if cur_len > 0 {
+                lines.push(std::mem::take(&mut cur));
+                continue;
+            }
+            // A word longer than a whole line: cut it.
+            let rest = word.split_off(room);
+            lines.push(word.iter().collect());
+            word = rest;
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.is_empty() {
+            out.push_str(prefix.trim_end());
+        } else {
+            out.push_str(prefix);
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The opening comment: what it is, from which data, made by which command, and
 /// the target's notes. `prefix` is the target's comment marker.
 pub fn header(prefix: &str, what: &str, prov: &Provenance, notes: &[String]) -> String {
     let mut out = String::new();
-    let mut line = |text: &str| {
-        if text.is_empty() {
-            out.push_str(prefix.trim_end());
-        } else {
-            out.push_str(prefix);
-            out.push_str(&one_line(text));
-        }
-        out.push('\n');
-    };
+    let mut line = |text: &str| out.push_str(&comment_lines(prefix, &one_line(text)));
     line(what);
     line(&format!("Endpoint data: {}", prov.endpoint_data));
     line(&format!("Made by: {}", prov.command));
@@ -139,5 +185,25 @@ mod tests {
         let h = header("# ", "what", &prov, &["n\no".into()]);
         assert_eq!(h.lines().count(), 4, "{h}");
         assert!(h.lines().all(|l| l.starts_with("# ")), "{h}");
+    }
+
+    #[test]
+    fn comments_wrap_below_the_width() {
+        let long = format!("{} {}", "word ".repeat(60), "x".repeat(300));
+        let text = comment_lines("# ", long.trim());
+        assert!(
+            text.lines()
+                .all(|l| l.chars().count() <= COMMENT_WIDTH && l.starts_with("# ")),
+            "{text}"
+        );
+        assert_eq!(
+            text.replace("\n# ", "")
+                .replace("  ", " ")
+                .matches('x')
+                .count(),
+            300
+        );
+        assert_eq!(comment_lines("# ", ""), "#\n");
+        assert_eq!(comment_lines("// ", "short"), "// short\n");
     }
 }

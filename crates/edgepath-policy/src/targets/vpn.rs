@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::complement::{complement_v4, complement_v6};
-use crate::format::header;
+use crate::format::{comment_lines, header};
 use crate::{OptimizeSet, Provenance, RuleSet, SplitTunnel, TargetOptions};
 
 /// The comment lines that say which sets bypass the tunnel and which stay in it.
@@ -20,7 +20,7 @@ fn describe(bypass: &[&OptimizeSet], kept: &[&OptimizeSet], split: SplitTunnel) 
                         .map(ToString::to_string)
                         .chain(s.v6.iter().map(ToString::to_string))
                         .collect();
-                format!("#   {}: {}\n", s.label(), nets.join(", "))
+                comment_lines("#   ", &format!("{}: {}", s.label(), nets.join(", ")))
             })
             .collect::<String>()
     };
