@@ -12,4 +12,5 @@ pub mod family;
 pub mod proxy;
 pub mod quality;
 pub mod relay;
+pub mod route;
 pub mod tls;
