@@ -39,8 +39,8 @@ def run(args, timeout=15, check=True, input=None):
 class Lab:
     """One running lab: built from a scenario by `up()`, removed by `down()`."""
 
-    ROLES = ("client", "router", "carrier", "proxy", "edge")
-    SHORT = {"client": "cl", "router": "r1", "carrier": "r2", "proxy": "px", "edge": "ed"}
+    ROLES = ("client", "router", "carrier", "proxy", "edge", "company")
+    SHORT = {"client": "cl", "router": "r1", "carrier": "r2", "proxy": "px", "edge": "ed", "company": "co"}
 
     def __init__(self, scenario, edgepath=None):
         self.scenario = scenario
@@ -111,7 +111,11 @@ class Lab:
 
     def roles(self):
         s = self.scenario
-        return [r for r in self.ROLES if (r != "carrier" or s.nat == "double") and (r != "proxy" or s.proxy)]
+        return [
+            r
+            for r in self.ROLES
+            if (r != "carrier" or s.nat == "double") and (r != "proxy" or s.proxy) and (r != "company" or s.vpn_type)
+        ]
 
     def up(self):
         """Builds the topology (services are started by services.start)."""
@@ -146,6 +150,8 @@ class Lab:
             self._addr("edge", "lo", f"{a}/32")
         if s.ipv6:
             self._ipv6(cl, r1l, r1w, edw)
+        if s.vpn_type:
+            self._company()
         if s.proxy:
             r1d, px = self._veth("router", "r1d", "proxy", "p0")
             self._addr("router", r1d, f"{plan.ROUTER_DMZ}/24")
@@ -164,6 +170,36 @@ class Lab:
                     f.write(f"nameserver {plan.DNS}\n")
                     if s.ipv6 and role == "client":
                         f.write(f"nameserver {plan.DNS6}\n")
+
+    def _company(self):
+        """The company's VPN gateway on its own link to the internet: it terminates the
+        tunnel (lab/edgelab/vpn.py) and sends the tunnel's traffic out through its own
+        NAT and egress filter (the scenario's [vpn] company_rules)."""
+        s = self.scenario
+        e1, co = self._veth("edge", "e1", "company", "co0")
+        self.company_wan = co
+        self._addr("edge", e1, f"{plan.EDGE_COMPANY}/30")
+        self._addr("company", co, f"{plan.COMPANY_WAN}/30")
+        self.exec("company", ["ip", "route", "add", "default", "via", plan.EDGE_COMPANY])
+        self.exec("company", ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        # The edge is the internet between the home and the company: it forwards.
+        self.exec("edge", ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        rules = "\n".join("    " + line.strip() for line in s.company_rules.strip().splitlines() if line.strip())
+        self._nft("company", f"""{self._defines()}
+table inet company {{
+  chain forward {{
+    type filter hook forward priority filter; policy {s.company_policy};
+    ct state established,related accept
+{rules}
+  }}
+}}
+table ip companynat {{
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "{co}" masquerade
+  }}
+}}
+""", "company")
 
     def _ipv6(self, cl, r1l, r1w, edw):
         """Dual-stack: IPv6 routed from the client to the edge (no NAT66), from the
@@ -290,6 +326,13 @@ table ip labnat {{
             run(["ip", "netns", "del", ns], check=False)
             shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        # wireguard-go removes its UAPI socket when it ends; a killed one may not.
+        try:
+            for name in os.listdir("/var/run/wireguard"):
+                if name.startswith(self.prefix):
+                    os.unlink(os.path.join("/var/run/wireguard", name))
+        except OSError:
+            pass
 
     def logs(self):
         """The tail of each service's log, for error reports."""

@@ -38,6 +38,21 @@ RELAY6_SECOND = "2001:db8:113::11"
 WEB6 = "2001:db8:113::20"
 DNS6 = "2001:db8:113::53"
 
+# The company's VPN gateway, in scenarios with a [vpn] section: on its own link to the
+# "internet" from the benchmarking range 198.18.0.0/15 (RFC 2544, never routed on the
+# internet), with the tunnels' inside addresses from private space.
+EDGE_COMPANY = "198.18.0.1"
+COMPANY_WAN = "198.18.0.2"
+COMPANY_LINK = "198.18.0.0/30"
+WG_PORT = 51820
+WG_NET = "10.99.0.0/24"
+WG_COMPANY = "10.99.0.1"
+WG_CLIENT = "10.99.0.2"
+OVPN_PORT = 1194
+OVPN_NET = "10.98.0.0/24"
+OVPN_COMPANY = "10.98.0.1"
+OVPN_CLIENT = "10.98.0.2"
+
 RELAY = "203.0.113.10"
 RELAY_SECOND = "203.0.113.11"
 WEB = "203.0.113.20"
@@ -80,4 +95,5 @@ MODALITIES = ["audio", "video", "app_sharing", "file_transfer"]
 PATHS = ["relay-udp", "relay-tcp", "relay-tcp-proxy", "none"]
 FAMILY_PATHS = ["relay-udp", "relay-tcp", "none"]  # direct paths over one address family
 FAMILIES = ["ipv4", "ipv6"]
+VPN_STATES = ["none", "split", "forced", "partial"]
 STATUSES = ["good", "degraded", "failing"]

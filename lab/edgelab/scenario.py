@@ -23,6 +23,7 @@ class Expectation:
     proxy_auth_required: bool = False
     closed: list = field(default_factory=list)  # (host, port) TCP destinations that must not connect
     families: dict = field(default_factory=dict)  # ipv4|ipv6 -> {path, services, udp}
+    vpn: str | None = None  # none | split | forced | partial
 
 
 @dataclass
@@ -43,16 +44,21 @@ class Scenario:
     firewall_generated: bool  # the router's filter is `edgepath rules --target nftables`
     udp_loss_to_relay: int  # percent
     expect: Expectation
+    vpn_type: str | None = None  # wireguard | openvpn (None: no VPN)
+    vpn_mode: str = "forced"  # forced | split | split-stale
+    company_policy: str = "accept"  # the company egress' forward policy
+    company_rules: str = ""  # nftables lines for the company egress' forward chain
 
 
 KNOWN = {
-    "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "expect"},
+    "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "vpn", "expect"},
+    "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6"},
     "proxy": {"enabled", "auth", "intercept"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent"},
-    "expect": {"modalities", "services", "proxy_auth_required", "closed", "families"},
+    "expect": {"modalities", "services", "proxy_auth_required", "closed", "families", "vpn"},
 }
 
 
@@ -109,6 +115,7 @@ def load(name_or_path):
     fw = _table(doc, "firewall", where)
     imp = _table(doc, "impairment", where)
     exp = _table(doc, "expect", where)
+    vpn = _table(doc, "vpn", where)
     if fw.get("generated") is True and "policy" in fw:
         raise ScenarioError(
             f"{where}: [firewall] generated = true takes its policy from the generated rules (drop); remove `policy`"
@@ -166,6 +173,9 @@ def load(name_or_path):
             "udp": _choice(v.get("udp", "any"), ["any", "answered", "dropped", "refused"], "udp", w),
         }
 
+    if "vpn" in exp:
+        expect.vpn = _choice(exp["vpn"], plan.VPN_STATES, "vpn", where + " [expect]")
+
     proxy_enabled = _get(proxy, "enabled", bool, False, where + " [proxy]")
     scenario = Scenario(
         name=os.path.basename(path)[:-5],
@@ -187,6 +197,18 @@ def load(name_or_path):
     )
     if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
+    if vpn:
+        w = where + " [vpn]"
+        scenario.vpn_type = _choice(vpn.get("type"), ["wireguard", "openvpn"], "type", w)
+        scenario.vpn_mode = _choice(vpn.get("mode", "forced"), ["forced", "split", "split-stale"], "mode", w)
+        scenario.company_policy = _choice(vpn.get("company_policy", "accept"), ["accept", "drop"], "company_policy", w)
+        scenario.company_rules = _get(vpn, "company_rules", str, "", w)
+        if scenario.vpn_type == "openvpn" and scenario.vpn_mode == "split-stale":
+            raise ScenarioError(f"{w}: mode split-stale is for type wireguard")
+        if scenario.ipv6 or scenario.nat != "single" or scenario.proxy:
+            raise ScenarioError(f"{w}: a VPN scenario is IPv4, single NAT, without the proxy")
+        if expect.vpn is None:
+            raise ScenarioError(f"{where}: a [vpn] scenario must say [expect] vpn")
     if scenario.ipv6 and scenario.nat != "single":
         raise ScenarioError(f"{where}: [topology] ipv6 = true needs nat = \"single\" (IPv6 is routed, not carrier-NATed)")
     if "ipv6" in expect.families and not scenario.ipv6:

@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import plan
+from . import vpn
 from .net import LabError, run
 
 LAB_DIR = plan.LAB_DIR
@@ -228,6 +229,8 @@ def start(lab):
     relay(lab)
     if lab.scenario.proxy:
         proxy(lab)
+    if lab.scenario.vpn_type:
+        vpn.start(lab)
 
 
 def environment(lab):

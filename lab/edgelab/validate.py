@@ -27,7 +27,36 @@ class Observation:
     udp6: dict = field(default_factory=dict)  # port -> answered
     tcp6: bool = False  # TURN over TCP to the relay's 443 over IPv6
     services6: dict = field(default_factory=dict)  # service -> reachable directly over IPv6
+    # VPN scenarios: the kernel's route per address (its interface), and what a capture
+    # on the tunnel interface saw of UDP to the relay while a STUN probe ran.
+    routes: dict = field(default_factory=dict)  # address -> interface
+    tunnel_saw_relay_udp: int | None = None  # packets to/from the relay's UDP 3478
     notes: list = field(default_factory=list)
+
+
+def route_interface(lab, dest):
+    """The interface the kernel picks for UDP from the audio range to dest:3478."""
+    p = _client(lab, ["ip", "route", "get", dest, "ipproto", "udp", "sport", "50000", "dport", "3478"], timeout=4)
+    m = re.search(r"\bdev (\S+)", p.stdout)
+    return m.group(1) if m else None
+
+
+def tunnel_capture(lab):
+    """dumpcap on the tunnel interface while turnutils_stunclient asks the relay (from
+    port 50000): how many packets of UDP port 3478 the tunnel carried."""
+    pcap = lab.path("tunnel.pcapng")
+    lab.spawn("client", "dumpcap", ["dumpcap", "-q", "-i", lab.tunnel_if, "-f", "udp port 3478",
+                                    "-a", "duration:4", "-w", pcap])
+    time.sleep(1.0)  # dumpcap needs a moment before it captures
+    _client(lab, ["turnutils_stunclient", "-p", "3478", plan.RELAY], timeout=4)
+    for name, p, _ in lab.procs:
+        if name == "dumpcap":
+            try:
+                p.wait(timeout=8)
+            except Exception:
+                pass
+    out = _client(lab, ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.number"], timeout=10)
+    return len(out.stdout.split())
 
 
 def _client(lab, args, timeout):
@@ -149,10 +178,15 @@ def observe(lab):
             obs.services[service] = {"direct": direct, "proxy": via_proxy, "issuer": None}
         if no_auth:
             obs.proxy_407 = no_auth.result()[1] == "407"
+        if s.vpn_type:
+            routes = {a: pool.submit(route_interface, lab, a) for a in (plan.RELAY, plan.RELAY_SECOND, plan.DNS)}
+            obs.routes = {a: f.result() for a, f in routes.items()}
         if s.ipv6:
             obs.udp6 = {p: f.result() for p, f in udp6.items()}
             obs.tcp6 = tcp6.result()
             obs.services6 = {sv: f.result()[0] == "200" for sv, f in svc6.items()}
+    if s.vpn_type:
+        obs.tunnel_saw_relay_udp = tunnel_capture(lab)
     # Issuers and loss after the reachability checks, on the paths that work.
     for service, o in obs.services.items():
         if o["direct"] or o["proxy"]:
@@ -183,6 +217,21 @@ def family_paths(obs):
     return out
 
 
+def vpn_state(lab, obs):
+    """none / split / forced / partial from the kernel's routes: the media addresses
+    (both relay addresses) through the tunnel or not, and the DNS server's (which every
+    tunnel mode carries) to tell a split tunnel from no VPN."""
+    tunnel = getattr(lab, "tunnel_if", None)
+    if not obs.routes or tunnel is None:
+        return "none"
+    media = [obs.routes[a] == tunnel for a in (plan.RELAY, plan.RELAY_SECOND)]
+    if all(media):
+        return "forced"
+    if any(media):
+        return "partial"
+    return "split" if obs.routes[plan.DNS] == tunnel else "none"
+
+
 def derive(lab, obs):
     """The verdict the observations support (the rules are in lab/README.md)."""
     if any(obs.udp.values()) or any(obs.udp6.values()):
@@ -194,6 +243,8 @@ def derive(lab, obs):
         path, status = "relay-tcp-proxy", "degraded"
     else:
         path, status = "none", "failing"
+    if vpn_state(lab, obs) in ("forced", "partial") and path in ("relay-udp", "relay-tcp"):
+        status = "degraded"  # media through the company: a hairpin, whatever answers
     modalities = {m: (path, status) for m in plan.MODALITIES}
     services = {}
     for service, o in obs.services.items():
@@ -219,6 +270,16 @@ def differences(lab, modalities, services, obs):
     for (host, port), connected in obs.closed.items():
         if connected:
             out.append(f"tcp/{host}:{port}: expected closed, but a connection opened")
+    if e.vpn is not None:
+        got = vpn_state(lab, obs)
+        if got != e.vpn:
+            out.append(f"vpn: expected {e.vpn}, the kernel's routes say {got}")
+        relay_tunnelled = obs.routes.get(plan.RELAY) == getattr(lab, "tunnel_if", None)
+        if obs.tunnel_saw_relay_udp is not None and relay_tunnelled != (obs.tunnel_saw_relay_udp > 0):
+            out.append(
+                f"vpn: the route to the relay {'is' if relay_tunnelled else 'is not'} the tunnel, but a capture on it saw "
+                f"{obs.tunnel_saw_relay_udp} packets of UDP 3478"
+            )
     observed = family_paths(obs)
     for fam, want in e.families.items():
         if observed.get(fam) != want["path"]:
@@ -241,6 +302,9 @@ def report(obs):
         lines.append("  IPv6 UDP relay ports: " + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in obs.udp6.items()))
         lines.append(f"  IPv6 TURN over TCP: 443 {'works' if obs.tcp6 else 'fails'}")
         lines.append("  IPv6 services: " + ", ".join(f"{k} {'ok' if v else 'fails'}" for k, v in obs.services6.items()))
+    if obs.routes:
+        lines.append("  routes (ip route get): " + ", ".join(f"{a} dev {d}" for a, d in obs.routes.items()))
+        lines.append(f"  capture on the tunnel: {obs.tunnel_saw_relay_udp} packets of UDP 3478 while STUN ran")
     if obs.loss_pct is not None:
         lines.append(f"  loss on UDP through the relay (turnutils_uclient): {obs.loss_pct:.2f}%")
     for s, o in obs.services.items():

@@ -233,6 +233,11 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         ));
     }
     out.push_str(&families_text(r));
+    out.push_str(&format!("VPN: {}\n", r.vpn.note));
+    for a in r.vpn.advice.iter().filter(|_| !r.vpn.media_tunnelled()) {
+        // Advice for tunnelled media is told with the modalities.
+        out.push_str(&format!("  => {a}\n"));
+    }
     // Modalities with the same verdict, evidence and advice are told once.
     let mut groups: Vec<(Vec<String>, &edgepath_probe::check::ModalityVerdict)> = Vec::new();
     for m in r

@@ -30,6 +30,10 @@ fn unavailable() -> Option<String> {
         "openssl",
         "socat",
         "dumpcap",
+        "tshark",
+        "wg",
+        "wireguard-go",
+        "openvpn",
     ]
     .into_iter()
     .filter(|t| {

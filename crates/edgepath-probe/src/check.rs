@@ -15,7 +15,9 @@ use crate::family::{self, FamilyReport};
 use crate::proxy::Proxy;
 use crate::quality::{self, Quality};
 use crate::relay::{self, Framing, TcpProbe, UdpProbe};
+use crate::route::{self, Query, RouteError};
 use crate::tls::{self, TlsReport, Trust};
+use crate::vpn::{self, RangeRoute, VpnReport, VpnState};
 
 /// Every wait, bounded.
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +161,9 @@ pub struct Report {
     pub services: Vec<ServiceVerdict>,
     /// NAT.
     pub nat: Nat,
+    /// Where Teams media goes when a VPN is up: per Optimize range and for the relay
+    /// probed, the route (interface, tunnel or not), and one state.
+    pub vpn: VpnReport,
     /// Every name resolved.
     pub dns: Vec<Resolution>,
     /// The proxy used (address and where it came from), if any.
@@ -327,6 +332,8 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
         .map(|r| r.name.clone())
         .or_else(|| relay_names.first().cloned());
 
+    let vpn = vpn_routes(cfg, relay_ip, &service_names, &lookup);
+
     // 2. Every probe at once.
     let mut udp_ports: Vec<u16> = av
         .udp_ports
@@ -473,6 +480,7 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
             let mut v =
                 modality_verdict(m, cfg, &udp, &tcp, relay_ip, &dns, quality_result.as_ref());
             v.advice.extend(dual_stack.iter().cloned());
+            tunnel_verdict(&mut v, &vpn);
             v
         })
         .collect();
@@ -481,6 +489,7 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
         modalities,
         services,
         nat,
+        vpn,
         dns,
         proxy: cfg
             .proxy
@@ -504,6 +513,158 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
         },
         elapsed_ms: started.elapsed().as_millis() as u64,
     }
+}
+
+/// The first and the last address of `net` (the network address itself for a single
+/// host), without walking the range.
+fn range_ends(net: &ipnet::IpNet) -> [IpAddr; 2] {
+    match net {
+        ipnet::IpNet::V4(n) => {
+            let (a, b) = (u32::from(n.network()), u32::from(n.broadcast()));
+            let (a, b) = if b > a + 1 { (a + 1, b - 1) } else { (a, b) };
+            [
+                IpAddr::from(std::net::Ipv4Addr::from(a)),
+                IpAddr::from(std::net::Ipv4Addr::from(b)),
+            ]
+        }
+        ipnet::IpNet::V6(n) => {
+            let (a, b) = (u128::from(n.network()), u128::from(n.broadcast()));
+            let (a, b) = if b > a + 1 { (a + 1, b - 1) } else { (a, b) };
+            [
+                IpAddr::from(std::net::Ipv6Addr::from(a)),
+                IpAddr::from(std::net::Ipv6Addr::from(b)),
+            ]
+        }
+    }
+}
+
+/// The routes that decide where media goes: the relay probed, every Optimize range of
+/// the endpoint data (Teams media first) as UDP from the audio range to 3478, and the
+/// services' addresses (TCP 443) to see whether a tunnel carries anything at all.
+fn vpn_routes<'a>(
+    cfg: &CheckConfig,
+    relay_ip: Option<IpAddr>,
+    service_names: &[(ServiceId, String)],
+    lookup: &dyn Fn(&str) -> Option<&'a Resolution>,
+) -> VpnReport {
+    let audio = cfg.ranges.range(Modality::Audio).first();
+    let media_sets = &cfg.catalog.service(ServiceId::AvEdge).endpoint_set_ids;
+    let udp = |d: IpAddr| Query {
+        destination: d,
+        protocol: 17,
+        source_port: Some(audio),
+        destination_port: Some(3478),
+    };
+    let mut optimize: Vec<(ipnet::IpNet, u32, bool)> = cfg
+        .catalog
+        .endpoint_data()
+        .sets()
+        .iter()
+        .filter(|s| s.category == edgepath_model::Category::Optimize)
+        .flat_map(|s| {
+            s.ips
+                .iter()
+                .map(move |n| (*n, s.id, media_sets.contains(&s.id)))
+        })
+        .collect();
+    // Teams media first, then the others in data order.
+    optimize.sort_by_key(|(_, _, media)| !media);
+    let mut queries: Vec<Query> = Vec::new();
+    if let Some(ip) = relay_ip {
+        queries.push(udp(ip));
+    }
+    for (net, _, _) in &optimize {
+        queries.extend(range_ends(net).map(udp));
+    }
+    // Beside the services' own addresses, the ranges of the sets that may stay in the
+    // tunnel (signalling, Allow): a split tunnel carries them, so they show it is up.
+    let mut service_addrs: Vec<IpAddr> = service_names
+        .iter()
+        .filter_map(|(_, n)| lookup(n).and_then(|r| r.addresses.first().copied()))
+        .collect();
+    service_addrs.extend(
+        cfg.catalog
+            .endpoint_data()
+            .sets()
+            .iter()
+            .filter(|s| {
+                s.category != edgepath_model::Category::Optimize
+                    && cfg
+                        .catalog
+                        .services()
+                        .iter()
+                        .any(|c| c.endpoint_set_ids.contains(&s.id))
+            })
+            .flat_map(|s| s.ips.iter())
+            .take(32)
+            .flat_map(range_ends),
+    );
+    queries.extend(service_addrs.iter().map(|a| Query {
+        destination: *a,
+        protocol: 6,
+        source_port: None,
+        destination_port: Some(443),
+    }));
+    let answers = route::lookup(&queries);
+    let unsupported = answers
+        .iter()
+        .all(|a| matches!(a, Err(RouteError::Unsupported)))
+        .then(|| RouteError::Unsupported.to_string());
+    let mut at = 0;
+    let relay = relay_ip.map(|ip| {
+        at += 1;
+        RangeRoute::of(ip.to_string(), None, true, &[&answers[0]])
+    });
+    let ranges: Vec<RangeRoute> = optimize
+        .iter()
+        .map(|(net, set, media)| {
+            let r = RangeRoute::of(
+                net.to_string(),
+                Some(*set),
+                *media,
+                &[&answers[at], &answers[at + 1]],
+            );
+            at += 2;
+            r
+        })
+        .collect();
+    let others = answers[at..]
+        .iter()
+        .filter_map(|a| a.as_ref().ok())
+        .find(|r| r.tunnel.is_some())
+        .map(|r| {
+            format!(
+                "{} ({})",
+                r.interface.as_deref().unwrap_or("?"),
+                r.tunnel.map_or("tunnel", |k| k.label())
+            )
+        });
+    vpn::assess(relay, ranges, others, unsupported)
+}
+
+/// Media through a tunnel is degraded, whatever the relay answered: the evidence names
+/// the interface, the advice the fix.
+fn tunnel_verdict(v: &mut ModalityVerdict, vpn: &VpnReport) {
+    if !vpn.media_tunnelled() || v.path == "none" {
+        return;
+    }
+    let through = vpn.tunnelled_media();
+    let nets: Vec<&str> = through.iter().map(|r| r.net.as_str()).collect();
+    let via = through.first().map(|r| r.via()).unwrap_or_default();
+    v.evidence.push(match vpn.state {
+        VpnState::Forced => format!(
+            "media to the relay goes through the VPN tunnel {via} ({})",
+            nets.join(", ")
+        ),
+        _ => format!(
+            "part of the media goes through the VPN tunnel {via}: {}",
+            nets.join(", ")
+        ),
+    });
+    if v.status == "good" {
+        v.status = "degraded";
+    }
+    v.advice.extend(vpn.advice.iter().cloned());
 }
 
 /// Awaits all futures concurrently, keeping their order.

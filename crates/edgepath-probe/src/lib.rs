@@ -14,3 +14,4 @@ pub mod quality;
 pub mod relay;
 pub mod route;
 pub mod tls;
+pub mod vpn;

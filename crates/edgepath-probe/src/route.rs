@@ -91,11 +91,31 @@ pub struct Query {
 pub fn lookup(queries: &[Query]) -> Vec<Result<Route, RouteError>> {
     #[cfg(target_os = "linux")]
     {
-        linux::lookup(queries)
+        // The kernel answers at once; a thread and a bounded wait keep a wedged netlink
+        // socket from hanging the check all the same.
+        let owned = queries.to_vec();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(linux::lookup(&owned));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(2))
+            .unwrap_or_else(|_| {
+                queries
+                    .iter()
+                    .map(|_| {
+                        Err(RouteError::System(
+                            "the kernel did not answer within 2 s".into(),
+                        ))
+                    })
+                    .collect()
+            })
     }
     #[cfg(not(target_os = "linux"))]
     {
-        queries.iter().map(|_| Err(RouteError::Unsupported)).collect()
+        queries
+            .iter()
+            .map(|_| Err(RouteError::Unsupported))
+            .collect()
     }
 }
 
@@ -103,7 +123,6 @@ pub fn lookup(queries: &[Query]) -> Vec<Result<Route, RouteError>> {
 mod linux {
     use std::collections::HashMap;
     use std::net::IpAddr;
-    use std::time::Duration;
 
     use netlink_packet_core::{
         NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST,
@@ -187,7 +206,9 @@ mod linux {
         };
         m.header.destination_prefix_length = if q.destination.is_ipv4() { 32 } else { 128 };
         m.attributes
-            .push(RouteAttribute::Destination(RouteAddress::from(q.destination)));
+            .push(RouteAttribute::Destination(RouteAddress::from(
+                q.destination,
+            )));
         m.attributes.push(RouteAttribute::IpProto(q.protocol));
         if let Some(p) = q.source_port {
             m.attributes.push(RouteAttribute::Sport(p));
@@ -207,12 +228,18 @@ mod linux {
     }
 
     /// Name and tunnel kind of interface `index`.
-    fn link(socket: &Socket, seq: u32, index: u32) -> Result<(String, Option<TunnelKind>), RouteError> {
+    fn link(
+        socket: &Socket,
+        seq: u32,
+        index: u32,
+    ) -> Result<(String, Option<TunnelKind>), RouteError> {
         let mut m = LinkMessage::default();
         m.header.index = index;
         let answer = request(socket, seq, RouteNetlinkMessage::GetLink(m))?;
         let RouteNetlinkMessage::NewLink(link) = answer else {
-            return Err(RouteError::System("unexpected answer to a link query".into()));
+            return Err(RouteError::System(
+                "unexpected answer to a link query".into(),
+            ));
         };
         let mut name = format!("if{index}");
         let mut kind = None;
@@ -235,7 +262,11 @@ mod linux {
 
     /// The tunnel kind from what the kernel says about the link. wireguard-go's
     /// interfaces are tun devices; its UAPI socket names them as WireGuard.
-    fn tunnel_kind(kind: Option<&InfoKind>, layer: LinkLayerType, name: &str) -> Option<TunnelKind> {
+    fn tunnel_kind(
+        kind: Option<&InfoKind>,
+        layer: LinkLayerType,
+        name: &str,
+    ) -> Option<TunnelKind> {
         let wireguard_go = || {
             !name.contains('/')
                 && std::path::Path::new(&format!("/var/run/wireguard/{name}.sock")).exists()
@@ -277,7 +308,9 @@ mod linux {
                     other => other,
                 })?;
                 let RouteNetlinkMessage::NewRoute(r) = answer else {
-                    return Err(RouteError::System("unexpected answer to a route query".into()));
+                    return Err(RouteError::System(
+                        "unexpected answer to a route query".into(),
+                    ));
                 };
                 let mut route = Route {
                     destination: q.destination,
@@ -296,9 +329,9 @@ mod linux {
                     }
                 }
                 if let Some(i) = oif {
-                    if !links.contains_key(&i) {
+                    if let std::collections::hash_map::Entry::Vacant(e) = links.entry(i) {
                         seq += 1;
-                        links.insert(i, link(&socket, seq, i)?);
+                        e.insert(link(&socket, seq, i)?);
                     }
                     let (name, tunnel) = links[&i].clone();
                     route.interface = Some(name);
@@ -318,8 +351,6 @@ mod linux {
         socket
             .connect(&SocketAddr::new(0, 0))
             .map_err(|e| RouteError::System(e.to_string()))?;
-        // The kernel answers at once; a bound wait keeps a wedged socket from hanging us.
-        let _ = Duration::from_secs(1);
         Ok(socket)
     }
 }
@@ -341,6 +372,8 @@ mod tests {
         let lo = got[0].as_ref().unwrap();
         assert_eq!(lo.interface.as_deref(), Some("lo"));
         assert_eq!(lo.tunnel, None);
-        assert!(got[1].as_ref().map_or(true, |r| r.interface.as_deref() == Some("lo")));
+        assert!(got[1]
+            .as_ref()
+            .map_or(true, |r| r.interface.as_deref() == Some("lo")));
     }
 }
