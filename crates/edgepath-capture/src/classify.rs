@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use edgepath_model::{Catalog, MediaRanges, Modality, ServiceId};
+use edgepath_model::{Catalog, FlowService, MediaPath, MediaRanges, Modality, ServiceId};
 
 use crate::analyze::{kinds, FlowState};
 use crate::packet::Transport;
@@ -14,11 +14,11 @@ use crate::packet::Transport;
 pub struct Class {
     /// `sip`, `web-services`, `data-edge`, `av-edge`, `ews`, `office-web-apps`,
     /// `p2p-media`, `microsoft-other`, `dns` or `other`.
-    pub service: &'static str,
+    pub service: FlowService,
     /// The media modality, for media flows.
     pub modality: Option<Modality>,
     /// `p2p-udp`, `relay-udp`, `relay-tcp` or `relay-tcp-proxy`, for media flows.
-    pub path: Option<&'static str>,
+    pub path: Option<MediaPath>,
     /// The name the flow's server goes by (SNI, certificate, DNS or CONNECT target).
     pub name: Option<String>,
     /// What the flow carried, as recognised: `tls`, `ms-pseudo-tls`, `turn-tcp`,
@@ -104,10 +104,10 @@ impl<'a> Classifier<'a> {
     }
 
     /// The service a server name belongs to, if any Microsoft one.
-    fn service_by_name(&self, name: &str) -> Option<&'static str> {
+    fn service_by_name(&self, name: &str) -> Option<FlowService> {
         for s in self.catalog.services() {
             if s.probe_names.contains(&name) {
-                return Some(s.id.id());
+                return Some(s.id.into());
             }
         }
         let label = name.split('.').next().unwrap_or_default();
@@ -122,14 +122,14 @@ impl<'a> Classifier<'a> {
                 ServiceId::Sip | ServiceId::WebServices | ServiceId::DataEdge
             ) {
                 return Some(if label.starts_with("sip") {
-                    "sip"
+                    FlowService::Sip
                 } else if label.contains("dataconf") || label.contains("psom") {
-                    "data-edge"
+                    FlowService::DataEdge
                 } else {
-                    "web-services"
+                    FlowService::WebServices
                 });
             }
-            return Some(s.id.id());
+            return Some(s.id.into());
         }
         let listed = self
             .catalog
@@ -139,20 +139,20 @@ impl<'a> Classifier<'a> {
             .any(|set| set.urls.iter().any(|p| name_matches(p, name)));
         let dotted = format!(".{name}");
         (listed || MICROSOFT_SUFFIXES.iter().any(|s| dotted.ends_with(s)))
-            .then_some("microsoft-other")
+            .then_some(FlowService::MicrosoftOther)
     }
 
     /// The service several names agree on: one service when they all say it, else
     /// `microsoft-other` when any is Microsoft's (a shared front end), else none.
-    fn service_by_names(&self, names: &[String]) -> Option<&'static str> {
-        let services: Vec<Option<&'static str>> =
+    fn service_by_names(&self, names: &[String]) -> Option<FlowService> {
+        let services: Vec<Option<FlowService>> =
             names.iter().map(|n| self.service_by_name(n)).collect();
         match services.first() {
             Some(first) if services.iter().all(|s| s == first) => *first,
             _ => services
                 .iter()
                 .any(Option::is_some)
-                .then_some("microsoft-other"),
+                .then_some(FlowService::MicrosoftOther),
         }
     }
 
@@ -180,14 +180,14 @@ impl<'a> Classifier<'a> {
         let client_port = f.client.1;
         let media_modality = self.ranges.modality_of(client_port);
         let mut c = Class {
-            service: "other",
+            service: FlowService::Other,
             modality: None,
             path: None,
             name: name.clone(),
             protocol: protocol(f),
         };
         if f.kinds & kinds::DNS != 0 {
-            c.service = "dns";
+            c.service = FlowService::Dns;
             return c;
         }
         let turn = f.stun.as_ref().is_some_and(|s| s.is_turn());
@@ -207,11 +207,11 @@ impl<'a> Classifier<'a> {
                     && relay_target
                     && f.client_hello.as_ref().is_none_or(|h| !h.extensions);
                 if f.pseudo_tls || (turn && microsoft_relay) || relay_tls || tunnel_to_relay {
-                    c.service = "av-edge";
+                    c.service = FlowService::AvEdge;
                     c.path = Some(if via_proxy {
-                        "relay-tcp-proxy"
+                        MediaPath::RelayTcpProxy
                     } else {
-                        "relay-tcp"
+                        MediaPath::RelayTcp
                     });
                     c.modality = media_modality;
                     return c;
@@ -229,15 +229,15 @@ impl<'a> Classifier<'a> {
                     || names.iter().any(|n| self.is_relay_name(n))
                     || f.stun.as_ref().is_some_and(|s| s.variant == "ms-turn");
                 if microsoft && (turn || (stun && !ice) || relay_port) {
-                    c.service = "av-edge";
-                    c.path = Some("relay-udp");
+                    c.service = FlowService::AvEdge;
+                    c.path = Some(MediaPath::RelayUdp);
                     c.modality = media_modality;
                     return c;
                 }
                 // TURN to someone else's relay is not peer-to-peer media.
                 if !turn && (ice || f.kinds & (kinds::RTP | kinds::RTCP) != 0) {
-                    c.service = "p2p-media";
-                    c.path = Some("p2p-udp");
+                    c.service = FlowService::P2pMedia;
+                    c.path = Some(MediaPath::P2pUdp);
                     c.modality = media_modality;
                     return c;
                 }
@@ -251,7 +251,7 @@ impl<'a> Classifier<'a> {
             .category_of(f.server.0)
             .is_some()
         {
-            c.service = "microsoft-other";
+            c.service = FlowService::MicrosoftOther;
         }
         c
     }

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use edgepath_model::MediaRanges;
+use edgepath_model::{FlowService, MediaPath, MediaRanges, Severity};
 
 use crate::analyze::Endpoint;
 use crate::classify::Class;
@@ -50,9 +50,9 @@ pub fn for_flow(
     };
     // A relay that never answered: the path is blocked; nothing else about the flow
     // matters (no media ran on it).
-    if class.service == "av-edge" && flow.packets[1] == 0 {
+    if class.service == FlowService::AvEdge && flow.packets[1] == 0 {
         add(
-            "warn",
+            Severity::Warn,
             "relay-no-answer",
             format!(
                 "{} packet(s) to the relay and no answer: {} {} is blocked on the way (edgepath rules)",
@@ -65,11 +65,11 @@ pub fn for_flow(
     }
     // Peer-to-peer media of other software (SIP phones, other apps) is not held to
     // Teams' media ranges: only a Teams client's media is.
-    let media = class.service == "av-edge"
-        || (class.service == "p2p-media" && ctx.teams_clients.contains(&client));
+    let media = class.service == FlowService::AvEdge
+        || (class.service == FlowService::P2pMedia && ctx.teams_clients.contains(&client));
     if media && !ranges.media.contains(client_port) {
         add(
-            "warn",
+            Severity::Warn,
             "media-source-port-outside-range",
             format!(
                 "media from source port {client_port}, outside the media range {}: QoS by source port does not mark it, and source-port firewall rules drop it (is the client provisioned with ucPortRangeEnabled?)",
@@ -79,26 +79,26 @@ pub fn for_flow(
     }
     let udp_works = ctx.udp_relay_works.contains(&client);
     match class.path {
-        Some("relay-tcp" | "relay-tcp-proxy") if udp_works => add(
-            "info",
+        Some(MediaPath::RelayTcp | MediaPath::RelayTcpProxy) if udp_works => add(
+            Severity::Info,
             "tcp-relay-candidate",
             "the client also reached the relay over TCP: a TCP candidate gathered beside UDP (normal ICE); UDP to the relays works from this client".into(),
         ),
-        Some("relay-tcp") => add(
-            "warn",
+        Some(MediaPath::RelayTcp) => add(
+            Severity::Warn,
             "media-over-tcp",
             "media to the relay over TCP 443, and no UDP relay flow of this client got an answer: UDP 3478-3481 to the relays is blocked or failing (edgepath rules)".into(),
         ),
-        Some("relay-tcp-proxy") => add(
-            "warn",
+        Some(MediaPath::RelayTcpProxy) => add(
+            Severity::Warn,
             "media-through-proxy",
             "media tunnelled through the HTTP proxy: the worst path; let UDP 3478-3481 out directly and bypass the proxy for the Optimize ranges".into(),
         ),
         _ => {}
     }
-    if class.service == "av-edge" && (50000..=59999).contains(&server_port) {
+    if class.service == FlowService::AvEdge && (50000..=59999).contains(&server_port) {
         add(
-            "info",
+            Severity::Info,
             "legacy-high-port-media",
             "media to the relay's high ports 50000-59999 (not required since 2017, used when open)"
                 .into(),
@@ -108,7 +108,7 @@ pub fn for_flow(
     if let Some(stun) = flow
         .stun
         .as_ref()
-        .filter(|s| class.service == "av-edge" && !s.allocated())
+        .filter(|s| class.service == FlowService::AvEdge && !s.allocated())
     {
         let hard: Vec<String> = stun
             .errors
@@ -118,7 +118,7 @@ pub fn for_flow(
             .collect();
         if !hard.is_empty() {
             add(
-                "warn",
+                Severity::Warn,
                 "relay-allocation-failed",
                 format!(
                     "the relay refused the allocation (error {})",
@@ -128,11 +128,11 @@ pub fn for_flow(
         }
     }
     if let Some(tls) = &flow.tls {
-        let microsoft_name = !matches!(class.service, "other" | "dns");
+        let microsoft_name = !matches!(class.service, FlowService::Other | FlowService::Dns);
         if let (true, Some(issuer)) = (microsoft_name, tls.issuer.as_deref()) {
             if !MICROSOFT_ISSUERS.iter().any(|m| issuer.contains(m)) {
                 add(
-                    "error",
+                    Severity::Error,
                     "tls-interception",
                     format!(
                         "{} is shown with a certificate issued by `{issuer}`, not by Microsoft's CAs: TLS inspection; exempt Microsoft 365's Optimize and Allow names",
@@ -148,7 +148,7 @@ pub fn for_flow(
         .filter(|r| r.fraction_lost_pct > 1.0)
     {
         add(
-            "warn",
+            Severity::Warn,
             "rtcp-reported-loss",
             format!(
                 "RTCP: {} reports {:.2} % of stream {} lost (cumulative {}; target < 1 %)",
@@ -162,7 +162,7 @@ pub fn for_flow(
         }
         if s.loss_pct > 1.0 {
             add(
-                "warn",
+                Severity::Warn,
                 "rtp-loss",
                 format!(
                     "RTP stream {} ({}) lost {:.2} % of {} packets (target < 1 %)",
@@ -172,7 +172,7 @@ pub fn for_flow(
         }
         if let Some(j) = s.jitter_ms.filter(|j| *j > 30.0) {
             add(
-                "warn",
+                Severity::Warn,
                 "rtp-jitter",
                 format!(
                     "RTP stream {} ({}) has {j:.1} ms jitter (target < 30 ms)",

@@ -20,7 +20,7 @@ pub mod tls;
 use std::io::Read;
 use std::net::SocketAddr;
 
-use edgepath_model::{Catalog, MediaRanges};
+use edgepath_model::{Catalog, FlowService, MediaPath, MediaRanges};
 
 pub use reader::{CaptureError, CaptureReader};
 pub use report::Report;
@@ -120,9 +120,9 @@ fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<Str
     // gathered in parallel, not a fallback.
     let mut ctx = findings::Context::default();
     for (f, c) in a.flows.iter().zip(&classes) {
-        if c.service == "av-edge" {
+        if c.service == FlowService::AvEdge {
             ctx.teams_clients.insert(f.client.0);
-            if c.path == Some("relay-udp") && f.packets[1] > 0 {
+            if c.path == Some(MediaPath::RelayUdp) && f.packets[1] > 0 {
                 ctx.udp_relay_works.insert(f.client.0);
             }
         }
@@ -135,15 +135,12 @@ fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<Str
         let (client, server) = (f.client, f.server);
         let fr = flow_report(f, class, t0);
         findings::for_flow(&fr, client, server, class, &ranges, &ctx, &mut found);
-        *services.entry(class.service).or_insert(0u64) += 1;
+        // Keyed by name: the report lists services alphabetically.
+        *services.entry(class.service.name()).or_insert(0u64) += 1;
         flows.push(fr);
     }
-    let rank = |s: &str| match s {
-        "error" => 0,
-        "warn" => 1,
-        _ => 2,
-    };
-    found.sort_by_key(|f| rank(f.severity));
+    // Most severe first; a stable sort keeps the order found within each severity.
+    found.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let c = &counters;
     Report {
         stats: Stats {

@@ -43,11 +43,11 @@ pub struct FlowReport {
     /// `tcp` or `udp`.
     pub transport: &'static str,
     /// The service in the model's terms.
-    pub service: &'static str,
+    pub service: edgepath_model::FlowService,
     /// `audio`, `video`, `app_sharing`, `file_transfer` or null.
     pub modality: Option<edgepath_model::Modality>,
     /// `p2p-udp`, `relay-udp`, `relay-tcp`, `relay-tcp-proxy` or null.
-    pub path: Option<&'static str>,
+    pub path: Option<edgepath_model::MediaPath>,
     /// The server's name (SNI, CONNECT target, certificate or DNS), when known.
     pub name: Option<String>,
     /// What the flow carried: `tls`, `ms-pseudo-tls`, `turn-tcp`, `stun`, `ms-turn`,
@@ -88,7 +88,7 @@ pub struct FlowRef {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// `info`, `warn` or `error`.
-    pub severity: &'static str,
+    pub severity: edgepath_model::Severity,
     /// A stable identifier of the kind of finding.
     pub kind: &'static str,
     /// The flow it is about, when one.

@@ -6,7 +6,9 @@
 use std::net::IpAddr;
 
 use edgepath_capture::analyze;
-use edgepath_model::{snapshot, Catalog, EndpointData, MediaRanges, Profile};
+use edgepath_model::{
+    snapshot, Catalog, EndpointData, FlowService, MediaPath, MediaRanges, Profile,
+};
 
 /// A UDP datagram in IPv4 or IPv6 (checksums zero: the analyser does not check them).
 fn udp_packet(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, payload: &[u8]) -> Vec<u8> {
@@ -76,7 +78,7 @@ fn capture() -> Vec<u8> {
     pcap(&packets)
 }
 
-fn classify(catalog: &Catalog) -> Vec<(String, &'static str, Option<&'static str>, String)> {
+fn classify(catalog: &Catalog) -> Vec<(String, FlowService, Option<MediaPath>, String)> {
     let report = analyze(&capture()[..], catalog, MediaRanges::default()).unwrap();
     report
         .flows
@@ -100,15 +102,15 @@ fn the_current_media_ranges_are_teams_media_by_address() {
     let v4 = find("52.122.7.1:3478");
     assert_eq!(
         (v4.1, v4.2, v4.3.as_str()),
-        ("av-edge", Some("relay-udp"), "audio")
+        (FlowService::AvEdge, Some(MediaPath::RelayUdp), "audio")
     );
     let v6 = find("[2603:1063:2:3::9]:3480");
     assert_eq!(
         (v6.1, v6.2, v6.3.as_str()),
-        ("av-edge", Some("relay-udp"), "video")
+        (FlowService::AvEdge, Some(MediaPath::RelayUdp), "video")
     );
     let other = find("198.51.100.1:3478");
-    assert_eq!(other.1, "other");
+    assert_eq!(other.1, FlowService::Other);
 }
 
 #[test]
@@ -122,6 +124,6 @@ fn the_old_list_did_not_know_the_ipv6_media_range() {
     let flows = classify(&catalog);
     let find = |server: &str| flows.iter().find(|f| f.0 == server).unwrap().clone();
     // 52.122.0.0/15 lay inside the old 52.120.0.0/14; IPv6 media was not listed at all.
-    assert_eq!(find("52.122.7.1:3478").1, "av-edge");
-    assert_eq!(find("[2603:1063:2:3::9]:3480").1, "other");
+    assert_eq!(find("52.122.7.1:3478").1, FlowService::AvEdge);
+    assert_eq!(find("[2603:1063:2:3::9]:3480").1, FlowService::Other);
 }

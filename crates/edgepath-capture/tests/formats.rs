@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use edgepath_capture::{packet, CaptureError, CaptureReader};
-use edgepath_model::{snapshot, Catalog, MediaRanges, Profile};
+use edgepath_model::{snapshot, Catalog, FlowService, MediaRanges, Profile};
 
 fn teams() -> Vec<u8> {
     let mut v = Vec::new();
@@ -90,7 +90,7 @@ fn one_allocate_flow(bytes: &[u8], what: &str) {
     let f = &r.flows[0];
     assert_eq!(
         (f.client.as_str(), f.service, f.packets[0]),
-        ("192.168.1.6:50016", "av-edge", 2),
+        ("192.168.1.6:50016", FlowService::AvEdge, 2),
         "{what}"
     );
     assert!(r.warnings.is_empty(), "{what}: {:?}", r.warnings);

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use edgepath_capture::report::FlowReport;
 use edgepath_capture::Report;
-use edgepath_model::{snapshot, Catalog, MediaRanges, Modality, Profile};
+use edgepath_model::{
+    snapshot, Catalog, FlowService, MediaPath, MediaRanges, Modality, Profile, Severity,
+};
 
 fn capture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -51,9 +53,9 @@ fn teams_relay_allocations_are_av_edge_with_modality_and_relayed_address() {
             .collect();
         assert!(!to_relays.is_empty(), "{client}");
         for f in &to_relays {
-            assert_eq!(f.service, "av-edge", "{client} -> {}", f.server);
+            assert_eq!(f.service, FlowService::AvEdge, "{client} -> {}", f.server);
             assert_eq!(f.modality, Some(modality), "{client}");
-            assert_eq!(f.path, Some("relay-udp"), "{client}");
+            assert_eq!(f.path, Some(MediaPath::RelayUdp), "{client}");
             assert_eq!(f.stun.as_ref().unwrap().variant, "ms-turn");
         }
         let ok = to_relays
@@ -102,8 +104,8 @@ fn teams_ice_checks_to_peers_are_p2p_media() {
         ("192.168.1.6:50036", "93.71.110.205:16333", Modality::Video),
     ] {
         let f = flow(&r, client, server);
-        assert_eq!(f.service, "p2p-media", "{server}");
-        assert_eq!(f.path, Some("p2p-udp"));
+        assert_eq!(f.service, FlowService::P2pMedia, "{server}");
+        assert_eq!(f.path, Some(MediaPath::P2pUdp));
         assert_eq!(f.modality, Some(modality));
         assert!(f.stun.as_ref().unwrap().ice_checks > 0, "{server}");
     }
@@ -123,7 +125,7 @@ fn teams_tls_names_and_issuers() {
         .iter()
         .find(|f| f.tls.as_ref().and_then(|t| t.sni.as_deref()) == Some("teams.microsoft.com"))
         .unwrap();
-    assert_eq!(f.service, "data-edge");
+    assert_eq!(f.service, FlowService::DataEdge);
     let tls = f.tls.as_ref().unwrap();
     assert_eq!(tls.issuer.as_deref(), Some("Microsoft IT TLS CA 4"));
     assert!(
@@ -134,11 +136,14 @@ fn teams_tls_names_and_issuers() {
     assert!(tls.chain.len() >= 2);
     // TURN over TLS to a relay by address: av-edge over TCP, a candidate beside UDP.
     let relay = flow(&r, "192.168.1.6:50014", "52.114.250.152:443");
-    assert_eq!((relay.service, relay.path), ("av-edge", Some("relay-tcp")));
+    assert_eq!(
+        (relay.service, relay.path),
+        (FlowService::AvEdge, Some(MediaPath::RelayTcp))
+    );
     assert!(r
         .findings
         .iter()
-        .any(|x| x.kind == "tcp-relay-candidate" && x.severity == "info"));
+        .any(|x| x.kind == "tcp-relay-candidate" && x.severity == Severity::Info));
     // No interception in a clean capture; the port-range finding is real (51681).
     assert!(!r.findings.iter().any(|x| x.kind == "tls-interception"));
     let odd = r
@@ -161,7 +166,7 @@ fn stun_capture_ipv6_and_other_relays() {
     assert!(v6.stun.as_ref().unwrap().messages > 0);
     // TURN to a non-Microsoft relay is not the A/V edge.
     assert!(
-        r.flows.iter().all(|f| f.service != "av-edge"),
+        r.flows.iter().all(|f| f.service != FlowService::AvEdge),
         "{:?}",
         r.flows
             .iter()

@@ -5,7 +5,7 @@ use std::fs::File;
 use anyhow::{anyhow, Context, Result};
 use edgepath_capture::report::FlowReport;
 use edgepath_capture::{CaptureError, Report};
-use edgepath_model::Profile;
+use edgepath_model::{FlowService, Profile, Severity};
 
 use crate::args::CaptureArgs;
 use crate::model_input;
@@ -28,12 +28,13 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
             CaptureError::Io(io) => anyhow!("{shown}: {io}"),
             other => anyhow!("{shown}: {other}"),
         })?;
-    let outcome =
-        if report.findings.iter().any(|f| f.severity != "info") || !report.warnings.is_empty() {
-            Outcome::Findings
-        } else {
-            Outcome::Clean
-        };
+    let outcome = if report.findings.iter().any(|f| f.severity != Severity::Info)
+        || !report.warnings.is_empty()
+    {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    };
     if args.output.json {
         emit_json(&WithEndpoints {
             endpoints: &input.source,
@@ -52,7 +53,7 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
 }
 
 fn interesting(f: &FlowReport) -> bool {
-    !matches!(f.service, "other" | "dns")
+    !matches!(f.service, FlowService::Other | FlowService::Dns)
 }
 
 fn render(r: &Report, file: &str, all: bool) -> String {
@@ -119,11 +120,11 @@ fn render(r: &Report, file: &str, all: bool) -> String {
             f.client.clone(),
             f.server.clone(),
             f.transport.to_owned(),
-            f.service.to_owned(),
+            f.service.to_string(),
             f.modality
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "-".into()),
-            f.path.unwrap_or("-").to_owned(),
+            f.path.map_or_else(|| "-".to_owned(), |p| p.to_string()),
             format!("{}/{}", f.packets[0], f.packets[1]),
             detail.trim().to_owned(),
         ]);

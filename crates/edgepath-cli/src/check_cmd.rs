@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::EndpointSource;
+use edgepath_model::{EndpointSource, MediaPath, Status};
 use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
 use edgepath_probe::proxy::{split_credentials, Proxy};
 use edgepath_probe::tls::Trust;
@@ -112,7 +112,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // A DNS lookup given up on still occupies a blocking thread until the resolver
     // gives up too (10 s and more): do not wait for it.
     runtime.shutdown_background();
-    let outcome = if report.modalities.iter().all(|m| m.status == "good") {
+    let outcome = if report.modalities.iter().all(|m| m.status == Status::Good) {
         Outcome::Clean
     } else {
         Outcome::Findings
@@ -131,23 +131,39 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
 struct Paint(bool);
 
 impl Paint {
-    fn status(&self, s: &str) -> String {
-        if !self.0 {
-            return s.to_owned();
+    /// `text` in ANSI colour `code` when painting.
+    fn colour(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
         }
+    }
+
+    /// A status: green good, yellow degraded, red failing.
+    fn status(&self, s: Status) -> String {
         let code = match s {
-            "good" | "yes" => "32",
-            "degraded" => "33",
-            _ => "31",
+            Status::Good => "32",
+            Status::Degraded => "33",
+            Status::Failing => "31",
         };
-        format!("\x1b[{code}m{s}\x1b[0m")
+        self.colour(code, s.name())
+    }
+
+    /// `yes` in green or `no` in red.
+    fn yes_no(&self, yes: bool) -> String {
+        if yes {
+            self.colour("32", "yes")
+        } else {
+            self.colour("31", "no")
+        }
     }
 }
 
 fn headline(r: &Report) -> Option<String> {
     let all_dns_failed = !r.dns.is_empty() && r.dns.iter().all(|d| !d.ok());
-    let nothing =
-        r.services.iter().all(|s| !s.reachable) && r.modalities.iter().all(|m| m.path == "none");
+    let nothing = r.services.iter().all(|s| !s.reachable)
+        && r.modalities.iter().all(|m| m.path == MediaPath::None);
     if all_dns_failed {
         let why = r
             .dns
@@ -187,7 +203,7 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         t.row(vec![
             m.modality.to_string(),
             m.source_ports.to_string(),
-            m.path.into(),
+            m.path.to_string(),
             paint.status(m.status),
         ]);
     }
@@ -218,8 +234,8 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         t.row(vec![
             s.service.to_string(),
             s.name.clone(),
-            paint.status(if s.reachable { "yes" } else { "no" }),
-            s.via.into(),
+            paint.yes_no(s.reachable),
+            s.via.to_string(),
             tls,
         ]);
     }
@@ -243,7 +259,7 @@ fn render(r: &Report, source: &EndpointSource) -> String {
     for m in r
         .modalities
         .iter()
-        .filter(|m| m.status != "good" || !m.advice.is_empty())
+        .filter(|m| m.status != Status::Good || !m.advice.is_empty())
     {
         // The UDP lines name each modality's own source port; compare without them.
         let key = |x: &edgepath_probe::check::ModalityVerdict| {
@@ -305,7 +321,11 @@ fn render(r: &Report, source: &EndpointSource) -> String {
             out.push_str("  => TLS is intercepted: exempt Microsoft 365's Optimize and Allow endpoints from inspection (`edgepath rules --target squid`)\n");
         }
     }
-    let good = r.modalities.iter().filter(|m| m.status == "good").count();
+    let good = r
+        .modalities
+        .iter()
+        .filter(|m| m.status == Status::Good)
+        .count();
     if good == r.modalities.len() {
         out.push_str("\nAll modalities have their best path: UDP to the relay, within Microsoft's targets where measured.\n");
     }
@@ -316,7 +336,7 @@ fn render(r: &Report, source: &EndpointSource) -> String {
 fn families_text(r: &Report) -> String {
     let mut out = String::new();
     for f in &r.families {
-        let name = if f.family == "ipv4" { "IPv4" } else { "IPv6" };
+        let name = f.family.label();
         match f.relay {
             Some(relay) => out.push_str(&format!(
                 "{name}: relay {relay}: UDP {}, TCP {} (best: {}); {} of {} services answer directly{}\n",

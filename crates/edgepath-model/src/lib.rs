@@ -15,6 +15,7 @@ pub mod service;
 pub mod snapshot;
 pub mod time;
 pub mod version;
+pub mod vocab;
 
 pub use catalog::{Catalog, CatalogError, CatalogService, EndpointSource};
 pub use diff::{diff as diff_endpoints, EndpointDiff};
@@ -24,3 +25,4 @@ pub use ports::{PortError, PortRange, PortSet};
 pub use provisioning::{Provisioning, ProvisioningError};
 pub use service::{Profile, ServiceId, SourceClass};
 pub use version::{DataVersion, Freshness, VersionError, STALE_AFTER_DAYS};
+pub use vocab::{Family, FlowService, MediaPath, Severity, Status, Via};

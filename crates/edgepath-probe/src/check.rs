@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use edgepath_model::{Catalog, MediaRanges, Modality, PortRange, Profile, ServiceId};
+use edgepath_model::{
+    Catalog, Family, MediaPath, MediaRanges, Modality, PortRange, Profile, ServiceId, Status, Via,
+};
 use serde::Serialize;
 use tokio::net::TcpStream;
 
@@ -73,9 +75,9 @@ pub struct ModalityVerdict {
     /// The modality.
     pub modality: Modality,
     /// `relay-udp`, `relay-tcp`, `relay-tcp-proxy` or `none`.
-    pub path: &'static str,
+    pub path: MediaPath,
     /// `good`, `degraded` or `failing`.
-    pub status: &'static str,
+    pub status: Status,
     /// The source ports it was probed from.
     pub source_ports: PortRange,
     /// Which probes answered, which timed out, which were refused, and where.
@@ -85,7 +87,7 @@ pub struct ModalityVerdict {
     /// The media measurement, on the modality it was made for.
     pub quality: Option<Quality>,
     /// The best direct relay path per address family probed (`ipv4`, `ipv6`).
-    pub family_paths: BTreeMap<&'static str, &'static str>,
+    pub family_paths: BTreeMap<Family, MediaPath>,
 }
 
 /// How one service was reached, on one route.
@@ -111,7 +113,7 @@ pub struct ServiceVerdict {
     /// Whether a TLS session could be had.
     pub reachable: bool,
     /// `direct`, `proxy` or `none`.
-    pub via: &'static str,
+    pub via: Via,
     /// The TLS facts of the route used (or of the direct attempt).
     pub tls: Option<TlsSummary>,
     /// The direct attempt (over IPv4 when the name has an IPv4 address).
@@ -645,7 +647,7 @@ fn vpn_routes<'a>(
 /// Media through a tunnel is degraded, whatever the relay answered: the evidence names
 /// the interface, the advice the fix.
 fn tunnel_verdict(v: &mut ModalityVerdict, vpn: &VpnReport) {
-    if !vpn.media_tunnelled() || v.path == "none" {
+    if !vpn.media_tunnelled() || v.path == MediaPath::None {
         return;
     }
     let through = vpn.tunnelled_media();
@@ -661,8 +663,8 @@ fn tunnel_verdict(v: &mut ModalityVerdict, vpn: &VpnReport) {
             nets.join(", ")
         ),
     });
-    if v.status == "good" {
-        v.status = "degraded";
+    if v.status == Status::Good {
+        v.status = Status::Degraded;
     }
     v.advice.extend(vpn.advice.iter().cloned());
 }
@@ -779,17 +781,17 @@ fn service_verdict(
     via_proxy: Option<Route>,
 ) -> ServiceVerdict {
     let (reachable, via, used) = if ok_route(&direct) {
-        (true, "direct", Some(&direct))
+        (true, Via::Direct, Some(&direct))
     } else if let Some(r6) = direct_ipv6.as_ref().filter(|r| ok_route(r)) {
-        (true, "direct", Some(r6))
+        (true, Via::Direct, Some(r6))
     } else if let Some(p) = via_proxy.as_ref().filter(|p| ok_route(p)) {
-        (true, "proxy", Some(p))
+        (true, Via::Proxy, Some(p))
     } else {
         // Report the TLS facts of whatever handshake got furthest (an untrusted chain
         // through the proxy is interception too).
         (
             false,
-            "none",
+            Via::None,
             via_proxy
                 .as_ref()
                 .filter(|p| p.tls.is_some())
@@ -842,7 +844,7 @@ fn family_reports(
             .collect()
     };
     let v4 = family::report(
-        "ipv4",
+        Family::Ipv4,
         relay_v4,
         None,
         &udp,
@@ -861,7 +863,7 @@ fn family_reports(
         (Some(_), Some(_), None) => None,
     };
     let v6 = family::report(
-        "ipv6",
+        Family::Ipv6,
         relay_v6,
         v6_source,
         &udp,
@@ -933,7 +935,7 @@ fn modality_verdict(
         && udp.iter().any(|(_, p)| p.destination.is_ipv6());
     let tag = |ip: IpAddr, line: String| {
         if both {
-            format!("{}: {line}", family::family_label(ip))
+            format!("{}: {line}", Family::of(ip).label())
         } else {
             line
         }
@@ -945,21 +947,21 @@ fn modality_verdict(
     evidence.extend(tcp.iter().map(|p| tag(p.destination.ip(), describe_tcp(p))));
     let mut family_paths = BTreeMap::new();
     for ip in mine.iter().map(|p| p.destination.ip()) {
-        let f = family::family_name(ip);
+        let f = Family::of(ip);
         let udp_ok = mine
             .iter()
-            .any(|p| family::family_name(p.destination.ip()) == f && p.answer.is_some());
+            .any(|p| Family::of(p.destination.ip()) == f && p.answer.is_some());
         let tcp_ok = tcp.iter().any(|p| {
-            p.proxy.is_none() && family::family_name(p.destination.ip()) == f && p.answer.is_some()
+            p.proxy.is_none() && Family::of(p.destination.ip()) == f && p.answer.is_some()
         });
         family_paths.insert(
             f,
             if udp_ok {
-                "relay-udp"
+                MediaPath::RelayUdp
             } else if tcp_ok {
-                "relay-tcp"
+                MediaPath::RelayTcp
             } else {
-                "none"
+                MediaPath::None
             },
         );
     }
@@ -998,25 +1000,26 @@ fn modality_verdict(
         })
         .collect();
     silent.dedup();
-    let (path, mut status) = if udp_ok {
-        ("relay-udp", "good")
+    let path = if udp_ok {
+        MediaPath::RelayUdp
     } else if tcp_ok {
-        ("relay-tcp", "degraded")
+        MediaPath::RelayTcp
     } else if proxy_ok {
-        ("relay-tcp-proxy", "degraded")
+        MediaPath::RelayTcpProxy
     } else {
-        ("none", "failing")
+        MediaPath::None
     };
+    let mut status = path.base_status();
     let range = cfg.ranges.range(m);
     match path {
-        "relay-udp" if !silent.is_empty() && silent.iter().any(|p| (3479..=3481).contains(p)) => advice.push(format!(
+        MediaPath::RelayUdp if !silent.is_empty() && silent.iter().any(|p| (3479..=3481).contains(p)) => advice.push(format!(
             "UDP {} to the relay does not answer: Microsoft asks for UDP 3478-3481 open from the media ports ({range}) to the relay ranges (`edgepath rules`)",
             silent.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
         )),
-        "relay-tcp" => advice.push(format!("media falls back to TCP 443: allow UDP 3478-3481 from {range} to the relay ranges, directly (`edgepath rules`)")),
-        "relay-tcp-proxy" => advice.push("media goes through the proxy: let UDP 3478-3481 and TCP 443 to the Optimize ranges out directly, bypassing the proxy (`edgepath rules --target pac`, `--target nftables`)".into()),
-        "none" if proxy_tunnel_opened => advice.push("the proxy opens the tunnel but TURN dies inside it (TLS inspection?): exempt the relay ranges from inspection, and let UDP 3478-3481 out directly".into()),
-        "none" => advice.push("no path to the relay: allow UDP 3478-3481 and TCP 443 to the Optimize ranges (`edgepath rules`); calls have no media now".into()),
+        MediaPath::RelayTcp => advice.push(format!("media falls back to TCP 443: allow UDP 3478-3481 from {range} to the relay ranges, directly (`edgepath rules`)")),
+        MediaPath::RelayTcpProxy => advice.push("media goes through the proxy: let UDP 3478-3481 and TCP 443 to the Optimize ranges out directly, bypassing the proxy (`edgepath rules --target pac`, `--target nftables`)".into()),
+        MediaPath::None if proxy_tunnel_opened => advice.push("the proxy opens the tunnel but TURN dies inside it (TLS inspection?): exempt the relay ranges from inspection, and let UDP 3478-3481 out directly".into()),
+        MediaPath::None => advice.push("no path to the relay: allow UDP 3478-3481 and TCP 443 to the Optimize ranges (`edgepath rules`); calls have no media now".into()),
         _ => {}
     }
     let mut q = None;
@@ -1025,7 +1028,7 @@ fn modality_verdict(
     }
     if let Some(result) = quality {
         match result {
-            Ok(quality) if path == "relay-udp" => {
+            Ok(quality) if path == MediaPath::RelayUdp => {
                 evidence.push(format!(
                     "media stream through the relay ({} s, audio range): loss {:.1} %, worst 200 ms {:.0} %, RTT {:.0} ms, jitter {:.1} ms, reorder {:.2} %",
                     cfg.duration.as_secs(),
@@ -1035,12 +1038,8 @@ fn modality_verdict(
                     quality.overall.jitter_ms,
                     quality.overall.reorder_pct
                 ));
-                if quality.status != "good" {
-                    status = if quality.status == "failing" {
-                        "failing"
-                    } else {
-                        "degraded"
-                    };
+                if quality.status != Status::Good {
+                    status = quality.status;
                     for g in quality.grades.iter().filter(|g| !g.ok) {
                         advice.push(format!("{} {:.2} misses Microsoft's target (below {}): look for congestion or loss on the way to the relay", g.metric, g.value, g.target));
                     }

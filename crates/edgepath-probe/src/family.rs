@@ -6,28 +6,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use edgepath_model::ServiceId;
+use edgepath_model::{Family, MediaPath, ServiceId};
 use serde::Serialize;
 
 use crate::relay::{Reach, TcpProbe, UdpProbe};
-
-/// `ipv4` or `ipv6`.
-pub fn family_name(ip: IpAddr) -> &'static str {
-    if ip.is_ipv4() {
-        "ipv4"
-    } else {
-        "ipv6"
-    }
-}
-
-/// `IPv4` or `IPv6`, for people.
-pub fn family_label(ip: IpAddr) -> &'static str {
-    if ip.is_ipv4() {
-        "IPv4"
-    } else {
-        "IPv6"
-    }
-}
 
 /// The local address this host would send from towards `dest`, when it has a usable
 /// one: a connected UDP socket asks the kernel's routing table and sends nothing.
@@ -103,7 +85,7 @@ impl Transport {
 #[derive(Debug, Clone, Serialize)]
 pub struct FamilyReport {
     /// `ipv4` or `ipv6`.
-    pub family: &'static str,
+    pub family: Family,
     /// Whether the relay was probed over this family.
     pub probed: bool,
     /// The relay address probed.
@@ -112,7 +94,7 @@ pub struct FamilyReport {
     pub source: Option<IpAddr>,
     /// The best direct relay path over this family: `relay-udp`, `relay-tcp` or `none`
     /// (through the proxy is not per family: the proxy resolves).
-    pub path: &'static str,
+    pub path: MediaPath,
     /// UDP 3478-3481 from the media ports.
     pub udp: Transport,
     /// TCP 443 (and legacy ports).
@@ -126,7 +108,7 @@ pub struct FamilyReport {
 /// The evidence for `family` from every probe; `relay` is the address probed (None:
 /// not probed, with `why`).
 pub fn report(
-    family: &'static str,
+    family: Family,
     relay: Option<IpAddr>,
     source: Option<IpAddr>,
     udp: &[&UdpProbe],
@@ -136,18 +118,18 @@ pub fn report(
 ) -> FamilyReport {
     let mine_udp: Vec<&&UdpProbe> = udp
         .iter()
-        .filter(|p| family_name(p.destination.ip()) == family)
+        .filter(|p| Family::of(p.destination.ip()) == family)
         .collect();
     let mine_tcp: Vec<&&TcpProbe> = tcp
         .iter()
-        .filter(|p| p.proxy.is_none() && family_name(p.destination.ip()) == family)
+        .filter(|p| p.proxy.is_none() && Family::of(p.destination.ip()) == family)
         .collect();
     let udp_t = Transport::of(mine_udp.iter().map(|p| p.reach));
     let tcp_t = Transport::of(mine_tcp.iter().map(|p| p.reach));
     let path = match (udp_t, tcp_t) {
-        (Transport::Answered, _) => "relay-udp",
-        (_, Transport::Answered) => "relay-tcp",
-        _ => "none",
+        (Transport::Answered, _) => MediaPath::RelayUdp,
+        (_, Transport::Answered) => MediaPath::RelayTcp,
+        _ => MediaPath::None,
     };
     let source = source.or_else(|| mine_udp.iter().find_map(|p| p.local_ip));
     FamilyReport {
@@ -166,8 +148,12 @@ pub fn report(
 /// Warnings for dual-stack clients: one family works where the other drops silently.
 pub fn dual_stack_advice(families: &[FamilyReport]) -> Vec<String> {
     let (Some(v4), Some(v6)) = (
-        families.iter().find(|f| f.family == "ipv4" && f.probed),
-        families.iter().find(|f| f.family == "ipv6" && f.probed),
+        families
+            .iter()
+            .find(|f| f.family == Family::Ipv4 && f.probed),
+        families
+            .iter()
+            .find(|f| f.family == Family::Ipv6 && f.probed),
     ) else {
         return Vec::new();
     };
@@ -243,7 +229,7 @@ mod tests {
         let ur: Vec<&UdpProbe> = u.iter().collect();
         let tr: Vec<&TcpProbe> = t.iter().collect();
         let v4 = report(
-            "ipv4",
+            Family::Ipv4,
             Some("192.0.2.10".parse().unwrap()),
             None,
             &ur,
@@ -252,7 +238,7 @@ mod tests {
             None,
         );
         let v6 = report(
-            "ipv6",
+            Family::Ipv6,
             Some("2001:db8::10".parse().unwrap()),
             None,
             &ur,
@@ -260,19 +246,30 @@ mod tests {
             vec![],
             None,
         );
-        assert_eq!((v4.path, v4.udp), ("relay-udp", Transport::Answered));
+        assert_eq!(
+            (v4.path, v4.udp),
+            (MediaPath::RelayUdp, Transport::Answered)
+        );
         assert_eq!(
             (v6.path, v6.udp, v6.tcp),
-            ("relay-tcp", Transport::Dropped, Transport::Answered)
+            (MediaPath::RelayTcp, Transport::Dropped, Transport::Answered)
         );
         let advice = dual_stack_advice(&[v4.clone(), v6.clone()]);
         assert_eq!(advice.len(), 1);
         assert!(advice[0].starts_with("IPv6 UDP 3478-3481 to the relay is silently dropped"));
         // Not probed over IPv6: nothing to compare.
-        let none = report("ipv6", None, None, &[], &[], vec![], Some("no AAAA".into()));
+        let none = report(
+            Family::Ipv6,
+            None,
+            None,
+            &[],
+            &[],
+            vec![],
+            Some("no AAAA".into()),
+        );
         assert_eq!(
             (none.probed, none.path, none.udp),
-            (false, "none", Transport::NotProbed)
+            (false, MediaPath::None, Transport::NotProbed)
         );
         assert!(dual_stack_advice(&[v4, none]).is_empty());
     }

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use edgepath_model::PortRange;
+use edgepath_model::{PortRange, Status};
 use edgepath_wire::transaction::Transport;
 use edgepath_wire::turn_client::{TurnClient, TurnEvent};
 use serde::Serialize;
@@ -72,7 +72,7 @@ pub struct Quality {
     pub grades: Vec<Grade>,
     /// `good` when every target is met, `degraded` otherwise, `failing` when nothing
     /// came back.
-    pub status: &'static str,
+    pub status: Status,
 }
 
 #[derive(Clone, Copy)]
@@ -332,11 +332,11 @@ pub async fn measure(
         .collect();
     let grades = grade(&overall);
     let status = if overall.received == 0 {
-        "failing"
+        Status::Failing
     } else if grades.iter().all(|g| g.ok) {
-        "good"
+        Status::Good
     } else {
-        "degraded"
+        Status::Degraded
     };
     Ok(Quality {
         relay,

@@ -1,0 +1,227 @@
+//! The words every lens shares: the media path a modality ends on, its status, how a
+//! service was reached, what a captured flow is, and how much a finding matters. Each is
+//! an enum serialised exactly once, as the stable JSON strings the README documents, so
+//! that probe, capture and audit compare values, never strings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+use crate::service::ServiceId;
+
+/// Defines a fieldless enum with one stable name per variant: `name()`, `ALL`,
+/// `Display`, `FromStr` and `Serialize` all use that name.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable name, as in JSON.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.name() == s)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+                        format!("unknown {} `{s}`; one of: {}", stringify!($name), names.join(", "))
+                    })
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// The path media takes, best first (DOMAIN.md section 5).
+    pub enum MediaPath {
+        /// UDP directly to the peer.
+        P2pUdp => "p2p-udp",
+        /// UDP to the relay on 3478-3481 (or its high ports).
+        RelayUdp => "relay-udp",
+        /// TCP to the relay on 443, directly.
+        RelayTcp => "relay-tcp",
+        /// TCP 443 to the relay through the HTTP proxy.
+        RelayTcpProxy => "relay-tcp-proxy",
+        /// No path: no media.
+        None => "none",
+    }
+}
+
+impl MediaPath {
+    /// The status a path has before anything is measured: UDP is good, TCP (direct or
+    /// through the proxy) degraded, nothing failing.
+    pub fn base_status(self) -> Status {
+        match self {
+            MediaPath::P2pUdp | MediaPath::RelayUdp => Status::Good,
+            MediaPath::RelayTcp | MediaPath::RelayTcpProxy => Status::Degraded,
+            MediaPath::None => Status::Failing,
+        }
+    }
+}
+
+named_enum! {
+    /// How well a modality fares.
+    pub enum Status {
+        /// UDP, within Microsoft's targets where measured.
+        Good => "good",
+        /// A worse path (TCP, the proxy, a tunnel) or a target missed.
+        Degraded => "degraded",
+        /// No path.
+        Failing => "failing",
+    }
+}
+
+named_enum! {
+    /// How a service was reached.
+    pub enum Via {
+        /// Directly.
+        Direct => "direct",
+        /// Through the HTTP proxy.
+        Proxy => "proxy",
+        /// Not at all.
+        None => "none",
+    }
+}
+
+named_enum! {
+    /// What a captured flow is, in the model's terms: one of the services, or media
+    /// between peers, or another Microsoft 365 destination, DNS, or something else.
+    pub enum FlowService {
+        /// SIP sign-in / registration.
+        Sip => "sip",
+        /// Web services.
+        WebServices => "web-services",
+        /// Data Edge (PSOM).
+        DataEdge => "data-edge",
+        /// The A/V edge: the relays.
+        AvEdge => "av-edge",
+        /// Exchange Web Services.
+        Ews => "ews",
+        /// Office Web Apps.
+        OfficeWebApps => "office-web-apps",
+        /// Media between peers (ICE checks, RTP).
+        P2pMedia => "p2p-media",
+        /// A Microsoft 365 address or name no service of the model claims.
+        MicrosoftOther => "microsoft-other",
+        /// DNS.
+        Dns => "dns",
+        /// Anything else.
+        Other => "other",
+    }
+}
+
+impl From<ServiceId> for FlowService {
+    fn from(id: ServiceId) -> Self {
+        match id {
+            ServiceId::Sip => FlowService::Sip,
+            ServiceId::WebServices => FlowService::WebServices,
+            ServiceId::DataEdge => FlowService::DataEdge,
+            ServiceId::AvEdge => FlowService::AvEdge,
+            ServiceId::Ews => FlowService::Ews,
+            ServiceId::OfficeWebApps => FlowService::OfficeWebApps,
+        }
+    }
+}
+
+named_enum! {
+    /// How much a finding matters. Ordered: `Info < Warn < Error`.
+    pub enum Severity {
+        /// Worth knowing; nothing to fix.
+        Info => "info",
+        /// Something to fix.
+        Warn => "warn",
+        /// Something broken.
+        Error => "error",
+    }
+}
+
+named_enum! {
+    /// An IP address family.
+    pub enum Family {
+        /// IPv4.
+        Ipv4 => "ipv4",
+        /// IPv6.
+        Ipv6 => "ipv6",
+    }
+}
+
+impl Family {
+    /// The family of `ip`.
+    pub fn of(ip: std::net::IpAddr) -> Self {
+        if ip.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    }
+
+    /// `IPv4` or `IPv6`, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_serialise_as_today() {
+        for p in MediaPath::ALL {
+            assert_eq!(p.name().parse::<MediaPath>().unwrap(), *p);
+            assert_eq!(
+                serde_json::to_string(p).unwrap(),
+                format!("\"{}\"", p.name())
+            );
+        }
+        assert_eq!(MediaPath::RelayTcpProxy.name(), "relay-tcp-proxy");
+        assert_eq!(Status::Degraded.to_string(), "degraded");
+        assert_eq!(FlowService::from(ServiceId::AvEdge).name(), "av-edge");
+        for id in ServiceId::ALL {
+            assert_eq!(FlowService::from(id).name(), id.id());
+        }
+        assert!(Severity::Info < Severity::Warn && Severity::Warn < Severity::Error);
+        assert!("fast"
+            .parse::<Status>()
+            .unwrap_err()
+            .contains("good, degraded, failing"));
+        assert_eq!(MediaPath::RelayTcp.base_status(), Status::Degraded);
+    }
+}
