@@ -162,3 +162,16 @@ fn bad_input_exits_2_with_the_offset() {
     let o = decode(&["--username", "u", "00"]);
     assert_eq!(o.status.code(), Some(2), "--username needs --realm");
 }
+
+#[test]
+fn a_short_tls_record_header_is_an_error_not_an_overflow() {
+    // Three bytes of a TLS record: once `5 + declared` overflowed (a panic in debug
+    // builds, which these tests are).
+    for input in ["160301", "16030100"] {
+        let o = decode(&[input]);
+        assert_eq!(o.status.code(), Some(2), "{input}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("a TLS record header is 5 bytes"), "{input}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod demux;
+pub mod dissect;
 pub mod ms;
 pub mod rtp;
 pub mod stun;
