@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, Variant};
+use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message};
 use serde::Serialize;
 
 /// The most addresses and errors kept per flow.
@@ -81,34 +81,23 @@ impl StunSummary {
         let t = msg.transaction_id();
         let n = t.len().min(12);
         tid[..n].copy_from_slice(&t[t.len() - n..]);
-        let variant = msg.variant();
-        let (mut relayed, mut reflexive, mut lifetime, mut code, mut ice) =
-            (None, None, None, None, false);
+        // The addresses, lifetime and error code in the message's own dialect.
+        let (relayed, reflexive, lifetime) = (
+            msg.relayed_address(),
+            msg.reflexive_address(),
+            msg.lifetime(),
+        );
+        let code = msg.error_code().map(|(c, _)| c);
+        let mut ice = false;
         for a in msg.decoded() {
             let typ = a.raw.typ;
             match (&a.value, typ) {
-                (AttrValue::Address(addr), attr_type::XOR_RELAYED_ADDRESS) => relayed = Some(*addr),
-                // MS-TURN: MAPPED-ADDRESS carries the relayed address in an Allocate answer.
-                (AttrValue::Address(addr), attr_type::MAPPED_ADDRESS)
-                    if variant == Variant::MsTurn =>
-                {
-                    relayed = Some(*addr)
-                }
-                (
-                    AttrValue::Address(addr),
-                    attr_type::XOR_MAPPED_ADDRESS | attr_type::MS_XOR_MAPPED_ADDRESS,
-                ) => reflexive = Some(*addr),
-                (AttrValue::Address(addr), attr_type::MAPPED_ADDRESS) => {
-                    reflexive.get_or_insert(*addr);
-                }
                 (AttrValue::Address(addr), attr_type::XOR_PEER_ADDRESS) if from_client => {
                     let s = fmt(*addr);
                     if self.permissions.len() < KEEP && !self.permissions.contains(&s) {
                         self.permissions.push(s);
                     }
                 }
-                (AttrValue::U32(v), attr_type::LIFETIME) => lifetime = Some(*v),
-                (AttrValue::Error { code: c, .. }, _) => code = Some(*c),
                 (AttrValue::Text(s), attr_type::SOFTWARE) if !from_client => {
                     self.software
                         .get_or_insert_with(|| s.chars().take(64).collect());

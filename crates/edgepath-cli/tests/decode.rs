@@ -171,7 +171,10 @@ fn a_short_tls_record_header_is_an_error_not_an_overflow() {
         let o = decode(&[input]);
         assert_eq!(o.status.code(), Some(2), "{input}");
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("a TLS record header is 5 bytes"), "{input}: {err}");
+        assert!(
+            err.contains("a TLS record header is 5 bytes"),
+            "{input}: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
 }

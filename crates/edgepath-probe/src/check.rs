@@ -715,13 +715,10 @@ async fn nat_mapping(
                 if let Ok(Ok((n, _))) =
                     tokio::time::timeout(Duration::from_millis(400), sock.recv_from(&mut buf)).await
                 {
+                    // Either dialect's XOR-MAPPED-ADDRESS (Microsoft's relays use 0x8020).
                     let m = edgepath_wire::stun::Message::parse(&buf[..n]).ok()?;
-                    for a in m.decoded() {
-                        if let edgepath_wire::stun::AttrValue::Address(s) = a.value {
-                            if a.raw.typ == edgepath_wire::stun::attr_type::XOR_MAPPED_ADDRESS {
-                                return Some(s);
-                            }
-                        }
+                    if let Some(s) = m.reflexive_address() {
+                        return Some(s);
                     }
                 }
             }

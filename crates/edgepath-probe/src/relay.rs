@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use edgepath_model::PortRange;
 use edgepath_wire::ms::{self, FrameKind};
-use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, MessageBuilder};
+use edgepath_wire::stun::{attr_type, method, Class, Message, MessageBuilder};
 use edgepath_wire::transaction::{StunTransaction, TransactionEvent, Transport};
 use edgepath_wire::turn::{StreamItem, TurnStreamDecoder};
 use serde::Serialize;
@@ -39,24 +39,12 @@ pub struct Answer {
 /// Reads the parts of a response a report needs.
 fn answer_of(bytes: &[u8], rtt: Duration) -> Option<Answer> {
     let m = Message::parse(bytes).ok()?;
-    let mut code = None;
-    let mut mapped = None;
-    for a in m.decoded() {
-        match (a.raw.typ, a.value) {
-            (attr_type::ERROR_CODE, AttrValue::Error { code: c, .. }) => code = Some(c),
-            (
-                attr_type::XOR_MAPPED_ADDRESS | attr_type::MS_XOR_MAPPED_ADDRESS,
-                AttrValue::Address(s),
-            ) => mapped = Some(s),
-            _ => {}
-        }
-    }
     Some(Answer {
         protocol: m.variant().name(),
         method: m.method_name().unwrap_or("unknown").to_owned(),
         class: m.class().name(),
-        code,
-        mapped,
+        code: m.error_code().map(|(c, _)| c),
+        mapped: m.reflexive_address(),
         rtt_ms: rtt.as_millis() as u64,
     })
 }

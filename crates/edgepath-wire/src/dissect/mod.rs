@@ -432,7 +432,8 @@ fn layer(bytes: &[u8], creds: Option<&Credentials<'_>>, depth: usize) -> Result<
                 protocol: "ms-multiplexed",
                 session_id: hex(m.session_id()),
                 length: m.inner().len(),
-                inner: layer(m.inner(), creds, depth + 1).map_or_else(|_| data(m.inner()), Box::new),
+                inner: layer(m.inner(), creds, depth + 1)
+                    .map_or_else(|_| data(m.inner()), Box::new),
             }))
         }
         Kind::Rtp => {
@@ -586,7 +587,9 @@ fn attr(a: &Attribute<'_>) -> AttrDoc {
             value: (*t).to_owned(),
         },
         AttrValue::U32(v) | AttrValue::MsCookie(v) | AttrValue::Fingerprint(v) => {
-            AttrFields::Number { value: u64::from(*v) }
+            AttrFields::Number {
+                value: u64::from(*v),
+            }
         }
         AttrValue::U64(v) => AttrFields::Number { value: *v },
         AttrValue::Error { code, reason } => AttrFields::Error {

@@ -9,7 +9,10 @@ fn d(h: &str) -> Result<Layer, DissectError> {
 fn tls_record_lengths_cannot_overflow() {
     // Three bytes: no length field at all (once `5 + usize::MAX`).
     let e = d("160301").unwrap_err().to_string();
-    assert!(e.starts_with("byte 3: a TLS record header is 5 bytes"), "{e}");
+    assert!(
+        e.starts_with("byte 3: a TLS record header is 5 bytes"),
+        "{e}"
+    );
     let e = d("1603010005aa").unwrap_err().to_string();
     assert!(e.contains("runs past the end"), "{e}");
     let e = d("16030100").unwrap_err().to_string();
@@ -35,8 +38,16 @@ fn rfc5769_response_and_its_text() {
         }
     );
     let text = layer.to_string();
-    assert!(text.starts_with("stun binding success, transaction b7e7a701bc34d686fa87dfae, 60 bytes of attributes\n"), "{text}");
-    assert!(text.contains("  0x0020 XOR-MAPPED-ADDRESS             8  address=192.0.2.1:32853\n"), "{text}");
+    assert!(
+        text.starts_with(
+            "stun binding success, transaction b7e7a701bc34d686fa87dfae, 60 bytes of attributes\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  0x0020 XOR-MAPPED-ADDRESS             8  address=192.0.2.1:32853\n"),
+        "{text}"
+    );
     assert!(!layer.check_failed());
 }
 
@@ -50,10 +61,20 @@ fn framings_nest_and_unknown_bytes_are_data() {
     assert!(matches!(&*c.inner, Layer::Data(x) if x.hex == "01020304"));
     assert!(l.to_string().contains("\n  data hex=01020304\n"));
     // RTP and RTCP.
-    assert!(matches!(d("80000001000000020000000300").unwrap(), Layer::Rtp(_)));
+    assert!(matches!(
+        d("80000001000000020000000300").unwrap(),
+        Layer::Rtp(_)
+    ));
     let rr = d("81c9000700000001000000020000000000000000000000000000000000000000").unwrap();
-    assert!(rr.to_string().contains("receiver-report ssrc=1 report_blocks=1"), "{rr}");
+    assert!(
+        rr.to_string()
+            .contains("receiver-report ssrc=1 report_blocks=1"),
+        "{rr}"
+    );
     // Nothing known.
-    assert!(d("ff").unwrap_err().to_string().starts_with("byte 0: first byte 0xFF"));
+    assert!(d("ff")
+        .unwrap_err()
+        .to_string()
+        .starts_with("byte 0: first byte 0xFF"));
     assert!(dissect(&[], None).is_err());
 }

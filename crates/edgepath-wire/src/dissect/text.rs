@@ -73,7 +73,11 @@ fn stun(out: &mut String, pad: &str, s: &StunLayer) {
         value,
     } in &s.attributes
     {
-        let _ = writeln!(out, "{pad}  0x{typ:04x} {name:<28} {length:>3}  {}", value.text());
+        let _ = writeln!(
+            out,
+            "{pad}  0x{typ:04x} {name:<28} {length:>3}  {}",
+            value.text()
+        );
     }
     let _ = writeln!(
         out,
@@ -98,7 +102,10 @@ fn rtcp_line(p: &RtcpDoc) -> String {
             reports.len()
         ),
         RtcpDoc::ReceiverReport { ssrc, reports, .. } => {
-            format!("receiver-report ssrc={ssrc} report_blocks={}", reports.len())
+            format!(
+                "receiver-report ssrc={ssrc} report_blocks={}",
+                reports.len()
+            )
         }
         RtcpDoc::Other {
             packet_type,
@@ -115,7 +122,11 @@ fn layer(out: &mut String, l: &Layer, indent: usize) {
             None
         }
         Layer::MsTcpFrame(f) => {
-            let _ = writeln!(out, "{pad}{} frame={} length={}", f.protocol, f.frame, f.length);
+            let _ = writeln!(
+                out,
+                "{pad}{} frame={} length={}",
+                f.protocol, f.frame, f.length
+            );
             Some(&f.inner)
         }
         Layer::ChannelData(c) => {
@@ -157,7 +168,11 @@ fn layer(out: &mut String, l: &Layer, indent: usize) {
             if let Some(a) = t.pseudo_tls_server_answer {
                 let _ = write!(line, " pseudo_tls_server_answer={a}");
             }
-            let _ = writeln!(out, "{line} record_type={} version={}", t.record_type, t.version);
+            let _ = writeln!(
+                out,
+                "{line} record_type={} version={}",
+                t.record_type, t.version
+            );
             None
         }
         Layer::Data(d) => {

@@ -11,6 +11,7 @@
 //!   unpadded layout when the padded one does not fit the message exactly;
 //! - classic RFC 3489: no cookie, a 16-byte transaction id, Binding only.
 
+mod access;
 mod attr;
 mod builder;
 mod integrity;

@@ -426,3 +426,54 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn accessors_read_each_dialect() {
+    // MS-TURN 401: REALM is 0x0015, NONCE 0x0014; the reflexive address is 0x8020;
+    // MAPPED-ADDRESS here is not the relayed address (this is no success).
+    let b = hex(TEAMS_401);
+    let m = Message::parse(&b).unwrap();
+    assert_eq!(m.error_code().map(|(c, _)| c), Some(401));
+    assert_eq!(m.realm(), Some(&b"\"rtcmedia\""[..]));
+    assert_eq!(m.nonce().map(<[u8]>::len), Some(20));
+    assert_eq!(
+        m.reflexive_address(),
+        Some("80.181.206.72:57543".parse().unwrap())
+    );
+    assert_eq!(m.relayed_address(), None);
+    assert_eq!(
+        m.alternate_server(),
+        Some("52.114.250.141:3478".parse().unwrap())
+    );
+    // MS-TURN Allocate success: MAPPED-ADDRESS is the relayed address.
+    let b = hex(TEAMS_ALLOCATE_OK);
+    let m = Message::parse(&b).unwrap();
+    assert_eq!(
+        m.relayed_address(),
+        Some("52.114.250.141:3480".parse().unwrap())
+    );
+    assert_eq!(
+        m.reflexive_address(),
+        Some("80.181.206.72:57543".parse().unwrap())
+    );
+    assert_eq!(m.lifetime(), Some(60));
+    assert_eq!(m.error_code(), None);
+    // RFC 5769: XOR-MAPPED-ADDRESS in RFC numbering.
+    let b = hex(RFC5769_RESPONSE_V4);
+    let m = Message::parse(&b).unwrap();
+    assert_eq!(
+        m.reflexive_address(),
+        Some("192.0.2.1:32853".parse().unwrap())
+    );
+    assert_eq!((m.realm(), m.nonce(), m.lifetime()), (None, None, None));
+    // RFC numbering of REALM and NONCE.
+    let mut bld = MessageBuilder::new(method::ALLOCATE, Class::Error, [7; 12]);
+    bld.add(attr_type::REALM, b"lab")
+        .add(attr_type::NONCE, b"n1");
+    let bytes = bld.build();
+    let m = Message::parse(&bytes).unwrap();
+    assert_eq!(
+        (m.realm(), m.nonce()),
+        (Some(&b"lab"[..]), Some(&b"n1"[..]))
+    );
+}

@@ -375,17 +375,16 @@ impl TurnClient {
     }
 
     fn on_response(&mut self, now: Instant, purpose: Purpose, retries: u8, msg: &Message<'_>) {
-        let attrs: Vec<_> = msg.decoded().collect();
-        let find = |t: u16| attrs.iter().find(|a| a.raw.typ == t);
         if msg.class() == Class::Error {
-            let (code, reason) = match find(attr_type::ERROR_CODE).map(|a| &a.value) {
-                Some(AttrValue::Error { code, reason }) => (*code, (*reason).to_owned()),
-                _ => (0, "error response without ERROR-CODE".to_owned()),
-            };
-            let realm = find(attr_type::REALM)
-                .and_then(|a| std::str::from_utf8(a.raw.value).ok())
+            let (code, reason) = msg.error_code().map_or_else(
+                || (0, "error response without ERROR-CODE".to_owned()),
+                |(c, r)| (c, r.to_owned()),
+            );
+            let realm = msg
+                .realm()
+                .and_then(|v| std::str::from_utf8(v).ok())
                 .map(str::to_owned);
-            let nonce = find(attr_type::NONCE).map(|a| a.raw.value.to_vec());
+            let nonce = msg.nonce().map(<[u8]>::to_vec);
             let retry = match code {
                 // A challenge we have not yet answered, or a nonce gone stale.
                 401 if realm.is_some()
@@ -397,9 +396,7 @@ impl TurnClient {
                 }
                 438 if nonce.is_some() && retries < MAX_RETRIES => true,
                 300 if purpose == Purpose::Allocate && self.redirects < MAX_REDIRECTS => {
-                    if let Some(AttrValue::Address(to)) =
-                        find(attr_type::ALTERNATE_SERVER).map(|a| a.value.clone())
-                    {
+                    if let Some(to) = msg.alternate_server() {
                         self.redirects += 1;
                         self.server = to;
                         self.realm = None;
@@ -427,17 +424,10 @@ impl TurnClient {
             }
             return;
         }
-        let lifetime = match find(attr_type::LIFETIME).map(|a| &a.value) {
-            Some(AttrValue::U32(l)) => Some(*l),
-            _ => None,
-        };
+        let lifetime = msg.lifetime();
         match purpose {
             Purpose::Allocate => {
-                let addr = |t| match find(t).map(|a| &a.value) {
-                    Some(AttrValue::Address(a)) => Some(*a),
-                    _ => None,
-                };
-                let Some(relayed) = addr(attr_type::XOR_RELAYED_ADDRESS) else {
+                let Some(relayed) = msg.relayed_address() else {
                     self.events.push_back(TurnEvent::Failed {
                         request: "allocate",
                         code: 0,
@@ -450,7 +440,7 @@ impl TurnClient {
                 self.schedule_refresh(now, l);
                 self.events.push_back(TurnEvent::Allocated {
                     relayed,
-                    mapped: addr(attr_type::XOR_MAPPED_ADDRESS),
+                    mapped: msg.reflexive_address(),
                     lifetime: Duration::from_secs(u64::from(l)),
                 });
             }
