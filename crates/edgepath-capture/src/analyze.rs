@@ -188,7 +188,7 @@ pub struct Analyzer {
     pub flows: Vec<FlowState>,
     /// Address -> the names DNS answers gave it (several names may share an address).
     pub names: FxMap<IpAddr, Vec<String>>,
-    /// Counters.
+    /// Packets and bytes read, and packets not followed by reason.
     pub counters: Counters,
     ranges: MediaRanges,
 }

@@ -117,7 +117,7 @@ pub struct Stats {
     pub packets: u64,
     /// Captured bytes read.
     pub bytes: u64,
-    /// Flows.
+    /// Flows followed (TCP and UDP 5-tuples).
     pub flows: u64,
     /// Flows per service.
     pub services: std::collections::BTreeMap<&'static str, u64>,
@@ -138,7 +138,7 @@ pub struct Report {
     pub flows: Vec<FlowReport>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
-    /// Counters.
+    /// Packets, bytes, flows by service and what was not followed.
     pub stats: Stats,
     /// Problems reading the file (where it was cut, and why).
     pub warnings: Vec<String>,

@@ -15,7 +15,7 @@ pub const MAX_HANDSHAKE: usize = 64 * 1024;
 pub enum Parse<T> {
     /// Not enough bytes yet.
     NeedMore,
-    /// Found.
+    /// Complete: the parsed value.
     Done(T),
     /// This stream does not carry what was looked for (not TLS, or TLS without it).
     No,

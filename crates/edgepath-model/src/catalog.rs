@@ -129,7 +129,7 @@ pub struct CatalogService {
     pub ips: Vec<IpNet>,
     /// Names a probe resolves for this service.
     pub probe_names: Vec<&'static str>,
-    /// Remarks.
+    /// Remarks for admins (fallbacks, legacy ports), from the service table.
     pub notes: Vec<String>,
 }
 

@@ -76,7 +76,7 @@ pub struct SetChange {
     pub required: Option<Change<bool>>,
     /// Address ranges.
     pub ips: Delta<Vec<String>>,
-    /// Names.
+    /// Host names and wildcards, as Microsoft writes them.
     pub urls: Delta<Vec<String>>,
     /// TCP ports.
     #[serde(serialize_with = "ser_ports")]

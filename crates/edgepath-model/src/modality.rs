@@ -173,9 +173,9 @@ pub struct QosRule {
 pub struct MediaRanges {
     /// All media, `ucMinMediaPort`..`ucMaxMediaPort`.
     pub media: PortRange,
-    /// Audio.
+    /// Audio's source ports, `ucMinAudioPort`..`ucMaxAudioPort` (QoS EF 46).
     pub audio: PortRange,
-    /// Video.
+    /// Video's source ports, `ucMinVideoPort`..`ucMaxVideoPort` (QoS AF41 34).
     pub video: PortRange,
     /// Application sharing.
     pub app_sharing: PortRange,

@@ -59,13 +59,14 @@ pub struct CheckConfig {
     pub tenant: Option<String>,
     /// The proxy, if any.
     pub proxy: Option<Proxy>,
-    /// Roots.
+    /// The roots TLS chains are checked against (public, declared with --ca, the
+    /// system store), which tell Microsoft's certificates from an inspecting proxy's.
     pub trust: Trust,
-    /// TURN credentials for the quality stream.
+    /// TURN credentials (user, password) for the relayed quality stream.
     pub turn: Option<(String, String)>,
-    /// How long to stream.
+    /// How long the quality stream runs.
     pub duration: Duration,
-    /// Waits.
+    /// The bound on every wait (DNS, UDP, TCP, TLS).
     pub timeouts: Timeouts,
 }
 

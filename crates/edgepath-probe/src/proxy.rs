@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 pub struct Proxy {
     /// Host name or address.
     pub host: String,
-    /// Port.
+    /// The proxy's TCP port (3128, 8080, ...).
     pub port: u16,
     /// Basic credentials (user, password).
     pub credentials: Option<(String, String)>,

@@ -130,14 +130,14 @@ pub enum RtcpPacket {
         packets: u32,
         /// Octets sent.
         octets: u32,
-        /// Reports.
+        /// Report blocks: what the sender heard from each source.
         reports: Vec<ReportBlock>,
     },
     /// Receiver report (PT 201).
     ReceiverReport {
         /// Reporter's SSRC.
         ssrc: u32,
-        /// Reports.
+        /// Report blocks: what the reporter heard from each source.
         reports: Vec<ReportBlock>,
     },
     /// Any other type (SDES, BYE, APP, feedback, XR): its type and length.

@@ -54,7 +54,7 @@ pub struct StunLayer {
     pub method: String,
     /// `request`, `success`, `error`, `indication`.
     pub class: &'static str,
-    /// Hex.
+    /// The 12-byte transaction id (16 bytes in classic STUN), as hex.
     pub transaction_id: String,
     /// The length field: bytes of attributes.
     pub length: usize,
@@ -94,7 +94,7 @@ pub enum AttrFields {
         /// `ip:port`.
         address: String,
     },
-    /// Text.
+    /// Text (USERNAME, REALM, NONCE, SOFTWARE, ...).
     Text {
         /// The text.
         value: String,
@@ -145,7 +145,7 @@ pub enum AttrFields {
     },
     /// MS-SEQUENCE-NUMBER.
     MsSequence {
-        /// Hex.
+        /// The 20-byte connection id, as hex.
         connection_id: String,
         /// The sequence number.
         sequence: u32,
@@ -166,7 +166,7 @@ pub enum AttrFields {
     },
     /// Opaque bytes.
     Bytes {
-        /// Hex.
+        /// The value bytes, as hex.
         hex: String,
     },
     /// A flag: no value.
@@ -180,7 +180,7 @@ pub struct Algorithm {
     pub algorithm: u16,
     /// `MD5`, `SHA-256` or `unknown`.
     pub name: &'static str,
-    /// Hex.
+    /// The algorithm's parameters, as hex (empty for MD5 and SHA-256).
     pub parameters: String,
 }
 
@@ -236,7 +236,7 @@ pub struct RtpLayer {
     pub marker: bool,
     /// Sequence number.
     pub sequence: u16,
-    /// Timestamp.
+    /// The RTP timestamp, in the payload's clock units.
     pub timestamp: u32,
     /// SSRC.
     pub ssrc: u32,
@@ -336,7 +336,7 @@ pub struct TlsLayer {
 pub struct DataLayer {
     /// `data`.
     pub protocol: &'static str,
-    /// Hex.
+    /// The bytes, as hex.
     pub hex: String,
 }
 
@@ -345,9 +345,9 @@ pub struct DataLayer {
 pub struct UnknownLayer {
     /// `unknown`.
     pub protocol: &'static str,
-    /// Why.
+    /// Why they could not be decoded, with the byte offset.
     pub error: String,
-    /// Hex.
+    /// The bytes, as hex.
     pub hex: String,
 }
 

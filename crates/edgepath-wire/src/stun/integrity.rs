@@ -109,7 +109,7 @@ pub enum Check {
     Absent,
     /// Present, not checked (no credentials given).
     Unchecked,
-    /// Verified.
+    /// Present and verified with the credentials given.
     Ok,
     /// Present and wrong.
     Bad,
