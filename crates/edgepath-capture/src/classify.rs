@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use edgepath_model::{Catalog, FlowService, MediaPath, MediaRanges, Modality, ServiceId};
+use edgepath_wire::stun::Variant;
 
 use crate::analyze::{kinds, FlowState};
 use crate::packet::Transport;
@@ -202,7 +203,9 @@ impl<'a> Classifier<'a> {
                 let microsoft_relay = self.in_relay_ranges(f.server.0)
                     || relay_target
                     || relay_tls
-                    || f.stun.as_ref().is_some_and(|s| s.variant == "ms-turn");
+                    || f.stun
+                        .as_ref()
+                        .is_some_and(|s| s.variant == Some(Variant::MsTurn));
                 let tunnel_to_relay = via_proxy
                     && relay_target
                     && f.client_hello.as_ref().is_none_or(|h| !h.extensions);
@@ -227,7 +230,9 @@ impl<'a> Classifier<'a> {
                 // because it speaks MS-TURN. STUN to other servers stays `other`.
                 let microsoft = self.in_relay_ranges(f.server.0)
                     || names.iter().any(|n| self.is_relay_name(n))
-                    || f.stun.as_ref().is_some_and(|s| s.variant == "ms-turn");
+                    || f.stun
+                        .as_ref()
+                        .is_some_and(|s| s.variant == Some(Variant::MsTurn));
                 if microsoft && (turn || (stun && !ice) || relay_port) {
                     c.service = FlowService::AvEdge;
                     c.path = Some(MediaPath::RelayUdp);
@@ -263,7 +268,7 @@ fn protocol(f: &FlowState) -> Option<&'static str> {
         .stun
         .as_ref()
         .filter(|s| s.messages > 0)
-        .map(|s| s.variant);
+        .and_then(|s| s.variant);
     Some(if f.kinds & kinds::DNS != 0 {
         "dns"
     } else if f.pseudo_tls {
@@ -275,7 +280,7 @@ fn protocol(f: &FlowState) -> Option<&'static str> {
     } else if f.transport == Transport::Tcp && stun_variant.is_some() {
         "turn-tcp"
     } else if let Some(v) = stun_variant {
-        if v == "ms-turn" {
+        if v == Variant::MsTurn {
             "ms-turn"
         } else {
             "stun"

@@ -38,13 +38,53 @@ pub fn clock_rate(pt: u8) -> Option<(u32, &'static str)> {
     })
 }
 
+/// Which way packets travelled between a flow's client and its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the client (who opened the flow) to the server.
+    ClientToServer,
+    /// Back.
+    ServerToClient,
+}
+
+impl Direction {
+    /// `ClientToServer` when `to_server`.
+    pub fn of(to_server: bool) -> Self {
+        if to_server {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
+
+    /// `client-to-server` or `server-to-client`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client-to-server",
+            Direction::ServerToClient => "server-to-client",
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Direction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// Statistics of one RTP stream (one SSRC, one direction).
 #[derive(Debug, Clone, Serialize)]
 pub struct RtpStream {
     /// The SSRC, as hex.
     pub ssrc: String,
     /// Which way: `client-to-server` or `server-to-client`.
-    pub direction: &'static str,
+    pub direction: Direction,
     /// Payload type(s) seen, first first.
     pub payload_types: Vec<u8>,
     /// The codec name of the first payload type, when known.
@@ -86,11 +126,7 @@ impl RtpStream {
         let clock = clock_rate(pt);
         let mut s = RtpStream {
             ssrc: format!("{ssrc:08x}"),
-            direction: if to_server {
-                "client-to-server"
-            } else {
-                "server-to-client"
-            },
+            direction: Direction::of(to_server),
             payload_types: vec![pt],
             codec: clock.map(|c| c.1),
             packets: 0,
@@ -121,7 +157,7 @@ impl RtpStream {
 
     /// Whether the stream runs the given way.
     pub fn to_server(&self) -> bool {
-        self.direction == "client-to-server"
+        self.direction == Direction::ClientToServer
     }
 
     fn transit(&mut self, ts: u32, now_ns: u64) {
@@ -234,7 +270,7 @@ mod tests {
         assert_eq!(list[0].reports, 2);
         assert_eq!(list[0].fraction_lost_pct, 3.13); // 8/256
         assert_eq!(list[0].cumulative_lost, 3);
-        assert_eq!(list[1].direction, "client-to-server");
+        assert_eq!(list[1].direction, Direction::ClientToServer);
     }
 
     #[test]
@@ -269,7 +305,7 @@ pub struct RtcpReport {
     /// The SSRC reported on, hex.
     pub source: String,
     /// Which way the reports travelled: `client-to-server` or `server-to-client`.
-    pub direction: &'static str,
+    pub direction: Direction,
     /// Report blocks seen.
     pub reports: u64,
     /// The last report's fraction lost, percent.
@@ -295,11 +331,7 @@ impl RtcpReport {
                 list.push(RtcpReport {
                     reporter: r,
                     source: src,
-                    direction: if to_server {
-                        "client-to-server"
-                    } else {
-                        "server-to-client"
-                    },
+                    direction: Direction::of(to_server),
                     reports: 0,
                     fraction_lost_pct: 0.0,
                     cumulative_lost: 0,

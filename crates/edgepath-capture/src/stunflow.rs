@@ -5,17 +5,49 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message};
+use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, Variant};
 use serde::Serialize;
 
 /// The most addresses and errors kept per flow.
 const KEEP: usize = 16;
 
+/// How an Allocate transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocationResult {
+    /// A success answer: an allocation.
+    Success,
+    /// An error answer (401 first, without credentials).
+    Error,
+    /// No answer seen.
+    NoAnswer,
+}
+
+impl AllocationResult {
+    /// `success`, `error`, `no answer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AllocationResult::Success => "success",
+            AllocationResult::Error => "error",
+            AllocationResult::NoAnswer => "no answer",
+        }
+    }
+}
+
+impl Serialize for AllocationResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+fn ser_variant<S: serde::Serializer>(v: &Option<Variant>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.map_or("", Variant::name))
+}
+
 /// One Allocate transaction's outcome.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Allocation {
     /// `success`, `error` or `no answer`.
-    pub result: &'static str,
+    pub result: AllocationResult,
     /// The error code, for errors (401 is the normal first answer without credentials).
     pub code: Option<u16>,
     /// The relayed address the relay gave.
@@ -29,8 +61,10 @@ pub struct Allocation {
 /// STUN-family traffic of one flow.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct StunSummary {
-    /// `stun`, `ms-turn` or `classic-stun` (the first message's).
-    pub variant: &'static str,
+    /// `stun`, `ms-turn` or `classic-stun` (the first message's); none until a message
+    /// decodes (written as `""`, as the JSON always had it).
+    #[serde(serialize_with = "ser_variant")]
+    pub variant: Option<Variant>,
     /// Messages decoded.
     pub messages: u64,
     /// Count per `method class` (`allocate request`, `binding success`, ...).
@@ -69,7 +103,7 @@ impl StunSummary {
             return;
         };
         if self.messages == 0 {
-            self.variant = msg.variant().name();
+            self.variant = Some(msg.variant());
         }
         self.messages += 1;
         let name = msg.method_name().unwrap_or("unknown");
@@ -134,7 +168,11 @@ impl StunSummary {
                 let ok = class == Class::Success;
                 if self.allocations.len() < KEEP {
                     self.allocations.push(Allocation {
-                        result: if ok { "success" } else { "error" },
+                        result: if ok {
+                            AllocationResult::Success
+                        } else {
+                            AllocationResult::Error
+                        },
                         code,
                         relayed: relayed.filter(|_| ok).map(fmt),
                         reflexive: reflexive.filter(|_| ok).map(fmt),
@@ -160,7 +198,7 @@ impl StunSummary {
         for _ in self.open.drain(..) {
             if self.allocations.len() < KEEP {
                 self.allocations.push(Allocation {
-                    result: "no answer",
+                    result: AllocationResult::NoAnswer,
                     code: None,
                     relayed: None,
                     reflexive: None,
@@ -172,7 +210,9 @@ impl StunSummary {
 
     /// Whether any Allocate was answered with a success.
     pub fn allocated(&self) -> bool {
-        self.allocations.iter().any(|a| a.result == "success")
+        self.allocations
+            .iter()
+            .any(|a| a.result == AllocationResult::Success)
     }
 
     /// Whether the flow is TURN towards a relay (Allocate, permissions, channels).

@@ -6,10 +6,13 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use edgepath_capture::report::FlowReport;
+use edgepath_capture::rtpstats::Direction;
+use edgepath_capture::stunflow::AllocationResult;
 use edgepath_capture::Report;
 use edgepath_model::{
     snapshot, Catalog, FlowService, MediaPath, MediaRanges, Modality, Profile, Severity,
 };
+use edgepath_wire::stun::Variant;
 
 fn capture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -56,12 +59,12 @@ fn teams_relay_allocations_are_av_edge_with_modality_and_relayed_address() {
             assert_eq!(f.service, FlowService::AvEdge, "{client} -> {}", f.server);
             assert_eq!(f.modality, Some(modality), "{client}");
             assert_eq!(f.path, Some(MediaPath::RelayUdp), "{client}");
-            assert_eq!(f.stun.as_ref().unwrap().variant, "ms-turn");
+            assert_eq!(f.stun.as_ref().unwrap().variant, Some(Variant::MsTurn));
         }
         let ok = to_relays
             .iter()
             .flat_map(|f| f.stun.as_ref().unwrap().allocations.iter())
-            .find(|a| a.result == "success")
+            .find(|a| a.result == AllocationResult::Success)
             .unwrap_or_else(|| panic!("{client}: no successful allocation"));
         assert_eq!(ok.relayed.as_deref(), Some(relayed), "{client}");
         // Unauthenticated first, as DOMAIN.md says: 401 with realm, then success.
@@ -78,7 +81,7 @@ fn teams_relay_allocations_are_av_edge_with_modality_and_relayed_address() {
             .unwrap()
             .allocations
             .iter()
-            .all(|a| a.result != "no answer")));
+            .all(|a| a.result != AllocationResult::NoAnswer)));
     }
     // The relay's Allocate success of frame 1275 (unpadded MS-TURN): XOR-mapped
     // 80.181.206.72:57543, relayed 52.114.250.141:3480.
@@ -113,7 +116,7 @@ fn teams_ice_checks_to_peers_are_p2p_media() {
     let f = flow(&r, "192.168.1.6:50016", "93.71.110.205:16332");
     let s = &f.rtp[0];
     assert_eq!(s.payload_types, vec![104]);
-    assert_eq!(s.direction, "server-to-client");
+    assert_eq!(s.direction, Direction::ServerToClient);
     assert!(s.jitter_ms.is_some());
 }
 

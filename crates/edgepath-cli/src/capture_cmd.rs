@@ -4,6 +4,8 @@ use std::fs::File;
 
 use anyhow::{anyhow, Context, Result};
 use edgepath_capture::report::FlowReport;
+use edgepath_capture::rtpstats::Direction;
+use edgepath_capture::stunflow::AllocationResult;
 use edgepath_capture::{CaptureError, Report};
 use edgepath_model::{FlowService, Profile, Severity};
 
@@ -99,7 +101,7 @@ fn render(r: &Report, file: &str, all: bool) -> String {
             let mut relayed: Vec<&str> = st
                 .allocations
                 .iter()
-                .filter(|a| a.result == "success")
+                .filter(|a| a.result == AllocationResult::Success)
                 .filter_map(|a| a.relayed.as_deref())
                 .collect();
             relayed.dedup();
@@ -152,12 +154,12 @@ fn render(r: &Report, file: &str, all: bool) -> String {
             format!(
                 "  {} {} -> {}: ssrc {} {} PT {:?}, {} packets, lost {} ({:.2} %), jitter {}",
                 f.transport,
-                if s.direction == "client-to-server" {
+                if s.direction == Direction::ClientToServer {
                     &f.client
                 } else {
                     &f.server
                 },
-                if s.direction == "client-to-server" {
+                if s.direction == Direction::ClientToServer {
                     &f.server
                 } else {
                     &f.client

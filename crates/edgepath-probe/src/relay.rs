@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use edgepath_model::PortRange;
 use edgepath_wire::ms::{self, FrameKind};
-use edgepath_wire::stun::{attr_type, method, Class, Message, MessageBuilder};
+use edgepath_wire::stun::{attr_type, method, Class, Message, MessageBuilder, Variant};
 use edgepath_wire::transaction::{StunTransaction, TransactionEvent, Transport};
 use edgepath_wire::turn::{StreamItem, TurnStreamDecoder};
 use serde::Serialize;
@@ -23,7 +23,7 @@ use tokio::net::{TcpStream, UdpSocket};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Answer {
     /// `stun` or `ms-turn`.
-    pub protocol: &'static str,
+    pub protocol: Variant,
     /// `binding` or `allocate`.
     pub method: String,
     /// `success` or `error`.
@@ -40,7 +40,7 @@ pub struct Answer {
 fn answer_of(bytes: &[u8], rtt: Duration) -> Option<Answer> {
     let m = Message::parse(bytes).ok()?;
     Some(Answer {
-        protocol: m.variant().name(),
+        protocol: m.variant(),
         method: m.method_name().unwrap_or("unknown").to_owned(),
         class: m.class().name(),
         code: m.error_code().map(|(c, _)| c),
@@ -528,7 +528,7 @@ pub async fn tcp_pair(
     while a.is_none() || b.is_none() {
         tokio::select! {
             r = &mut standard, if a.is_none() => {
-                let rfc_relay = r.answer.as_ref().is_some_and(|x| x.protocol == "stun");
+                let rfc_relay = r.answer.as_ref().is_some_and(|x| x.protocol == Variant::Stun);
                 if rfc_relay && b.is_none() {
                     b = Some(TcpProbe {
                         destination: dest,

@@ -9,7 +9,7 @@ mod text;
 use serde::Serialize;
 
 use crate::demux::{self, Kind};
-use crate::stun::{AttrValue, Attribute, Credentials, Message};
+use crate::stun::{AttrValue, Attribute, Check, Credentials, Message, Variant};
 use crate::{ms, rtp, turn};
 
 /// How deep framings may nest (a 0xFF10 frame around ChannelData around STUN is
@@ -48,8 +48,8 @@ pub enum Layer {
 /// A STUN message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StunLayer {
-    /// `stun`, `ms-turn`, ... (the dialect).
-    pub protocol: &'static str,
+    /// `stun`, `ms-turn`, `classic-stun` (the dialect).
+    pub protocol: Variant,
     /// `binding`, `allocate`, ... or the number (`0x00a`).
     pub method: String,
     /// `request`, `success`, `error`, `indication`.
@@ -63,9 +63,9 @@ pub struct StunLayer {
     /// Every attribute, decoded.
     pub attributes: Vec<AttrDoc>,
     /// `ok`, `bad`, `unchecked`, `absent`.
-    pub integrity: &'static str,
+    pub integrity: Check,
     /// `ok`, `bad`, `absent`.
-    pub fingerprint: &'static str,
+    pub fingerprint: Check,
     /// Trailing bytes, unknown comprehension-required attributes.
     pub warnings: Vec<String>,
 }
@@ -355,7 +355,7 @@ impl Layer {
     /// Whether an integrity or fingerprint check failed, here or in a layer inside.
     pub fn check_failed(&self) -> bool {
         match self {
-            Layer::Stun(s) => s.integrity == "bad" || s.fingerprint == "bad",
+            Layer::Stun(s) => s.integrity == Check::Bad || s.fingerprint == Check::Bad,
             Layer::MsTcpFrame(f) => f.inner.check_failed(),
             Layer::ChannelData(c) => c.inner.check_failed(),
             Layer::MsMultiplexed(m) => m.inner.check_failed(),
@@ -563,7 +563,7 @@ fn stun(msg: &Message<'_>, input_len: usize, creds: Option<&Credentials<'_>>) ->
         ));
     }
     StunLayer {
-        protocol: msg.variant().name(),
+        protocol: msg.variant(),
         method: msg
             .method_name()
             .map_or_else(|| format!("0x{:03x}", msg.method()), str::to_owned),
@@ -572,8 +572,8 @@ fn stun(msg: &Message<'_>, input_len: usize, creds: Option<&Credentials<'_>>) ->
         length: msg.len() - 20,
         padded: msg.padded(),
         attributes: msg.decoded().map(|a| attr(&a)).collect(),
-        integrity: msg.check_integrity(creds).name(),
-        fingerprint: msg.check_fingerprint().name(),
+        integrity: msg.check_integrity(creds),
+        fingerprint: msg.check_fingerprint(),
         warnings,
     }
 }

@@ -30,7 +30,7 @@ fn rfc5769_response_and_its_text() {
     let Layer::Stun(s) = &layer else {
         panic!("not STUN: {layer:?}")
     };
-    assert_eq!((s.integrity, s.fingerprint), ("ok", "ok"));
+    assert_eq!((s.integrity, s.fingerprint), (Check::Ok, Check::Ok));
     assert_eq!(
         s.attributes[1].value,
         AttrFields::Address {

@@ -59,7 +59,7 @@ fn stun(out: &mut String, pad: &str, s: &StunLayer) {
     let _ = writeln!(
         out,
         "{pad}{} {} {}, transaction {}, {} bytes of attributes{}",
-        s.protocol,
+        s.protocol.name(),
         s.method,
         s.class,
         s.transaction_id,
@@ -82,7 +82,8 @@ fn stun(out: &mut String, pad: &str, s: &StunLayer) {
     let _ = writeln!(
         out,
         "{pad}integrity: {}, fingerprint: {}",
-        s.integrity, s.fingerprint
+        s.integrity.name(),
+        s.fingerprint.name()
     );
     for w in &s.warnings {
         let _ = writeln!(out, "{pad}warning: {w}");

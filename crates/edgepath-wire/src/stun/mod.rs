@@ -91,7 +91,7 @@ pub mod attr_type {
     pub const MS_XOR_MAPPED_ADDRESS: u16 = 0x8020;
 }
 
-/// Which STUN dialect a message is written in.
+/// Which STUN dialect a message is written in; serialised as its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     /// RFC 5389 / RFC 8489, with the header cookie.
@@ -487,3 +487,15 @@ impl<'a> Iterator for Attributes<'a> {
 
 #[cfg(test)]
 mod tests;
+
+impl serde::Serialize for Variant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
