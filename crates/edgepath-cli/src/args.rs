@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use edgepath_model::{DataVersion, Profile};
-use edgepath_policy::{ChainPolicy, PacType, ProxyAddr, SplitTunnel, Target};
+use edgepath_policy::{
+    AerleonPlatform, ChainPolicy, PacType, ProxyAddr, SplitTunnel, Target, Zone,
+};
 
 /// edgepath: can Skype for Business Online / Teams clients reach the
 /// Microsoft 365 edge from here, by which path, why not, and which firewall,
@@ -39,7 +41,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Generate the firewall, QoS, proxy and VPN configuration that gives every
     /// modality its best path: nftables, iptables, ip6tables, windows, pac, squid,
-    /// wireguard, openvpn or a checklist, printed to stdout.
+    /// wireguard, openvpn or a checklist, printed to stdout; or an Aerleon policy for
+    /// vendor firewalls (PAN-OS, FortiOS, Junos, SRX, ASA, ...), written to --out-dir.
     Rules(RulesArgs),
     /// Analyse a packet capture (pcap or pcapng) of client traffic: each connection's
     /// service, modality and media path, TLS names and issuers, relay allocations, ICE
@@ -284,11 +287,33 @@ pub struct RulesArgs {
     /// `teams-media` (the Teams media set only).
     #[arg(long, value_name = "optimize|teams-media", value_parser = parse_split)]
     pub split: Option<SplitTunnel>,
+    /// aerleon: the platforms to write headers for, comma-separated (default: paloalto,
+    /// fortigate, srx, ciscoasa, juniper, nftables, iptables, windows_advfirewall).
+    #[arg(long, value_name = "P,...", value_delimiter = ',', value_parser = parse_platform)]
+    pub aerleon_platform: Vec<AerleonPlatform>,
+    /// aerleon: the zone the clients are in (paloalto, fortigate and srx need it).
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub from_zone: Option<Zone>,
+    /// aerleon: the zone towards the internet.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub to_zone: Option<Zone>,
+    /// aerleon: the directory to write the policy, the definitions and aerleon.yml into
+    /// (created if missing; existing edgepath files there are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 fn parse_split(s: &str) -> Result<SplitTunnel, String> {
+    s.parse()
+}
+
+fn parse_platform(s: &str) -> Result<AerleonPlatform, String> {
+    s.parse()
+}
+
+fn parse_zone(s: &str) -> Result<Zone, String> {
     s.parse()
 }
 

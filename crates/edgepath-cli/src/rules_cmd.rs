@@ -1,7 +1,7 @@
 //! `edgepath rules --target T`: the configuration that gives every modality its best
 //! path, from the same catalog the probe uses.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use edgepath_model::EndpointSource;
 use edgepath_model::PortSet;
 use edgepath_policy::{Options, PacType, Provenance, Rendered, RuleSet, Target, TargetOptions};
@@ -25,6 +25,29 @@ struct FlowDoc<'a> {
     names: &'a [String],
     addresses: Vec<String>,
     media: bool,
+}
+
+/// A file a target wrote.
+#[derive(Serialize)]
+struct FileDoc<'a> {
+    path: &'a str,
+    content: &'a str,
+}
+
+/// Writes each file under `dir` (creating directories), atomically per file.
+fn write_files(dir: &std::path::Path, files: &[(String, String)]) -> Result<()> {
+    for (rel, content) in files {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, content).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// An Optimize set a VPN split leaves outside (or inside) the tunnel.
@@ -53,6 +76,9 @@ struct RulesDoc<'a> {
     notes: &'a [String],
     flows: Vec<FlowDoc<'a>>,
     qos: &'a [edgepath_model::QosRule],
+    /// aerleon: the files written, path (under --out-dir) and content.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileDoc<'a>>,
     /// wireguard and openvpn: the split.
     #[serde(skip_serializing_if = "Option::is_none")]
     split: Option<SplitDoc<'a>>,
@@ -102,6 +128,16 @@ fn command_line(args: &RulesArgs) -> String {
     if let Some(s) = args.split {
         c.push_str(&format!(" --split {}", s.name()));
     }
+    if !args.aerleon_platform.is_empty() {
+        let p: Vec<&str> = args.aerleon_platform.iter().map(|p| p.name()).collect();
+        c.push_str(&format!(" --aerleon-platform {}", p.join(",")));
+    }
+    if let (Some(a), Some(b)) = (&args.from_zone, &args.to_zone) {
+        c.push_str(&format!(" --from-zone {a} --to-zone {b}"));
+    }
+    if let Some(d) = &args.out_dir {
+        c.push_str(&format!(" --out-dir {}", d.display()));
+    }
     c
 }
 
@@ -117,9 +153,21 @@ pub fn run(args: &RulesArgs) -> Result<Outcome> {
         policy: args.policy,
         restrict_source_ports: args.restrict_source_ports,
         split: args.split,
+        aerleon_platforms: args.aerleon_platform.clone(),
+        from_zone: args.from_zone.clone(),
+        to_zone: args.to_zone.clone(),
     };
     // Options first: a contradiction is reported before any file is read.
     opts.check()?;
+    match (args.target, &args.out_dir) {
+        (Target::Aerleon, None) => bail!(
+            "--target aerleon writes a policy, its definitions and aerleon.yml: give --out-dir DIR"
+        ),
+        (t, Some(_)) if t != Target::Aerleon => {
+            bail!("--out-dir applies to --target aerleon only; other targets print to stdout")
+        }
+        _ => {}
+    }
     let input = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let (catalog, ranges, source) = (&input.catalog, &input.ranges, &input.source);
     let where_ = source.path.as_deref().unwrap_or("the embedded snapshot");
@@ -143,8 +191,13 @@ pub fn run(args: &RulesArgs) -> Result<Outcome> {
     for w in warnings {
         eprintln!("edgepath: warning: {w}");
     }
+    if let Some(dir) = &args.out_dir {
+        write_files(dir, &rendered.files)?;
+    }
     if args.output.json {
         emit_json(&document(&rules, &rendered, &prov, args, source, warnings))?;
+    } else if let Some(dir) = &args.out_dir {
+        emit(&format!("Wrote into {}:\n{}", dir.display(), rendered.text))?;
     } else {
         emit(&rendered.text)?;
     }
@@ -185,6 +238,14 @@ fn document<'a>(
     RulesDoc {
         target: args.target.name(),
         endpoints: source,
+        files: rendered
+            .files
+            .iter()
+            .map(|(p, c)| FileDoc {
+                path: p,
+                content: c,
+            })
+            .collect(),
         split,
         endpoint_data: &prov.endpoint_data,
         command: &prov.command,

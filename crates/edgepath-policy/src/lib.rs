@@ -15,7 +15,8 @@ mod targets;
 
 pub use flows::{build, Flow, OptimizeSet, Options, PolicyError, Proto, RuleSet};
 pub use options::{
-    ChainPolicy, OptionError, PacType, ProxyAddr, SplitTunnel, Target, TargetOptions,
+    AerleonPlatform, ChainPolicy, OptionError, PacType, ProxyAddr, SplitTunnel, Target,
+    TargetOptions, Zone,
 };
 
 /// Where a generated configuration came from, for its opening comment.
@@ -34,6 +35,9 @@ pub struct Rendered {
     pub text: String,
     /// Remarks for the admin (also written into the text as comments).
     pub notes: Vec<String>,
+    /// Files to write (path relative to the output directory, content), for targets
+    /// whose output is several files (aerleon); empty otherwise.
+    pub files: Vec<(String, String)>,
 }
 
 /// Renders `rules` for `opts.target`, after checking that the options fit the target.

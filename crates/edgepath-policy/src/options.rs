@@ -25,11 +25,13 @@ pub enum Target {
     Openvpn,
     /// A Markdown table of every rule.
     Checklist,
+    /// An Aerleon policy and its definitions, for Aerleon's vendor generators.
+    Aerleon,
 }
 
 impl Target {
     /// Every target, in the order help text lists them.
-    pub const ALL: [Target; 9] = [
+    pub const ALL: [Target; 10] = [
         Target::Nftables,
         Target::Iptables,
         Target::Ip6tables,
@@ -39,6 +41,7 @@ impl Target {
         Target::Wireguard,
         Target::Openvpn,
         Target::Checklist,
+        Target::Aerleon,
     ];
 
     /// The name as `--target` takes it.
@@ -53,6 +56,7 @@ impl Target {
             Target::Wireguard => "wireguard",
             Target::Openvpn => "openvpn",
             Target::Checklist => "checklist",
+            Target::Aerleon => "aerleon",
         }
     }
 
@@ -60,7 +64,11 @@ impl Target {
     pub fn is_firewall(self) -> bool {
         matches!(
             self,
-            Target::Nftables | Target::Iptables | Target::Ip6tables | Target::Windows
+            Target::Nftables
+                | Target::Iptables
+                | Target::Ip6tables
+                | Target::Windows
+                | Target::Aerleon
         )
     }
 
@@ -86,6 +94,120 @@ impl FromStr for Target {
                 let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
                 format!("unknown target `{s}`; one of: {}", names.join(", "))
             })
+    }
+}
+
+/// A platform of Aerleon's that edgepath writes a header for (and tests with aclgen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AerleonPlatform {
+    /// Palo Alto PAN-OS.
+    Paloalto,
+    /// Fortinet FortiGate.
+    Fortigate,
+    /// Juniper SRX (security policies).
+    Srx,
+    /// Cisco ASA.
+    Ciscoasa,
+    /// Juniper (Junos firewall filters).
+    Juniper,
+    /// nftables.
+    Nftables,
+    /// iptables.
+    Iptables,
+    /// Windows Advanced Firewall (netsh).
+    WindowsAdvfirewall,
+}
+
+impl AerleonPlatform {
+    /// The default set: the firewalls admins run most.
+    pub const ALL: [AerleonPlatform; 8] = [
+        AerleonPlatform::Paloalto,
+        AerleonPlatform::Fortigate,
+        AerleonPlatform::Srx,
+        AerleonPlatform::Ciscoasa,
+        AerleonPlatform::Juniper,
+        AerleonPlatform::Nftables,
+        AerleonPlatform::Iptables,
+        AerleonPlatform::WindowsAdvfirewall,
+    ];
+
+    /// Aerleon's name of the generator.
+    pub fn name(self) -> &'static str {
+        match self {
+            AerleonPlatform::Paloalto => "paloalto",
+            AerleonPlatform::Fortigate => "fortigate",
+            AerleonPlatform::Srx => "srx",
+            AerleonPlatform::Ciscoasa => "ciscoasa",
+            AerleonPlatform::Juniper => "juniper",
+            AerleonPlatform::Nftables => "nftables",
+            AerleonPlatform::Iptables => "iptables",
+            AerleonPlatform::WindowsAdvfirewall => "windows_advfirewall",
+        }
+    }
+
+    /// Whether its header names a from-zone and a to-zone.
+    pub fn needs_zones(self) -> bool {
+        matches!(
+            self,
+            AerleonPlatform::Paloalto | AerleonPlatform::Fortigate | AerleonPlatform::Srx
+        )
+    }
+}
+
+impl fmt::Display for AerleonPlatform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AerleonPlatform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AerleonPlatform::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = AerleonPlatform::ALL.iter().map(|p| p.name()).collect();
+                format!(
+                    "`{s}` is not an Aerleon platform edgepath writes for; one of: {} (add others to the policy's header by hand)",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// A firewall zone name for Aerleon headers: letters, digits, `-`, `_` and `.`, at most
+/// 31 characters, so it is one word in every vendor's syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone(String);
+
+impl Zone {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Zone {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 31
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if ok {
+            Ok(Zone(s.to_owned()))
+        } else {
+            Err(format!(
+                "`{s}` is not a zone name (1-31 letters, digits, `-`, `_`, `.`)"
+            ))
+        }
     }
 }
 
@@ -244,6 +366,26 @@ pub struct TargetOptions {
     pub restrict_source_ports: bool,
     /// Which ranges bypass a VPN tunnel (WireGuard, OpenVPN); `None` means the default.
     pub split: Option<SplitTunnel>,
+    /// Aerleon: the platforms to write headers for; empty means every default one.
+    pub aerleon_platforms: Vec<AerleonPlatform>,
+    /// Aerleon: the zone clients are in (paloalto, fortigate, srx).
+    pub from_zone: Option<Zone>,
+    /// Aerleon: the zone towards the internet.
+    pub to_zone: Option<Zone>,
+}
+
+impl TargetOptions {
+    /// The Aerleon platforms asked for, or every default one.
+    pub fn platforms(&self) -> Vec<AerleonPlatform> {
+        if self.aerleon_platforms.is_empty() {
+            AerleonPlatform::ALL.to_vec()
+        } else {
+            let mut p = self.aerleon_platforms.clone();
+            p.sort();
+            p.dedup();
+            p
+        }
+    }
 }
 
 impl TargetOptions {
@@ -259,6 +401,9 @@ impl TargetOptions {
             policy: None,
             restrict_source_ports: false,
             split: None,
+            aerleon_platforms: Vec::new(),
+            from_zone: None,
+            to_zone: None,
         }
     }
 
@@ -280,6 +425,32 @@ impl TargetOptions {
         }
         if self.app.is_some() && t != Target::Windows {
             return not_for("--app", "windows");
+        }
+        if !self.aerleon_platforms.is_empty() && t != Target::Aerleon {
+            return not_for("--aerleon-platform", "aerleon");
+        }
+        if (self.from_zone.is_some() || self.to_zone.is_some()) && t != Target::Aerleon {
+            return not_for("--from-zone/--to-zone", "aerleon");
+        }
+        if t == Target::Aerleon {
+            if self.from_zone.is_some() != self.to_zone.is_some() {
+                return Err(OptionError::Missing {
+                    option: "--from-zone and --to-zone together",
+                    target: t,
+                });
+            }
+            let zoned: Vec<&'static str> = self
+                .platforms()
+                .into_iter()
+                .filter(|p| p.needs_zones())
+                .map(AerleonPlatform::name)
+                .collect();
+            if self.from_zone.is_none() && !zoned.is_empty() {
+                return Err(OptionError::NeedsZones(zoned.join(", ")));
+            }
+            if self.by_name {
+                return not_for("--by-name", "squid, pac, checklist");
+            }
         }
         if self.split.is_some() && !matches!(t, Target::Wireguard | Target::Openvpn) {
             return not_for("--split", "wireguard, openvpn");
@@ -336,6 +507,9 @@ pub enum OptionError {
         /// The target.
         target: Target,
     },
+    /// Aerleon platforms whose headers name zones, without zones given.
+    #[error("--target aerleon: {0} need --from-zone and --to-zone (the zones your firewall calls the clients' side and the internet side, e.g. --from-zone trust --to-zone untrust), or leave them out with --aerleon-platform")]
+    NeedsZones(String),
     /// An application path that cannot be written into a script safely.
     #[error("--app `{0}` is not a usable program path (empty, or with control characters or double quotes)")]
     BadApp(String),
