@@ -97,7 +97,7 @@ impl<'a> RtpHeader<'a> {
 }
 
 /// One RTCP reception report block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ReportBlock {
     /// The source reported on.
     pub ssrc: u32,

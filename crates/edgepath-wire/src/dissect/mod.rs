@@ -273,7 +273,7 @@ pub enum RtcpDoc {
         /// Octets sent.
         octets: u32,
         /// Report blocks.
-        reports: Vec<ReportDoc>,
+        reports: Vec<rtp::ReportBlock>,
     },
     /// Receiver report.
     ReceiverReport {
@@ -283,7 +283,7 @@ pub enum RtcpDoc {
         /// Reporter SSRC.
         ssrc: u32,
         /// Report blocks.
-        reports: Vec<ReportDoc>,
+        reports: Vec<rtp::ReportBlock>,
     },
     /// Any other packet type.
     Other {
@@ -293,25 +293,6 @@ pub enum RtcpDoc {
         /// Bytes, header included.
         length: usize,
     },
-}
-
-/// One RTCP report block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReportDoc {
-    /// The source reported on.
-    pub ssrc: u32,
-    /// Fraction lost, /256.
-    pub fraction_lost: u8,
-    /// Cumulative lost.
-    pub cumulative_lost: i32,
-    /// Extended highest sequence.
-    pub highest_sequence: u32,
-    /// Jitter, timestamp units.
-    pub jitter: u32,
-    /// Last SR.
-    pub last_sr: u32,
-    /// Delay since last SR, 1/65536 s.
-    pub delay_since_last_sr: u32,
 }
 
 /// A TLS record.
@@ -503,19 +484,6 @@ fn tls(bytes: &[u8]) -> Result<Layer, String> {
 }
 
 fn rtcp(p: &rtp::RtcpPacket) -> RtcpDoc {
-    let blocks = |r: &[rtp::ReportBlock]| -> Vec<ReportDoc> {
-        r.iter()
-            .map(|b| ReportDoc {
-                ssrc: b.ssrc,
-                fraction_lost: b.fraction_lost,
-                cumulative_lost: b.cumulative_lost,
-                highest_sequence: b.highest_sequence,
-                jitter: b.jitter,
-                last_sr: b.last_sr,
-                delay_since_last_sr: b.delay_since_last_sr,
-            })
-            .collect()
-    };
     match p {
         rtp::RtcpPacket::SenderReport {
             ssrc,
@@ -531,12 +499,12 @@ fn rtcp(p: &rtp::RtcpPacket) -> RtcpDoc {
             rtp_timestamp: *rtp_timestamp,
             packets: *packets,
             octets: *octets,
-            reports: blocks(reports),
+            reports: reports.clone(),
         },
         rtp::RtcpPacket::ReceiverReport { ssrc, reports } => RtcpDoc::ReceiverReport {
             kind: "receiver-report",
             ssrc: *ssrc,
-            reports: blocks(reports),
+            reports: reports.clone(),
         },
         rtp::RtcpPacket::Other { packet_type, len } => RtcpDoc::Other {
             packet_type: *packet_type,
