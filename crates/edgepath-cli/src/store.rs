@@ -180,25 +180,9 @@ fn is_guid(s: &str) -> bool {
             .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// A version-4 GUID. The bits come from std's per-process random SipHash keys
-/// (seeded from the OS), which is random enough for an identifier that only
-/// has to be unique per machine; it is not a secret.
+/// A version-4 GUID from the operating system's random generator.
 fn random_guid() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut words = [0u64; 2];
-    for (i, w) in words.iter_mut().enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        *w = h.finish();
-    }
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&words[0].to_be_bytes());
-    b[8..].copy_from_slice(&words[1].to_be_bytes());
+    let mut b: [u8; 16] = edgepath_probe::ids::random_bytes();
     b[6] = (b[6] & 0x0f) | 0x40; // version 4
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();

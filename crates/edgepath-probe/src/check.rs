@@ -707,7 +707,7 @@ async fn nat_mapping(
     let _ = range;
     let mut seen = Vec::new();
     for port in [3478u16, 3479] {
-        let req = relay::binding_request(u64::from(port) ^ 0x55);
+        let req = relay::binding_request();
         let dest = SocketAddr::new(ip, port);
         let got = tokio::time::timeout(timeout, async {
             let mut buf = [0u8; 1500];
@@ -1041,6 +1041,12 @@ fn modality_verdict(
                     for g in quality.grades.iter().filter(|g| !g.ok) {
                         advice.push(format!("{} {:.2} misses Microsoft's target (below {}): look for congestion or loss on the way to the relay", g.metric, g.value, g.target));
                     }
+                }
+                if quality.integrity_failures > 0 {
+                    evidence.push(format!(
+                        "{} answer(s) from the relay failed MESSAGE-INTEGRITY and were ignored: something else answers for the relay",
+                        quality.integrity_failures
+                    ));
                 }
                 if m == Modality::Audio {
                     q = Some(quality.clone());

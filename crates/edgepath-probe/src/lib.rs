@@ -9,6 +9,7 @@
 pub mod check;
 pub mod dns;
 pub mod family;
+pub mod ids;
 pub mod proxy;
 pub mod quality;
 pub mod relay;

@@ -73,6 +73,9 @@ pub struct Quality {
     /// `good` when every target is met, `degraded` otherwise, `failing` when nothing
     /// came back.
     pub status: Status,
+    /// Success answers from the relay whose MESSAGE-INTEGRITY did not verify with our
+    /// credentials: ignored, not believed (a forged or misdirected answer).
+    pub integrity_failures: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -237,10 +240,9 @@ pub async fn measure(
         }
         bound.ok_or_else(|| format!("no free local UDP port in {range}"))?
     };
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    let mut client = TurnClient::new(relay, username, password, Transport::UDP_DEFAULT, seed);
+    let mut client = TurnClient::new(relay, username, password, Transport::UDP_DEFAULT, 1);
+    // Unpredictable ids (RFC 8489 section 6); the seed above is then unused.
+    client.set_id_source(Box::new(crate::ids::transaction_id));
     client.allocate(Instant::now());
     let relayed = match drive(&sock, &mut client, Duration::from_secs(6), |e| {
         matches!(e, TurnEvent::Allocated { .. })
@@ -345,6 +347,7 @@ pub async fn measure(
         windows,
         grades,
         status,
+        integrity_failures: client.integrity_failures(),
     })
 }
 

@@ -49,25 +49,14 @@ fn answer_of(bytes: &[u8], rtt: Duration) -> Option<Answer> {
     })
 }
 
-fn txid(seed: u64) -> [u8; 12] {
-    // Distinct per probe; not a secret. Mixed so that ids do not repeat across runs.
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut x = seed ^ t ^ 0x9E37_79B9_7F4A_7C15;
-    let mut out = [0u8; 12];
-    for chunk in out.chunks_mut(4) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_be_bytes()[..4]);
-    }
-    out
+/// A transaction id from the operating system's generator (RFC 8489 section 6).
+fn txid() -> [u8; 12] {
+    crate::ids::transaction_id()
 }
 
 /// A standard Binding request.
-pub fn binding_request(seed: u64) -> Vec<u8> {
-    MessageBuilder::new(method::BINDING, Class::Request, txid(seed))
+pub fn binding_request() -> Vec<u8> {
+    MessageBuilder::new(method::BINDING, Class::Request, txid())
         .add_fingerprint()
         .build()
 }
@@ -75,8 +64,8 @@ pub fn binding_request(seed: u64) -> Vec<u8> {
 /// An unauthenticated MS-TURN Allocate as a Teams client's first one
 /// (teams.pcap frame 1238): MAGIC-COOKIE, App-ID 2, MS-VERSION 6, 0x8006 = 1,
 /// BANDWIDTH 12000, MS-Service-Quality (2, 2).
-pub fn ms_allocate_request(seed: u64) -> Vec<u8> {
-    let mut b = MessageBuilder::ms_turn(method::ALLOCATE, Class::Request, txid(seed));
+pub fn ms_allocate_request() -> Vec<u8> {
+    let mut b = MessageBuilder::ms_turn(method::ALLOCATE, Class::Request, txid());
     b.add_u32(0x8037, 2)
         .add_u32(attr_type::MS_VERSION, 6)
         .add_u32(0x8006, 1)
@@ -86,8 +75,8 @@ pub fn ms_allocate_request(seed: u64) -> Vec<u8> {
 }
 
 /// A standard TURN Allocate without credentials (draws a 401 from an RFC relay).
-pub fn allocate_request(seed: u64) -> Vec<u8> {
-    let mut b = MessageBuilder::new(method::ALLOCATE, Class::Request, txid(seed));
+pub fn allocate_request() -> Vec<u8> {
+    let mut b = MessageBuilder::new(method::ALLOCATE, Class::Request, txid());
     b.add(attr_type::REQUESTED_TRANSPORT, &[17, 0, 0, 0]);
     b.build()
 }
@@ -188,10 +177,9 @@ pub async fn udp_probe(
     let transport = Transport::Udp {
         rto: Duration::from_millis(250),
     };
-    let seed = u64::from(probe.source_port.unwrap_or(0)) << 16 | u64::from(dest.port());
     let mut txs = [
-        StunTransaction::new(binding_request(seed), start, transport),
-        StunTransaction::new(ms_allocate_request(seed + 1), start, transport),
+        StunTransaction::new(binding_request(), start, transport),
+        StunTransaction::new(ms_allocate_request(), start, transport),
     ];
     let mut buf = vec![0u8; 2048];
     loop {
@@ -351,19 +339,18 @@ async fn read_exact_timeout<S: AsyncRead + Unpin>(
 pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     framing: Framing,
-    seed: u64,
 ) -> Result<Answer, String> {
     let start = Instant::now();
     match framing {
         Framing::Standard => {
-            s.write_all(&allocate_request(seed))
+            s.write_all(&allocate_request())
                 .await
                 .map_err(|e| format!("send failed: {e}"))?;
             read_stun(s, start).await
         }
         Framing::PseudoTls => {
             let mut random = [0u8; 32];
-            random[..12].copy_from_slice(&txid(seed));
+            random[..12].copy_from_slice(&txid());
             s.write_all(&ms::pseudo_tls_client_hello(random))
                 .await
                 .map_err(|e| format!("send failed: {e}"))?;
@@ -390,12 +377,9 @@ pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
                 return Err(format!("pseudo-TLS answered with handshake types {:?}, not ServerHello + ServerHelloDone", record.handshake_types));
             }
             got.drain(..record.wire_len);
-            s.write_all(&ms::tcp_frame(
-                FrameKind::Control,
-                &ms_allocate_request(seed),
-            ))
-            .await
-            .map_err(|e| format!("send failed: {e}"))?;
+            s.write_all(&ms::tcp_frame(FrameKind::Control, &ms_allocate_request()))
+                .await
+                .map_err(|e| format!("send failed: {e}"))?;
             loop {
                 match ms::TcpFrame::parse(&got) {
                     Ok(Some((frame, _))) => {
@@ -468,7 +452,7 @@ pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) ->
             )
         })?;
         opened.set(true);
-        turn_over_stream(&mut s, framing, u64::from(dest.port()))
+        turn_over_stream(&mut s, framing)
             .await
             .map_err(|e| (Reach::Opened, e))
     })
@@ -494,7 +478,7 @@ pub async fn tcp_probe_via(
                 .await
                 .map_err(|e| (Reach::Failed, e.to_string()))?;
             opened.set(true);
-            turn_over_stream(&mut s, framing, u64::from(dest.port()) + 7)
+            turn_over_stream(&mut s, framing)
                 .await
                 .map_err(|e| (Reach::Opened, e))
         },

@@ -5,14 +5,20 @@
 //! Alternate (move to ALTERNATE-SERVER), refreshes before the allocation
 //! expires, and creates permissions and channel bindings. Time and bytes come
 //! in through `handle_*`; what to send, when to wake and what happened come
-//! out through `poll_*`. Transaction ids come from a seeded generator so a
-//! whole run replays exactly in tests.
+//! out through `poll_*`. Transaction ids come from the caller's source
+//! ([`TurnClient::set_id_source`]: the probe gives the operating system's random
+//! generator, as RFC 8489 section 6 asks), or else from a seeded generator, so that a
+//! whole run replays exactly in tests and fuzzing. A success answer whose
+//! MESSAGE-INTEGRITY does not verify with our credentials is counted and ignored,
+//! never believed.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::stun::{attr_type, long_term_key, method, AttrValue, Class, Message, MessageBuilder};
+use crate::stun::{
+    attr_type, long_term_key, method, AttrValue, Check, Class, Credentials, Message, MessageBuilder,
+};
 use crate::transaction::{StunTransaction, TransactionEvent, Transport};
 use crate::turn::{channel_data, ChannelData, MIN_CHANNEL};
 
@@ -103,8 +109,21 @@ const MAX_RETRIES: u8 = 3;
 /// How many redirections an allocation may follow.
 const MAX_REDIRECTS: u8 = 3;
 
+impl std::fmt::Debug for TurnClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnClient")
+            .field("server", &self.server)
+            .field("relayed", &self.relayed)
+            .field("pending", &self.pending.len())
+            .field("integrity_failures", &self.integrity_failures)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where transaction ids come from, when the caller gives a source.
+pub type IdSource = Box<dyn FnMut() -> [u8; 12] + Send>;
+
 /// One allocation on one TURN server.
-#[derive(Debug)]
 pub struct TurnClient {
     server: SocketAddr,
     username: String,
@@ -114,6 +133,8 @@ pub struct TurnClient {
     realm: Option<String>,
     nonce: Option<Vec<u8>>,
     rng: u64,
+    ids: Option<IdSource>,
+    integrity_failures: u32,
     pending: Vec<(Purpose, u8, StunTransaction)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TurnEvent>,
@@ -143,6 +164,8 @@ impl TurnClient {
             realm: None,
             nonce: None,
             rng: seed | 1,
+            ids: None,
+            integrity_failures: 0,
             pending: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -164,8 +187,22 @@ impl TurnClient {
         self.relayed
     }
 
+    /// Takes transaction ids from `ids` from now on (the operating system's random
+    /// generator in the probe).
+    pub fn set_id_source(&mut self, ids: IdSource) {
+        self.ids = Some(ids);
+    }
+
+    /// How many success answers failed MESSAGE-INTEGRITY (and were ignored).
+    pub fn integrity_failures(&self) -> u32 {
+        self.integrity_failures
+    }
+
     fn txid(&mut self) -> [u8; 12] {
-        // xorshift64*: deterministic, seedable, good enough for ids.
+        if let Some(ids) = self.ids.as_mut() {
+            return ids();
+        }
+        // xorshift64*: deterministic and seedable, for tests and fuzzing only.
         let mut out = [0u8; 12];
         for chunk in out.chunks_mut(4) {
             self.rng ^= self.rng >> 12;
@@ -360,6 +397,22 @@ impl TurnClient {
                 return true;
             }
             return false;
+        }
+        // Once we authenticate, success answers must carry our MESSAGE-INTEGRITY: one
+        // that does not verify is someone else's (or forged) and is not believed; the
+        // transaction goes on retransmitting as if nothing came.
+        if msg.class() == Class::Success {
+            if let Some(realm) = self.realm.as_deref() {
+                let creds = Credentials::LongTerm {
+                    username: &self.username,
+                    realm,
+                    password: &self.password,
+                };
+                if msg.check_integrity(Some(&creds)) == Check::Bad {
+                    self.integrity_failures += 1;
+                    return true;
+                }
+            }
         }
         let Some(idx) = self
             .pending

@@ -354,3 +354,62 @@ fn permissions_channels_and_silence() {
         )]
     );
 }
+
+#[test]
+fn a_success_with_a_forged_integrity_is_counted_and_not_believed() {
+    let t0 = Instant::now();
+    let mut c = allocating(t0, "pw", 5);
+    let mut s = relay(false, false);
+    // First the 401 challenge, answered for real.
+    let first = c.poll_transmit().unwrap();
+    let challenge = s.answer(first.destination, &first.payload).unwrap();
+    c.handle_input(t0, first.destination, &challenge);
+    // The authenticated Allocate: a success signed with someone else's key arrives
+    // first; it must not allocate.
+    let second = c.poll_transmit().unwrap();
+    let m = Message::parse(&second.payload).unwrap();
+    let txid: [u8; 12] = m.transaction_id().try_into().unwrap();
+    let mut forged = MessageBuilder::new(method::ALLOCATE, Class::Success, txid);
+    forged
+        .add_address(
+            attr_type::XOR_RELAYED_ADDRESS,
+            "192.0.2.66:4000".parse().unwrap(),
+            true,
+        )
+        .add_integrity(&long_term_key("mallory", "lab", "guess"));
+    assert!(c.handle_input(t0, second.destination, &forged.build()));
+    assert_eq!(c.integrity_failures(), 1);
+    assert!(
+        c.poll_event().is_none(),
+        "a forged success allocates nothing"
+    );
+    assert_eq!(c.relayed(), None);
+    // The real answer to the same transaction still counts.
+    let real = s.answer(second.destination, &second.payload).unwrap();
+    c.handle_input(t0, second.destination, &real);
+    assert!(matches!(c.poll_event(), Some(TurnEvent::Allocated { .. })));
+    assert_eq!(c.integrity_failures(), 1);
+}
+
+#[test]
+fn transaction_ids_come_from_the_source_given() {
+    let t0 = Instant::now();
+    let mut c = TurnClient::new(
+        SERVER.parse().unwrap(),
+        "alice",
+        "pw",
+        Transport::UDP_DEFAULT,
+        9,
+    );
+    let mut n = 0u8;
+    c.set_id_source(Box::new(move || {
+        n += 1;
+        [n; 12]
+    }));
+    c.allocate(t0);
+    let tx = c.poll_transmit().unwrap();
+    assert_eq!(
+        Message::parse(&tx.payload).unwrap().transaction_id(),
+        &[1u8; 12]
+    );
+}
