@@ -274,6 +274,9 @@ table ip companynat {{
         if s.firewall_generated:
             # The generated table filters; this one only injects loss and does NAT.
             rules = ""
+        # A symmetric NAT: every new mapping gets a random public port, so each relay
+        # port sees the client from another one (RFC 4787 address-and-port-dependent).
+        masq_flags = " random,fully-random" if s.symmetric_nat else ""
         # The filter is `inet`: one forward chain for IPv4 and IPv6 (dual-stack
         # scenarios), so a rule like `udp dport 3478 drop` holds for both families and
         # `meta nfproto ipv6 ...` picks one. NAT is IPv4 only (IPv6 is routed).
@@ -288,7 +291,7 @@ table inet lab {{
 table ip labnat {{
   chain postrouting {{
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "{wan}" masquerade
+    oifname "{wan}" masquerade{masq_flags}
   }}
 }}
 """

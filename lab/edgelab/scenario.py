@@ -24,6 +24,7 @@ class Expectation:
     closed: list = field(default_factory=list)  # (host, port) TCP destinations that must not connect
     families: dict = field(default_factory=dict)  # ipv4|ipv6 -> {path, services, udp}
     vpn: str | None = None  # none | split | forced | partial
+    nat_mapping: str | None = None  # endpoint-independent | address-port-dependent
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Scenario:
     profile: str  # current | legacy
     nat: str  # single | double
     ipv6: bool  # dual-stack: routed IPv6 beside IPv4
+    symmetric_nat: bool  # the router's masquerade picks a random port per mapping
     proxy: bool
     proxy_auth: bool
     proxy_intercept: bool
@@ -53,12 +55,12 @@ class Scenario:
 KNOWN = {
     "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "vpn", "expect"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
-    "topology": {"nat", "ipv6"},
+    "topology": {"nat", "ipv6", "symmetric_nat"},
     "proxy": {"enabled", "auth", "intercept"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent"},
-    "expect": {"modalities", "services", "proxy_auth_required", "closed", "families", "vpn"},
+    "expect": {"modalities", "services", "proxy_auth_required", "closed", "families", "vpn", "nat_mapping"},
 }
 
 
@@ -173,6 +175,10 @@ def load(name_or_path):
             "udp": _choice(v.get("udp", "any"), ["any", "answered", "dropped", "refused"], "udp", w),
         }
 
+    if "nat_mapping" in exp:
+        expect.nat_mapping = _choice(
+            exp["nat_mapping"], ["endpoint-independent", "address-port-dependent"], "nat_mapping", where + " [expect]"
+        )
     if "vpn" in exp:
         expect.vpn = _choice(exp["vpn"], plan.VPN_STATES, "vpn", where + " [expect]")
 
@@ -184,6 +190,7 @@ def load(name_or_path):
         profile=_choice(doc.get("profile", "current"), ["current", "legacy"], "profile", where),
         nat=_choice(topo.get("nat", "single"), ["single", "double"], "nat", where + " [topology]"),
         ipv6=_get(topo, "ipv6", bool, False, where + " [topology]"),
+        symmetric_nat=_get(topo, "symmetric_nat", bool, False, where + " [topology]"),
         proxy=proxy_enabled,
         proxy_auth=_get(proxy, "auth", bool, False, where + " [proxy]"),
         proxy_intercept=_get(proxy, "intercept", bool, False, where + " [proxy]"),
@@ -209,6 +216,10 @@ def load(name_or_path):
             raise ScenarioError(f"{w}: a VPN scenario is IPv4, single NAT, without the proxy")
         if expect.vpn is None:
             raise ScenarioError(f"{where}: a [vpn] scenario must say [expect] vpn")
+    if expect.nat_mapping and not scenario.relay_second_address:
+        raise ScenarioError(
+            f"{where}: [expect] nat_mapping is validated with turnutils_natdiscovery, which needs [relay] second_address = true"
+        )
     if scenario.ipv6 and scenario.nat != "single":
         raise ScenarioError(f"{where}: [topology] ipv6 = true needs nat = \"single\" (IPv6 is routed, not carrier-NATed)")
     if "ipv6" in expect.families and not scenario.ipv6:

@@ -31,6 +31,8 @@ class Observation:
     # on the tunnel interface saw of UDP to the relay while a STUN probe ran.
     routes: dict = field(default_factory=dict)  # address -> interface
     tunnel_saw_relay_udp: int | None = None  # packets to/from the relay's UDP 3478
+    nat_mapping: str | None = None  # turnutils_natdiscovery's verdict, in edgepath's words
+    nat_mapping_said: str | None = None  # its own words
     notes: list = field(default_factory=list)
 
 
@@ -57,6 +59,17 @@ def tunnel_capture(lab):
                 pass
     out = _client(lab, ["tshark", "-r", pcap, "-T", "fields", "-e", "frame.number"], timeout=10)
     return len(out.stdout.split())
+
+
+def nat_mapping(lab):
+    """RFC 5780 mapping behaviour by turnutils_natdiscovery (needs the relay's second
+    address): its verdict, and the same in edgepath's two words."""
+    p = _client(lab, ["turnutils_natdiscovery", "-m", plan.RELAY], timeout=15)
+    m = re.search(r"NAT with ([A-Za-z ]+) Mapping", p.stdout)
+    if not m:
+        return None, (p.stdout + p.stderr).strip()[-200:]
+    said = m.group(1)
+    return ("endpoint-independent" if said == "Endpoint Independent" else "address-port-dependent"), said
 
 
 def _client(lab, args, timeout):
@@ -178,9 +191,12 @@ def observe(lab):
             obs.services[service] = {"direct": direct, "proxy": via_proxy, "issuer": None}
         if no_auth:
             obs.proxy_407 = no_auth.result()[1] == "407"
+        nat = pool.submit(nat_mapping, lab) if s.expect.nat_mapping else None
         if s.vpn_type:
             routes = {a: pool.submit(route_interface, lab, a) for a in (plan.RELAY, plan.RELAY_SECOND, plan.DNS)}
             obs.routes = {a: f.result() for a, f in routes.items()}
+        if nat:
+            obs.nat_mapping, obs.nat_mapping_said = nat.result()
         if s.ipv6:
             obs.udp6 = {p: f.result() for p, f in udp6.items()}
             obs.tcp6 = tcp6.result()
@@ -270,6 +286,8 @@ def differences(lab, modalities, services, obs):
     for (host, port), connected in obs.closed.items():
         if connected:
             out.append(f"tcp/{host}:{port}: expected closed, but a connection opened")
+    if e.nat_mapping is not None and obs.nat_mapping != e.nat_mapping:
+        out.append(f"nat_mapping: expected {e.nat_mapping}, turnutils_natdiscovery says {obs.nat_mapping_said}")
     if e.vpn is not None:
         got = vpn_state(lab, obs)
         if got != e.vpn:
@@ -302,6 +320,8 @@ def report(obs):
         lines.append("  IPv6 UDP relay ports: " + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in obs.udp6.items()))
         lines.append(f"  IPv6 TURN over TCP: 443 {'works' if obs.tcp6 else 'fails'}")
         lines.append("  IPv6 services: " + ", ".join(f"{k} {'ok' if v else 'fails'}" for k, v in obs.services6.items()))
+    if obs.nat_mapping_said:
+        lines.append(f"  NAT mapping (turnutils_natdiscovery -m): {obs.nat_mapping_said}")
     if obs.routes:
         lines.append("  routes (ip route get): " + ", ".join(f"{a} dev {d}" for a, d in obs.routes.items()))
         lines.append(f"  capture on the tunnel: {obs.tunnel_saw_relay_udp} packets of UDP 3478 while STUN ran")

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 
 use crate::dns::{self, Resolution};
 use crate::family::{self, FamilyReport};
+use crate::nat::{self, Mapping, NatMapping};
 use crate::proxy::Proxy;
 use crate::quality::{self, Quality};
 use crate::relay::{self, Framing, TcpProbe, UdpProbe};
@@ -432,11 +433,13 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
             (*id, name.clone(), direct, direct_v6, via_proxy)
         }
     }));
-    let nat_fut = nat_mapping(
-        relay_v4.or(relay_ip),
-        cfg.ranges.range(Modality::Audio),
-        t.udp,
-    );
+    // NAT is judged over IPv4 (IPv6 is routed), from the audio range.
+    let nat_fut = async {
+        match relay_v4.or(relay_ip) {
+            Some(ip) => nat::run(ip, cfg.ranges.range(Modality::Audio), t.udp).await,
+            None => None,
+        }
+    };
     let (udp, tcp, svcs, mapping) = tokio::join!(udp_fut, tcp_fut, svc_fut, nat_fut);
 
     // 3. Media quality, when credentials allow an allocation, on the best UDP port.
@@ -693,47 +696,8 @@ async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>)
     out.into_iter().flatten().collect()
 }
 
-/// Two Bindings from one socket to two relay ports: the same public port for both
-/// means endpoint-independent mapping.
-async fn nat_mapping(
-    relay: Option<IpAddr>,
-    range: PortRange,
-    timeout: Duration,
-) -> Option<(SocketAddr, SocketAddr)> {
-    let ip = relay?;
-    let sock = tokio::net::UdpSocket::bind(if ip.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" })
-        .await
-        .ok()?;
-    let _ = range;
-    let mut seen = Vec::new();
-    for port in [3478u16, 3479] {
-        let req = relay::binding_request();
-        let dest = SocketAddr::new(ip, port);
-        let got = tokio::time::timeout(timeout, async {
-            let mut buf = [0u8; 1500];
-            for _ in 0..3 {
-                sock.send_to(&req, dest).await.ok()?;
-                if let Ok(Ok((n, _))) =
-                    tokio::time::timeout(Duration::from_millis(400), sock.recv_from(&mut buf)).await
-                {
-                    // Either dialect's XOR-MAPPED-ADDRESS (Microsoft's relays use 0x8020).
-                    let m = edgepath_wire::stun::Message::parse(&buf[..n]).ok()?;
-                    if let Some(s) = m.reflexive_address() {
-                        return Some(s);
-                    }
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()?;
-        seen.push(got);
-    }
-    Some((seen[0], seen[1]))
-}
-
-fn nat_verdict(udp: &[(Modality, UdpProbe)], mapping: Option<(SocketAddr, SocketAddr)>) -> Nat {
+fn nat_verdict(udp: &[(Modality, UdpProbe)], probe: Option<NatMapping>) -> Nat {
+    let mapping = probe.as_ref().map_or(Mapping::Unknown, NatMapping::mapping);
     // NAT is an IPv4 matter (IPv6 is routed): judge by the IPv4 probes when there are
     // any, so an IPv6 answer never reads as "no NAT".
     let any_v4 = udp.iter().any(|(_, p)| p.destination.is_ipv4());
@@ -754,9 +718,9 @@ fn nat_verdict(udp: &[(Modality, UdpProbe)], mapping: Option<(SocketAddr, Socket
         _ => None,
     };
     let (mapping_kind, note) = match mapping {
-        Some((a, b)) if a == b => ("endpoint-independent", "the same public address and port towards two relay ports: peer-to-peer media can work through this NAT"),
-        Some(_) => ("address-port-dependent", "a new public port per destination (symmetric NAT): peer-to-peer media will likely fail; calls go through the relay"),
-        None => ("unknown", "the relay gave no two answers to compare"),
+        Mapping::EndpointIndependent(_) => ("endpoint-independent", "the same public address and port towards two relay ports: peer-to-peer media can work through this NAT"),
+        Mapping::Dependent(..) => ("address-port-dependent", "a new public port per destination (symmetric NAT): peer-to-peer media will likely fail; calls go through the relay"),
+        Mapping::Unknown => ("unknown", "the relay gave no two answers to compare"),
     };
     Nat {
         present,

@@ -10,6 +10,7 @@ pub mod check;
 pub mod dns;
 pub mod family;
 pub mod ids;
+pub mod nat;
 pub mod proxy;
 pub mod quality;
 pub mod relay;

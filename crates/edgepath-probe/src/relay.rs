@@ -130,7 +130,7 @@ fn reach_of_connect_error(e: &std::io::Error) -> Reach {
 
 /// Binds a UDP socket to a free port inside `range`, starting at a spread offset so
 /// that concurrent probes of the same modality take different ports.
-async fn bind_in_range(range: PortRange, v6: bool, offset: u16) -> Option<UdpSocket> {
+pub(crate) async fn bind_in_range(range: PortRange, v6: bool, offset: u16) -> Option<UdpSocket> {
     let n = range.len() as u16;
     for i in 0..n {
         let port = range.first() + (offset.wrapping_add(i)) % n;
