@@ -15,6 +15,7 @@
 pub mod demux;
 pub mod dissect;
 pub mod ms;
+pub mod nat;
 pub mod rtp;
 pub mod stun;
 pub mod transaction;
