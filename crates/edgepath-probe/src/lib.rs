@@ -16,4 +16,5 @@ pub mod quality;
 pub mod relay;
 pub mod route;
 pub mod tls;
+pub mod verdict;
 pub mod vpn;
