@@ -50,10 +50,12 @@ class Scenario:
     vpn_mode: str = "forced"  # forced | split | split-stale
     company_policy: str = "accept"  # the company egress' forward policy
     company_rules: str = ""  # nftables lines for the company egress' forward chain
+    turn_credentials: bool = True  # the client gets the lab relay's TURN credentials
 
 
 KNOWN = {
-    "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "vpn", "expect"},
+    "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "vpn", "client", "expect"},
+    "client": {"turn_credentials"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
     "proxy": {"enabled", "auth", "intercept"},
@@ -118,6 +120,7 @@ def load(name_or_path):
     imp = _table(doc, "impairment", where)
     exp = _table(doc, "expect", where)
     vpn = _table(doc, "vpn", where)
+    client = _table(doc, "client", where)
     if fw.get("generated") is True and "policy" in fw:
         raise ScenarioError(
             f"{where}: [firewall] generated = true takes its policy from the generated rules (drop); remove `policy`"
@@ -204,6 +207,7 @@ def load(name_or_path):
     )
     if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
+    scenario.turn_credentials = _get(client, "turn_credentials", bool, True, where + " [client]")
     if vpn:
         w = where + " [vpn]"
         scenario.vpn_type = _choice(vpn.get("type"), ["wireguard", "openvpn"], "type", w)

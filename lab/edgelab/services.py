@@ -242,11 +242,13 @@ def environment(lab):
         # inspection CA is only in the system store, as on a company's clients.
         "EDGEPATH_CA": lab.root_ca[1],
         "SSL_CERT_FILE": lab.system_store,
-        "EDGEPATH_TURN_USER": plan.TURN_USER,
-        "EDGEPATH_TURN_PASSWORD": plan.TURN_PASSWORD,
+
         "EDGEPATH_LAB_SCENARIO": s.name,
         "EDGEPATH_LAB_PROFILE": s.profile,
     }
+    if s.turn_credentials:
+        env["EDGEPATH_TURN_USER"] = plan.TURN_USER
+        env["EDGEPATH_TURN_PASSWORD"] = plan.TURN_PASSWORD
     if s.proxy:
         env["HTTPS_PROXY"] = f"http://{plan.PROXY}:{plan.PROXY_PORT}"
         if s.proxy_auth:

@@ -92,13 +92,13 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let show_progress = std::io::stderr().is_terminal() && cfg.turn.is_some();
+    let show_progress = std::io::stderr().is_terminal();
     let mut progress = |f: f64| {
         if show_progress {
             let width = 30;
             let done = (f * f64::from(width)).round() as usize;
             eprint!(
-                "\rmeasuring media through the relay [{}{}] {:>3.0}%",
+                "\rmeasuring the path to the relay [{}{}] {:>3.0}%",
                 "#".repeat(done),
                 ".".repeat(width as usize - done),
                 f * 100.0

@@ -18,6 +18,7 @@ use crate::nat;
 use crate::proxy::Proxy;
 use crate::quality::{self, Quality};
 use crate::relay::{self, Framing, TcpProbe, UdpProbe};
+use crate::roundtrip;
 use crate::route::{self, Query, RouteError};
 use crate::tls::{self, TlsReport, Trust};
 use crate::verdict::{
@@ -452,6 +453,16 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
                 dest,
                 u,
                 pw,
+                cfg.ranges.range(Modality::Audio),
+                cfg.duration,
+                progress,
+            )
+            .await,
+        ),
+        // Without credentials, round trips of STUN Bindings, which every relay answers.
+        (None, Some(dest)) => Some(
+            roundtrip::measure(
+                dest,
                 cfg.ranges.range(Modality::Audio),
                 cfg.duration,
                 progress,

@@ -14,6 +14,7 @@ pub mod nat;
 pub mod proxy;
 pub mod quality;
 pub mod relay;
+pub mod roundtrip;
 pub mod route;
 pub mod tls;
 pub mod verdict;

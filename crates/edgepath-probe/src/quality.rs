@@ -36,6 +36,8 @@ pub struct Stats {
     pub burst_loss_pct: f64,
     /// Mean round trip, ms.
     pub rtt_ms: f64,
+    /// 95th percentile round trip, ms.
+    pub rtt_p95_ms: f64,
     /// Worst round trip, ms.
     pub rtt_max_ms: f64,
     /// Interarrival jitter (RFC 3550) at the end of the span, ms.
@@ -57,13 +59,32 @@ pub struct Grade {
     pub ok: bool,
 }
 
+/// How a measurement was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// With TURN credentials: packets out through the relay and back (one allocation).
+    RelayedStream,
+    /// Without credentials: STUN Binding requests and their answers (round-trip
+    /// figures; the relay answers them without an account).
+    StunRoundTrip,
+}
+
 /// The whole measurement.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Quality {
+    /// `relayed-stream` (with credentials) or `stun-round-trip` (without): the figures
+    /// of the latter are round trips, graded against Microsoft's targets as such.
+    pub method: Method,
+    /// Packets (or requests) per second sent.
+    pub rate_per_s: u32,
+    /// When answers stopped after a run of them, as rate limiting does: said instead of
+    /// counted as loss (the silent tail is left out of the figures).
+    pub rate_limited: Option<String>,
     /// The relay used.
     pub relay: SocketAddr,
-    /// The relayed address the stream looped through.
-    pub relayed: SocketAddr,
+    /// The relayed address the stream looped through (`relayed-stream` only).
+    pub relayed: Option<SocketAddr>,
     /// Over the whole stream.
     pub overall: Stats,
     /// Per 5 s.
@@ -78,11 +99,13 @@ pub struct Quality {
     pub integrity_failures: u32,
 }
 
-#[derive(Clone, Copy)]
-struct Sent {
-    at: Duration,
-    back: Option<Duration>,
-    order: u32,
+/// One packet of a stream: when it left, when its echo or answer came back (from the
+/// stream's start), and in which place among the arrivals.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sent {
+    pub(crate) at: Duration,
+    pub(crate) back: Option<Duration>,
+    pub(crate) order: u32,
 }
 
 fn stats(slots: &[Sent], start_s: f64) -> Stats {
@@ -140,10 +163,43 @@ fn stats(slots: &[Sent], start_s: f64) -> Stats {
         } else {
             rtts.iter().sum::<f64>() / rtts.len() as f64
         },
+        rtt_p95_ms: percentile(&rtts, 0.95),
         rtt_max_ms: rtts.iter().copied().fold(0.0, f64::max),
         jitter_ms: jitter,
         reorder_pct: pct(reordered, received),
     }
+}
+
+/// The `q` quantile (nearest rank) of `values`; 0 when empty.
+fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+/// The overall figures, the 5 s windows, the grades and the status of a stream sent
+/// at `rate` packets per second.
+pub(crate) fn summarize(slots: &[Sent], rate: u32) -> (Stats, Vec<Stats>, Vec<Grade>, Status) {
+    let overall = stats(slots, 0.0);
+    let per = (WINDOW.as_secs_f64() * f64::from(rate)) as usize;
+    let windows = slots
+        .chunks(per.max(1))
+        .enumerate()
+        .map(|(i, c)| stats(c, i as f64 * WINDOW.as_secs_f64()))
+        .collect();
+    let grades = grade(&overall);
+    let status = if overall.received == 0 {
+        Status::Failing
+    } else if grades.iter().all(|g| g.ok) {
+        Status::Good
+    } else {
+        Status::Degraded
+    };
+    (overall, windows, grades, status)
 }
 
 fn grade(s: &Stats) -> Vec<Grade> {
@@ -325,24 +381,13 @@ pub async fn measure(
     while let Some(t) = client.poll_transmit() {
         let _ = sock.send_to(&t.payload, t.destination).await;
     }
-    let overall = stats(&slots, 0.0);
-    let per = (WINDOW.as_secs_f64() * f64::from(PACKETS_PER_SECOND)) as usize;
-    let windows = slots
-        .chunks(per.max(1))
-        .enumerate()
-        .map(|(i, c)| stats(c, i as f64 * WINDOW.as_secs_f64()))
-        .collect();
-    let grades = grade(&overall);
-    let status = if overall.received == 0 {
-        Status::Failing
-    } else if grades.iter().all(|g| g.ok) {
-        Status::Good
-    } else {
-        Status::Degraded
-    };
+    let (overall, windows, grades, status) = summarize(&slots, PACKETS_PER_SECOND);
     Ok(Quality {
+        method: Method::RelayedStream,
+        rate_per_s: PACKETS_PER_SECOND,
+        rate_limited: None,
         relay,
-        relayed,
+        relayed: Some(relayed),
         overall,
         windows,
         grades,

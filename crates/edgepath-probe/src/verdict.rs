@@ -12,7 +12,7 @@ use crate::check::{CheckConfig, ModalityVerdict, Nat, Route, ServiceVerdict, Tls
 use crate::dns::Resolution;
 use crate::family::{self, FamilyReport};
 use crate::nat::{Mapping, NatMapping};
-use crate::quality::Quality;
+use crate::quality::{Method, Quality};
 use crate::relay::{Framing, TcpProbe, UdpProbe};
 use crate::vpn::{VpnReport, VpnState};
 
@@ -330,21 +330,42 @@ pub(crate) fn modality_verdict(
         _ => {}
     }
     let mut q = None;
-    if cfg.turn.is_some() && quality.is_none() {
-        evidence.push("media stream not measured: no UDP path to the relay to allocate on (quality over TCP is not measured yet)".into());
+    if quality.is_none() && path != MediaPath::None {
+        evidence.push(
+            "quality not measured: no UDP path to the relay (quality over TCP is not measured yet)"
+                .into(),
+        );
     }
     if let Some(result) = quality {
         match result {
             Ok(quality) if path == MediaPath::RelayUdp => {
-                evidence.push(format!(
-                    "media stream through the relay ({} s, audio range): loss {:.1} %, worst 200 ms {:.0} %, RTT {:.0} ms, jitter {:.1} ms, reorder {:.2} %",
-                    cfg.duration.as_secs(),
-                    quality.overall.loss_pct,
-                    quality.overall.burst_loss_pct,
-                    quality.overall.rtt_ms,
-                    quality.overall.jitter_ms,
-                    quality.overall.reorder_pct
-                ));
+                let o = &quality.overall;
+                evidence.push(match quality.method {
+                    Method::RelayedStream => format!(
+                        "media stream through the relay ({} s, audio range): loss {:.1} %, worst 200 ms {:.0} %, RTT {:.0} ms, jitter {:.1} ms, reorder {:.2} %",
+                        cfg.duration.as_secs(),
+                        o.loss_pct,
+                        o.burst_loss_pct,
+                        o.rtt_ms,
+                        o.jitter_ms,
+                        o.reorder_pct
+                    ),
+                    Method::StunRoundTrip => format!(
+                        "round trips to the relay ({} s, {} STUN Binding requests/s from the audio range, no credentials needed): loss {:.1} %, worst 200 ms {:.0} %, RTT {:.1} ms (p95 {:.1}, max {:.1}), round-trip jitter {:.1} ms, reorder {:.2} %; graded on these round-trip figures",
+                        cfg.duration.as_secs(),
+                        quality.rate_per_s,
+                        o.loss_pct,
+                        o.burst_loss_pct,
+                        o.rtt_ms,
+                        o.rtt_p95_ms,
+                        o.rtt_max_ms,
+                        o.jitter_ms,
+                        o.reorder_pct
+                    ),
+                });
+                if let Some(r) = &quality.rate_limited {
+                    evidence.push(r.clone());
+                }
                 if quality.status != Status::Good {
                     status = quality.status;
                     for g in quality.grades.iter().filter(|g| !g.ok) {
