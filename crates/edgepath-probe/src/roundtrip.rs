@@ -28,8 +28,12 @@ pub const RATE: u32 = 25;
 // Never above an audio stream's rate, and five requests in every 200 ms window.
 const _: () = assert!(RATE <= crate::quality::PACKETS_PER_SECOND && RATE * 200 / 1000 >= 5);
 
-/// How long answers may still come after the last request.
-const GRACE: Duration = Duration::from_millis(1000);
+/// How long answers may still come after the last request: three times the slowest
+/// round trip seen, at least [`GRACE_MIN`], at most [`GRACE_MAX`]; and not at all once
+/// every request is answered.
+const GRACE_MIN: Duration = Duration::from_millis(250);
+/// See [`GRACE_MIN`].
+const GRACE_MAX: Duration = Duration::from_millis(1000);
 
 /// A silent tail this long after a run of answers reads as rate limiting.
 const RATE_LIMIT_SILENCE: Duration = Duration::from_secs(2);
@@ -92,7 +96,12 @@ pub async fn measure(
                 // A refused send (ICMP) is a lost request: the figures will say so.
                 let _ = sock.send(&req).await;
                 if slots.len() as u32 == total {
-                    drain = Some(tokio::time::Instant::now() + GRACE);
+                    let slowest = slots
+                        .iter()
+                        .filter_map(|s| s.back.map(|b| b - s.at))
+                        .max()
+                        .unwrap_or(GRACE_MAX);
+                    drain = Some(tokio::time::Instant::now() + (slowest * 3).clamp(GRACE_MIN, GRACE_MAX));
                 }
             }
             r = sock.recv(&mut buf) => {
@@ -108,6 +117,9 @@ pub async fn measure(
                         s.order = arrivals;
                         arrivals += 1;
                     }
+                }
+                if drain.is_some() && arrivals as usize == slots.len() {
+                    break; // every request answered: nothing more to wait for
                 }
             }
             _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
