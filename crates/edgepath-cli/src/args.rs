@@ -228,8 +228,14 @@ pub struct CheckArgs {
     pub turn_secret: Option<String>,
     /// Seconds of quality measurement on the best UDP path: a media stream through the
     /// relay (50 packets/s) with TURN credentials, else STUN round trips (25/s).
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300))]
+    /// Up to a day, like a long quality run of Microsoft's assessment tool; Ctrl-C stops
+    /// early and still reports.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub duration: u64,
+    /// Write each 5 s window of the quality measurement to FILE as it ends: CSV (RFC
+    /// 4180) for `.csv`, JSON lines for `.jsonl`.
+    #[arg(long, value_name = "FILE")]
+    pub windows_out: Option<PathBuf>,
     /// Legacy high port(s) to try under --profile legacy.
     #[arg(long = "legacy-port", value_name = "PORT", default_values_t = [50000u16], value_parser = clap::value_parser!(u16).range(50000..=59999))]
     pub legacy_ports: Vec<u16>,

@@ -13,6 +13,7 @@ use edgepath_probe::tls::Trust;
 use crate::args::CheckArgs;
 use crate::model_input::{self, ModelInput};
 use crate::output::{emit, emit_json, Outcome, Table, WithEndpoints};
+use crate::watch::CheckWatch;
 
 /// coturn's REST-style credentials (`use-auth-secret`): the username is the expiry time
 /// (and a user id), the password base64(HMAC-SHA1(secret, username)).
@@ -92,23 +93,23 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let show_progress = std::io::stderr().is_terminal();
-    let mut progress = |f: f64| {
-        if show_progress {
-            let width = 30;
-            let done = (f * f64::from(width)).round() as usize;
-            eprint!(
-                "\rmeasuring the path to the relay [{}{}] {:>3.0}%",
-                "#".repeat(done),
-                ".".repeat(width as usize - done),
-                f * 100.0
-            );
-            if f >= 1.0 {
-                eprintln!();
+    let mut watch = CheckWatch::new(args.windows_out.as_deref())?;
+    let stop = std::sync::Arc::clone(&watch.stop);
+    let report = runtime.block_on(async {
+        // Ctrl-C stops the quality measurement early; the report is still printed.
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-        }
-    };
-    let report = runtime.block_on(check::run(&cfg, &mut progress));
+        });
+        check::run(&cfg, &mut watch).await
+    });
+    if let (Some(e), Some(p)) = (&watch.error, &args.windows_out) {
+        eprintln!(
+            "edgepath: warning: {}: windows not all written: {e}",
+            p.display()
+        );
+    }
     // A DNS lookup given up on still occupies a blocking thread until the resolver
     // gives up too (10 s and more): do not wait for it.
     runtime.shutdown_background();

@@ -13,6 +13,7 @@ mod provisioning_cmd;
 mod rules_cmd;
 mod store;
 mod update;
+mod watch;
 
 use std::process::ExitCode;
 

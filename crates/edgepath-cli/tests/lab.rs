@@ -179,6 +179,62 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         .unwrap()
         .iter()
         .any(|f| f["kind"] == "relay-no-answer" || f["kind"] == "media-through-proxy"));
+
+    a_long_check_stops_on_ctrl_c_and_still_reports();
+}
+
+/// A 60 s quality run without credentials, interrupted after 7 s: the report still
+/// comes, its figures cover what was sent, and --windows-out has every window so far.
+fn a_long_check_stops_on_ctrl_c_and_still_reports() {
+    let dir = std::env::temp_dir().join(format!("edgepath-lab-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (csv, json) = (dir.join("windows.csv"), dir.join("check.json"));
+    let script = format!(
+        "env -u EDGEPATH_TURN_USER -u EDGEPATH_TURN_PASSWORD {bin} check --duration 60 --windows-out {csv} --json > {json} & P=$!; sleep 7; kill -INT $P; wait $P; echo exit=$?; chmod 644 {csv} {json}",
+        bin = env!("CARGO_BIN_EXE_edgepath"),
+        csv = csv.display(),
+        json = json.display()
+    );
+    let t0 = std::time::Instant::now();
+    let out = Command::new(lab_dir().join("run"))
+        .args(["home-nat", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("exit=0"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t0.elapsed().as_secs() < 30,
+        "Ctrl-C ended the 60 s run early"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let q = &doc["modalities"][0]["quality"];
+    assert_eq!(q["method"], "stun-round-trip");
+    let sent = q["overall"]["sent"].as_u64().unwrap();
+    assert!(
+        (50..=60 * 25).contains(&sent) && sent < 60 * 25,
+        "stopped early: {sent} sent"
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        lines[0].starts_with("start_s,sent,received,loss_pct"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.len() - 1,
+        q["windows"].as_array().unwrap().len(),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("0,125,125,0,0,"), "{lines:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Builds SCENARIO, captures the client's traffic while `edgepath check` runs, and

@@ -16,7 +16,7 @@ use crate::dns::{self, Resolution};
 use crate::family::{self, FamilyReport};
 use crate::nat;
 use crate::proxy::Proxy;
-use crate::quality::{self, Quality};
+use crate::quality::{self, Quality, Watch};
 use crate::relay::{self, Framing, TcpProbe, UdpProbe};
 use crate::roundtrip;
 use crate::route::{self, Query, RouteError};
@@ -283,8 +283,9 @@ async fn service_route_proxy(name: &str, proxy: &Proxy, trust: &Trust, t: Timeou
     }
 }
 
-/// Runs the whole check. `progress` hears about the quality stream (fraction done).
-pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
+/// Runs the whole check. `watch` follows the quality measurement (progress, windows,
+/// an early stop).
+pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
     let started = Instant::now();
     let t = cfg.timeouts;
     // 1. Names, all at once.
@@ -455,19 +456,13 @@ pub async fn run(cfg: &CheckConfig, progress: &mut dyn FnMut(f64)) -> Report {
                 pw,
                 cfg.ranges.range(Modality::Audio),
                 cfg.duration,
-                progress,
+                watch,
             )
             .await,
         ),
         // Without credentials, round trips of STUN Bindings, which every relay answers.
         (None, Some(dest)) => Some(
-            roundtrip::measure(
-                dest,
-                cfg.ranges.range(Modality::Audio),
-                cfg.duration,
-                progress,
-            )
-            .await,
+            roundtrip::measure(dest, cfg.ranges.range(Modality::Audio), cfg.duration, watch).await,
         ),
         _ => None,
     };

@@ -46,6 +46,74 @@ pub struct Stats {
     pub reorder_pct: f64,
 }
 
+/// Who follows a measurement while it runs: progress, each 5 s window as it ends, and
+/// whether to stop early (Ctrl-C). Every method has a default that does nothing.
+pub trait Watch {
+    /// The fraction sent so far, about once a second.
+    fn progress(&mut self, _done: f64) {}
+    /// A window's figures, once its last packet's answer could have come back.
+    fn window(&mut self, _window: &Stats) {}
+    /// Whether to stop sending now; what was sent is still measured and reported.
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// Nobody watching.
+pub struct Unwatched;
+
+impl Watch for Unwatched {}
+
+/// Hands each 5 s window to the watcher once it is complete.
+pub(crate) struct Windows {
+    per: usize,
+    next: usize,
+}
+
+impl Windows {
+    /// Windows of a stream sent at `rate` per second.
+    pub(crate) fn new(rate: u32) -> Self {
+        Windows {
+            per: ((WINDOW.as_secs_f64() * f64::from(rate)) as usize).max(1),
+            next: 0,
+        }
+    }
+
+    /// Every window whose last packet left more than `grace` before `now` (both from
+    /// the stream's start).
+    pub(crate) fn emit_ready(
+        &mut self,
+        slots: &[Sent],
+        now: Duration,
+        grace: Duration,
+        watch: &mut dyn Watch,
+    ) {
+        while let Some(last) = slots.get((self.next + 1) * self.per - 1) {
+            if now < last.at + grace {
+                break;
+            }
+            self.emit(slots, watch);
+        }
+    }
+
+    /// The windows not yet handed over, the last one partial.
+    pub(crate) fn emit_rest(&mut self, slots: &[Sent], watch: &mut dyn Watch) {
+        while self.next * self.per < slots.len() {
+            self.emit(slots, watch);
+        }
+    }
+
+    fn emit(&mut self, slots: &[Sent], watch: &mut dyn Watch) {
+        let from = self.next * self.per;
+        let to = (from + self.per).min(slots.len());
+        watch.window(&stats(
+            &slots[from..to],
+            self.next as f64 * WINDOW.as_secs_f64(),
+        ));
+        self.next += 1;
+    }
+}
+
 /// One target and how the stream did against it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grade {
@@ -279,7 +347,7 @@ pub async fn measure(
     password: &str,
     range: PortRange,
     duration: Duration,
-    progress: &mut dyn FnMut(f64),
+    watch: &mut dyn Watch,
 ) -> Result<Quality, String> {
     let sock = {
         let mut bound = None;
@@ -320,7 +388,8 @@ pub async fn measure(
     .await?;
 
     let start = Instant::now();
-    let total = (duration.as_secs_f64() * f64::from(PACKETS_PER_SECOND)).round() as u32;
+    let mut total = (duration.as_secs_f64() * f64::from(PACKETS_PER_SECOND)).round() as u32;
+    let mut windows = Windows::new(PACKETS_PER_SECOND);
     let mut slots: Vec<Sent> = Vec::with_capacity(total as usize);
     let mut ticker =
         tokio::time::interval(Duration::from_millis(1000 / u64::from(PACKETS_PER_SECOND)));
@@ -351,8 +420,14 @@ pub async fn measure(
             }
         }
         if last_progress.elapsed() >= Duration::from_secs(1) {
-            progress((slots.len() as f64 / f64::from(total.max(1))).min(1.0));
+            watch.progress((slots.len() as f64 / f64::from(total.max(1))).min(1.0));
             last_progress = Instant::now();
+        }
+        windows.emit_ready(&slots, start.elapsed(), Duration::from_secs(1), watch);
+        if drain.is_none() && watch.stopped() {
+            // Ctrl-C: stop sending; what is in flight still counts.
+            total = slots.len() as u32;
+            drain = drain_until(true);
         }
         let turn_wake = client.poll_timeout().map(tokio::time::Instant::from_std);
         let far = tokio::time::Instant::now() + Duration::from_secs(3600);
@@ -375,7 +450,8 @@ pub async fn measure(
             _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
         }
     }
-    progress(1.0);
+    watch.progress(1.0);
+    windows.emit_rest(&slots, watch);
     // Release the allocation; its answer is not waited for.
     client.refresh(Instant::now(), 0);
     while let Some(t) = client.poll_transmit() {

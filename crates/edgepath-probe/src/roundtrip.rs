@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use edgepath_model::PortRange;
 use edgepath_wire::stun::{Class, Message};
 
-use crate::quality::{summarize, Method, Quality, Sent};
+use crate::quality::{summarize, Method, Quality, Sent, Watch, Windows};
 
 /// Requests per second: half an audio stream's 50 packets/s, and five in every 200 ms
 /// so that the burst-loss window is measured.
@@ -56,7 +56,7 @@ pub async fn measure(
     relay: SocketAddr,
     range: PortRange,
     duration: Duration,
-    progress: &mut dyn FnMut(f64),
+    watch: &mut dyn Watch,
 ) -> Result<Quality, String> {
     // The middle of the range: the relay probes and the NAT probe took its ends.
     let sock = crate::relay::bind_in_range(range, relay.is_ipv6(), range.len() as u16 / 2)
@@ -65,7 +65,8 @@ pub async fn measure(
     sock.connect(relay)
         .await
         .map_err(|e| format!("cannot send to {relay}: {e}"))?;
-    let total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
+    let mut total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
+    let mut windows = Windows::new(RATE);
     let mut slots: Vec<Sent> = Vec::with_capacity(total as usize);
     let mut ids: HashMap<[u8; 12], usize> = HashMap::with_capacity(total as usize);
     let start = Instant::now();
@@ -79,8 +80,14 @@ pub async fn measure(
     let mut drain: Option<tokio::time::Instant> = None;
     loop {
         if last_progress.elapsed() >= Duration::from_secs(1) {
-            progress((slots.len() as f64 / f64::from(total)).min(1.0));
+            watch.progress((slots.len() as f64 / f64::from(total)).min(1.0));
             last_progress = Instant::now();
+        }
+        windows.emit_ready(&slots, start.elapsed(), GRACE_MAX, watch);
+        if drain.is_none() && watch.stopped() {
+            // Ctrl-C: stop sending; what is in flight still counts.
+            total = slots.len() as u32;
+            drain = Some(tokio::time::Instant::now() + GRACE_MAX);
         }
         tokio::select! {
             _ = ticker.tick(), if (slots.len() as u32) < total => {
@@ -125,7 +132,8 @@ pub async fn measure(
             _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
         }
     }
-    progress(1.0);
+    watch.progress(1.0);
+    windows.emit_rest(&slots, watch);
     let rate_limited = rate_limited_after(&slots).map(|last| {
         let note = format!(
             "the relay answered {} requests, then none for {:.1} s: rate limiting, not loss; the figures stop at the last answer",
