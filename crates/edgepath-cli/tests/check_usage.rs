@@ -88,7 +88,22 @@ fn contradictions_and_bad_inputs_exit_2() {
             vec![],
             "is not a domain name",
         ),
-        (vec!["--duration", "0"], vec![], "0 is not in 1..=300"),
+        (vec!["--duration", "0"], vec![], "0 is not in 1..=86400"),
+        (
+            vec!["--duration", "86401"],
+            vec![],
+            "86401 is not in 1..=86400",
+        ),
+        (
+            vec!["--windows-out", "/tmp/edgepath-windows.txt"],
+            vec![],
+            "say the format by the extension, .csv or .jsonl",
+        ),
+        (
+            vec!["--windows-out", "/nonexistent/dir/w.csv"],
+            vec![],
+            "--windows-out: cannot create /nonexistent/dir/w.csv",
+        ),
         (
             vec!["--profile", "legacy", "--legacy-port", "443"],
             vec![],
