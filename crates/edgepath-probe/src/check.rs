@@ -466,6 +466,25 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         ),
         _ => None,
     };
+    // No UDP: measure over the TCP path media falls back to (direct first).
+    let tcp_path = tcp
+        .iter()
+        .filter(|p| p.answer.is_some())
+        .min_by_key(|p| p.proxy.is_some())
+        .map(|p| (p.destination, p.proxy.is_some(), p.framing));
+    let quality_result = match (quality_result, tcp_path) {
+        (None, Some((dest, via_proxy, framing))) => Some(
+            roundtrip::measure_tcp(
+                dest,
+                if via_proxy { proxy } else { None },
+                framing,
+                cfg.duration,
+                watch,
+            )
+            .await,
+        ),
+        (q, _) => q,
+    };
 
     // 4. Verdicts.
     let services: Vec<ServiceVerdict> = svcs

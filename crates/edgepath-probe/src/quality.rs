@@ -136,6 +136,9 @@ pub enum Method {
     /// Without credentials: STUN Binding requests and their answers (round-trip
     /// figures; the relay answers them without an account).
     StunRoundTrip,
+    /// Over a TCP path: STUN Binding requests on one TCP connection to the relay (round
+    /// trips; TCP turns loss into delay).
+    TcpRoundTrip,
 }
 
 /// The whole measurement.

@@ -335,6 +335,45 @@ async fn read_exact_timeout<S: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// MS-TURN's pseudo-TLS opening on an open stream: a fake ClientHello, answered by
+/// ServerHello + ServerHelloDone. Returns the bytes read past the answer.
+pub(crate) async fn pseudo_tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+) -> Result<Vec<u8>, String> {
+    let mut random = [0u8; 32];
+    random[..12].copy_from_slice(&txid());
+    s.write_all(&ms::pseudo_tls_client_hello(random))
+        .await
+        .map_err(|e| format!("send failed: {e}"))?;
+    let mut got = Vec::new();
+    read_exact_timeout(s, &mut got, 5).await?;
+    let record = loop {
+        match ms::parse_pseudo_tls(&got) {
+            Ok(Some(r)) => break r,
+            Ok(None) => {
+                let want = got.len() + 1;
+                read_exact_timeout(s, &mut got, want).await?;
+                if got.len() > 16 * 1024 {
+                    return Err("a pseudo-TLS answer over 16 KiB".into());
+                }
+            }
+            Err(e) => {
+                return Err(format!(
+                    "no pseudo-TLS answer (not a Microsoft relay?): {e}"
+                ))
+            }
+        }
+    };
+    if !record.is_server_answer() {
+        return Err(format!(
+            "pseudo-TLS answered with handshake types {:?}, not ServerHello + ServerHelloDone",
+            record.handshake_types
+        ));
+    }
+    got.drain(..record.wire_len);
+    Ok(got)
+}
+
 /// Speaks TURN over an open stream and returns the relay's answer.
 pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
@@ -349,34 +388,7 @@ pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
             read_stun(s, start).await
         }
         Framing::PseudoTls => {
-            let mut random = [0u8; 32];
-            random[..12].copy_from_slice(&txid());
-            s.write_all(&ms::pseudo_tls_client_hello(random))
-                .await
-                .map_err(|e| format!("send failed: {e}"))?;
-            let mut got = Vec::new();
-            read_exact_timeout(s, &mut got, 5).await?;
-            let record = loop {
-                match ms::parse_pseudo_tls(&got) {
-                    Ok(Some(r)) => break r,
-                    Ok(None) => {
-                        let want = got.len() + 1;
-                        read_exact_timeout(s, &mut got, want).await?;
-                        if got.len() > 16 * 1024 {
-                            return Err("a pseudo-TLS answer over 16 KiB".into());
-                        }
-                    }
-                    Err(e) => {
-                        return Err(format!(
-                            "no pseudo-TLS answer (not a Microsoft relay?): {e}"
-                        ))
-                    }
-                }
-            };
-            if !record.is_server_answer() {
-                return Err(format!("pseudo-TLS answered with handshake types {:?}, not ServerHello + ServerHelloDone", record.handshake_types));
-            }
-            got.drain(..record.wire_len);
+            let mut got = pseudo_tls_handshake(s).await?;
             s.write_all(&ms::tcp_frame(FrameKind::Control, &ms_allocate_request()))
                 .await
                 .map_err(|e| format!("send failed: {e}"))?;

@@ -197,3 +197,164 @@ mod tests {
         assert_eq!(rate_limited_after(&[]), None);
     }
 }
+
+/// Quality over a TCP path (relay-tcp, relay-tcp-proxy): STUN Binding requests over one
+/// TCP connection to the relay's 443 (directly, or through `proxy`'s CONNECT tunnel), in
+/// the framing the relay answered (RFC, or MS-TURN's pseudo-TLS frames), at [`RATE`]
+/// per second: round trip and jitter per request, windows as for UDP. TCP retransmits,
+/// so loss shows as delay, not as missing answers.
+pub async fn measure_tcp(
+    dest: SocketAddr,
+    proxy: Option<&crate::proxy::Proxy>,
+    framing: crate::relay::Framing,
+    duration: Duration,
+    watch: &mut dyn Watch,
+) -> Result<Quality, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let connect = async {
+        match proxy {
+            Some(p) => crate::proxy::connect(
+                p,
+                &dest.ip().to_string(),
+                dest.port(),
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+            None => tokio::net::TcpStream::connect(dest)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    };
+    let mut stream = tokio::time::timeout(Duration::from_secs(6), connect)
+        .await
+        .map_err(|_| format!("TCP to {dest} did not open within 6 s"))??;
+    let pseudo = framing == crate::relay::Framing::PseudoTls;
+    let mut pending = if pseudo {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::relay::pseudo_tls_handshake(&mut stream),
+        )
+        .await
+        .map_err(|_| "no pseudo-TLS answer within 5 s".to_owned())??
+    } else {
+        Vec::new()
+    };
+    let (mut rd, mut wr) = stream.into_split();
+    let mut total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
+    let mut windows = Windows::new(RATE);
+    let mut slots: Vec<Sent> = Vec::with_capacity(total as usize);
+    let mut ids: HashMap<[u8; 12], usize> = HashMap::with_capacity(total as usize);
+    let start = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 4096];
+    let mut arrivals = 0u32;
+    let mut last_progress = Instant::now();
+    let far = tokio::time::Instant::now() + duration + Duration::from_secs(3600);
+    let mut drain: Option<tokio::time::Instant> = None;
+    let mut closed = false;
+    loop {
+        if last_progress.elapsed() >= Duration::from_secs(1) {
+            watch.progress((slots.len() as f64 / f64::from(total)).min(1.0));
+            last_progress = Instant::now();
+        }
+        windows.emit_ready(&slots, start.elapsed(), GRACE_MAX, watch);
+        if drain.is_none() && watch.stopped() {
+            total = slots.len() as u32;
+            drain = Some(tokio::time::Instant::now() + GRACE_MAX);
+        }
+        // Whole messages in what was read: RFC framing is STUN back to back; MS-TURN
+        // puts each in a 4-byte frame.
+        loop {
+            let (msg, used) = if pseudo {
+                match edgepath_wire::ms::TcpFrame::parse(&pending) {
+                    Ok(Some((f, used))) => (f.payload.to_vec(), used),
+                    Ok(None) => break,
+                    Err(e) => return Err(format!("a bad MS-TURN frame from the relay: {e}")),
+                }
+            } else {
+                if pending.len() < 20 {
+                    break;
+                }
+                let len = 20 + usize::from(u16::from_be_bytes([pending[2], pending[3]]));
+                if pending.len() < len {
+                    break;
+                }
+                (pending[..len].to_vec(), len)
+            };
+            pending.drain(..used);
+            if let Ok(m) = Message::parse(&msg) {
+                if let Some(s) = <[u8; 12]>::try_from(m.transaction_id())
+                    .ok()
+                    .and_then(|id| ids.get(&id))
+                    .and_then(|&i| slots.get_mut(i))
+                {
+                    if s.back.is_none() {
+                        s.back = Some(start.elapsed());
+                        s.order = arrivals;
+                        arrivals += 1;
+                    }
+                }
+            }
+        }
+        if pending.len() > 70 * 1024 {
+            return Err("more than 70 KiB from the relay without a whole message".into());
+        }
+        if drain.is_some() && arrivals as usize == slots.len() {
+            break;
+        }
+        tokio::select! {
+            _ = ticker.tick(), if (slots.len() as u32) < total && !closed => {
+                let id = crate::ids::transaction_id();
+                let req = edgepath_wire::stun::MessageBuilder::new(
+                    edgepath_wire::stun::method::BINDING,
+                    Class::Request,
+                    id,
+                )
+                .build();
+                let wire = if pseudo {
+                    edgepath_wire::ms::tcp_frame(edgepath_wire::ms::FrameKind::Control, &req)
+                } else {
+                    req
+                };
+                ids.insert(id, slots.len());
+                slots.push(Sent { at: start.elapsed(), back: None, order: u32::MAX });
+                if wr.write_all(&wire).await.is_err() {
+                    closed = true;
+                }
+                if slots.len() as u32 == total || closed {
+                    drain = Some(tokio::time::Instant::now() + GRACE_MAX);
+                }
+            }
+            r = rd.read(&mut buf), if !closed => match r {
+                Ok(0) | Err(_) => {
+                    closed = true;
+                    drain.get_or_insert(tokio::time::Instant::now());
+                }
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+            },
+            _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
+        }
+    }
+    watch.progress(1.0);
+    windows.emit_rest(&slots, watch);
+    let (overall, windows, grades, status) = summarize(&slots, RATE);
+    Ok(Quality {
+        method: Method::TcpRoundTrip,
+        rate_per_s: RATE,
+        rate_limited: closed.then(|| {
+            format!(
+                "the relay closed the connection after {} answers; the figures stop there",
+                arrivals
+            )
+        }),
+        relay: dest,
+        relayed: None,
+        overall,
+        windows,
+        grades,
+        status,
+        integrity_failures: 0,
+    })
+}

@@ -331,16 +331,29 @@ pub(crate) fn modality_verdict(
     }
     let mut q = None;
     if quality.is_none() && path != MediaPath::None {
-        evidence.push(
-            "quality not measured: no UDP path to the relay (quality over TCP is not measured yet)"
-                .into(),
-        );
+        evidence.push("quality not measured: no path to the relay answered a measurement".into());
     }
     if let Some(result) = quality {
         match result {
-            Ok(quality) if path == MediaPath::RelayUdp => {
+            Ok(quality)
+                if path == MediaPath::RelayUdp
+                    || (quality.method == Method::TcpRoundTrip
+                        && matches!(path, MediaPath::RelayTcp | MediaPath::RelayTcpProxy)) =>
+            {
                 let o = &quality.overall;
                 evidence.push(match quality.method {
+                    Method::TcpRoundTrip => format!(
+                        "round trips over TCP to the relay ({} s, {} STUN Binding requests/s on one connection{}): RTT {:.1} ms (p95 {:.1}, max {:.1}), round-trip jitter {:.1} ms, {} of {} answered (TCP turns loss into delay)",
+                        cfg.duration.as_secs(),
+                        quality.rate_per_s,
+                        if path == MediaPath::RelayTcpProxy { " through the proxy" } else { "" },
+                        o.rtt_ms,
+                        o.rtt_p95_ms,
+                        o.rtt_max_ms,
+                        o.jitter_ms,
+                        o.received,
+                        o.sent
+                    ),
                     Method::RelayedStream => format!(
                         "media stream through the relay ({} s, audio range): loss {:.1} %, worst 200 ms {:.0} %, RTT {:.0} ms, jitter {:.1} ms, reorder {:.2} %",
                         cfg.duration.as_secs(),
@@ -366,7 +379,16 @@ pub(crate) fn modality_verdict(
                 if let Some(r) = &quality.rate_limited {
                     evidence.push(r.clone());
                 }
-                if quality.status != Status::Good {
+                if quality.method == Method::TcpRoundTrip {
+                    // The path is degraded already; only delay and jitter speak here.
+                    for g in quality
+                        .grades
+                        .iter()
+                        .filter(|g| !g.ok && matches!(g.metric, "rtt" | "jitter"))
+                    {
+                        advice.push(format!("{} {:.2} misses Microsoft's target (below {}) even over TCP: look for congestion on the way to the relay (or in the proxy)", g.metric, g.value, g.target));
+                    }
+                } else if quality.status != Status::Good {
                     status = quality.status;
                     for g in quality.grades.iter().filter(|g| !g.ok) {
                         advice.push(format!("{} {:.2} misses Microsoft's target (below {}): look for congestion or loss on the way to the relay", g.metric, g.value, g.target));
