@@ -158,46 +158,6 @@ pub async fn measure(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn slots(pattern: &[bool]) -> Vec<Sent> {
-        pattern
-            .iter()
-            .enumerate()
-            .map(|(i, &ok)| {
-                let at = Duration::from_millis(40 * i as u64);
-                Sent {
-                    at,
-                    back: ok.then(|| at + Duration::from_millis(20)),
-                    order: i as u32,
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn rate_limiting_is_a_run_of_answers_then_silence() {
-        // 100 answers, then 3 s of silence: rate limited after index 99.
-        let mut p = vec![true; 100];
-        p.extend(vec![false; 75]);
-        assert_eq!(rate_limited_after(&slots(&p)), Some(99));
-        // Scattered loss all along is loss, not a limit.
-        let scattered: Vec<bool> = (0..175).map(|i| i % 10 != 0).collect();
-        assert_eq!(rate_limited_after(&slots(&scattered)), None);
-        // A short silence at the end is ordinary loss.
-        let mut short = vec![true; 100];
-        short.extend(vec![false; 10]);
-        assert_eq!(rate_limited_after(&slots(&short)), None);
-        // Too few answers to tell.
-        let mut few = vec![true; 10];
-        few.extend(vec![false; 100]);
-        assert_eq!(rate_limited_after(&slots(&few)), None);
-        assert_eq!(rate_limited_after(&[]), None);
-    }
-}
-
 /// Quality over a TCP path (relay-tcp, relay-tcp-proxy): STUN Binding requests over one
 /// TCP connection to the relay's 443 (directly, or through `proxy`'s CONNECT tunnel), in
 /// the framing the relay answered (RFC, or MS-TURN's pseudo-TLS frames), at [`RATE`]
@@ -357,4 +317,44 @@ pub async fn measure_tcp(
         status,
         integrity_failures: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(pattern: &[bool]) -> Vec<Sent> {
+        pattern
+            .iter()
+            .enumerate()
+            .map(|(i, &ok)| {
+                let at = Duration::from_millis(40 * i as u64);
+                Sent {
+                    at,
+                    back: ok.then(|| at + Duration::from_millis(20)),
+                    order: i as u32,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rate_limiting_is_a_run_of_answers_then_silence() {
+        // 100 answers, then 3 s of silence: rate limited after index 99.
+        let mut p = vec![true; 100];
+        p.extend(vec![false; 75]);
+        assert_eq!(rate_limited_after(&slots(&p)), Some(99));
+        // Scattered loss all along is loss, not a limit.
+        let scattered: Vec<bool> = (0..175).map(|i| i % 10 != 0).collect();
+        assert_eq!(rate_limited_after(&slots(&scattered)), None);
+        // A short silence at the end is ordinary loss.
+        let mut short = vec![true; 100];
+        short.extend(vec![false; 10]);
+        assert_eq!(rate_limited_after(&slots(&short)), None);
+        // Too few answers to tell.
+        let mut few = vec![true; 10];
+        few.extend(vec![false; 100]);
+        assert_eq!(rate_limited_after(&slots(&few)), None);
+        assert_eq!(rate_limited_after(&[]), None);
+    }
 }
