@@ -17,9 +17,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use edgepath_model::PortRange;
-use edgepath_wire::stun::{Class, Message};
+use edgepath_wire::ms::{self, FrameKind};
+use edgepath_wire::stun::{method, Class, Message, MessageBuilder};
 
 use crate::quality::{summarize, Method, Quality, Sent, Watch, Windows};
+use crate::relay::Framing;
 
 /// Requests per second: half an audio stream's 50 packets/s, and five in every 200 ms
 /// so that the burst-loss window is measured.
@@ -50,8 +52,151 @@ pub(crate) fn rate_limited_after(slots: &[Sent]) -> Option<usize> {
         .then_some(last)
 }
 
+/// The bookkeeping both round-trip methods share: the requests sent (with their
+/// transaction ids), the answers matched to them, progress, the windows handed to the
+/// watcher, an early stop, and the report at the end.
+struct Requests {
+    start: Instant,
+    total: u32,
+    slots: Vec<Sent>,
+    ids: HashMap<[u8; 12], usize>,
+    arrivals: u32,
+    windows: Windows,
+    last_progress: Instant,
+}
+
+impl Requests {
+    fn new(duration: Duration) -> Self {
+        let total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
+        Requests {
+            start: Instant::now(),
+            total,
+            slots: Vec::with_capacity(total as usize),
+            ids: HashMap::with_capacity(total as usize),
+            arrivals: 0,
+            windows: Windows::new(RATE),
+            last_progress: Instant::now(),
+        }
+    }
+
+    /// A ticker at [`RATE`] that never catches up with a burst: a stall sends fewer
+    /// requests, never more than `RATE` per second.
+    fn ticker() -> tokio::time::Interval {
+        let mut t = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        t
+    }
+
+    /// Whether more requests are due.
+    fn sending(&self) -> bool {
+        (self.slots.len() as u32) < self.total
+    }
+
+    /// The next Binding request, recorded as sent now.
+    fn next_request(&mut self) -> Vec<u8> {
+        let id = crate::ids::transaction_id();
+        self.ids.insert(id, self.slots.len());
+        self.slots.push(Sent {
+            at: self.start.elapsed(),
+            back: None,
+            order: u32::MAX,
+        });
+        MessageBuilder::new(method::BINDING, Class::Request, id).build()
+    }
+
+    /// Bytes that may answer a request: matched by transaction id, the first answer
+    /// counts; anything else is ignored.
+    fn answer(&mut self, bytes: &[u8]) {
+        let Ok(m) = Message::parse(bytes) else { return };
+        if !matches!(m.class(), Class::Success | Class::Error) {
+            return;
+        }
+        let Ok(id) = <[u8; 12]>::try_from(m.transaction_id()) else {
+            return;
+        };
+        if let Some(s) = self.ids.get(&id).and_then(|&i| self.slots.get_mut(i)) {
+            if s.back.is_none() {
+                s.back = Some(self.start.elapsed());
+                s.order = self.arrivals;
+                self.arrivals += 1;
+            }
+        }
+    }
+
+    /// Every request sent has its answer.
+    fn all_answered(&self) -> bool {
+        self.arrivals as usize == self.slots.len()
+    }
+
+    /// The wait after the last request: three times the slowest round trip seen, from
+    /// [`GRACE_MIN`] to [`GRACE_MAX`].
+    fn grace(&self) -> Duration {
+        let slowest = self
+            .slots
+            .iter()
+            .filter_map(|s| s.back.map(|b| b - s.at))
+            .max()
+            .unwrap_or(GRACE_MAX);
+        (slowest * 3).clamp(GRACE_MIN, GRACE_MAX)
+    }
+
+    /// Progress and finished windows for the watcher; true when it asks to stop, after
+    /// which no more requests are sent.
+    fn follow(&mut self, watch: &mut dyn Watch) -> bool {
+        if self.last_progress.elapsed() >= Duration::from_secs(1) {
+            watch.progress((self.slots.len() as f64 / f64::from(self.total)).min(1.0));
+            self.last_progress = Instant::now();
+        }
+        self.windows
+            .emit_ready(&self.slots, self.start.elapsed(), GRACE_MAX, watch);
+        let stop = watch.stopped();
+        if stop {
+            self.total = self.slots.len() as u32;
+        }
+        stop
+    }
+
+    /// The report: remaining windows to the watcher, a silent tail told as rate limiting
+    /// (`cut` says why the figures stop, when they stop for another reason), the figures.
+    fn finish(
+        mut self,
+        watch: &mut dyn Watch,
+        method: Method,
+        relay: SocketAddr,
+        cut: Option<String>,
+    ) -> Quality {
+        watch.progress(1.0);
+        self.windows.emit_rest(&self.slots, watch);
+        let slots = &mut self.slots;
+        let rate_limited = cut.or_else(|| {
+            rate_limited_after(slots).map(|last| {
+                let note = format!(
+                    "the relay answered {} requests, then none for {:.1} s: rate limiting, not loss; the figures stop at the last answer",
+                    slots[..=last].iter().filter(|s| s.back.is_some()).count(),
+                    slots.last().map_or(0.0, |l| (l.at - slots[last].at).as_secs_f64())
+                );
+                slots.truncate(last + 1);
+                note
+            })
+        });
+        let (overall, windows, grades, status) = summarize(&self.slots, RATE);
+        Quality {
+            method,
+            rate_per_s: RATE,
+            rate_limited,
+            relay,
+            relayed: None,
+            overall,
+            windows,
+            grades,
+            status,
+            integrity_failures: 0,
+        }
+    }
+}
+
 /// Measures round trips to `relay` for `duration` from a port in `range` (the audio
-/// range). `progress` is told the fraction done, about once a second.
+/// range), telling `watch` about progress and windows.
 pub async fn measure(
     relay: SocketAddr,
     range: PortRange,
@@ -65,97 +210,37 @@ pub async fn measure(
     sock.connect(relay)
         .await
         .map_err(|e| format!("cannot send to {relay}: {e}"))?;
-    let mut total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
-    let mut windows = Windows::new(RATE);
-    let mut slots: Vec<Sent> = Vec::with_capacity(total as usize);
-    let mut ids: HashMap<[u8; 12], usize> = HashMap::with_capacity(total as usize);
-    let start = Instant::now();
-    let mut ticker = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
-    // Never catch up with a burst: a stall sends fewer requests, never more than RATE/s.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut r = Requests::new(duration);
+    let mut ticker = Requests::ticker();
     let mut buf = vec![0u8; 2048];
-    let mut arrivals = 0u32;
-    let mut last_progress = Instant::now();
     let far = tokio::time::Instant::now() + duration + Duration::from_secs(3600);
     let mut drain: Option<tokio::time::Instant> = None;
     loop {
-        if last_progress.elapsed() >= Duration::from_secs(1) {
-            watch.progress((slots.len() as f64 / f64::from(total)).min(1.0));
-            last_progress = Instant::now();
-        }
-        windows.emit_ready(&slots, start.elapsed(), GRACE_MAX, watch);
-        if drain.is_none() && watch.stopped() {
+        if r.follow(watch) && drain.is_none() {
             // Ctrl-C: stop sending; what is in flight still counts.
-            total = slots.len() as u32;
             drain = Some(tokio::time::Instant::now() + GRACE_MAX);
         }
         tokio::select! {
-            _ = ticker.tick(), if (slots.len() as u32) < total => {
-                let id = crate::ids::transaction_id();
-                let req = edgepath_wire::stun::MessageBuilder::new(
-                    edgepath_wire::stun::method::BINDING,
-                    Class::Request,
-                    id,
-                )
-                .build();
-                ids.insert(id, slots.len());
-                slots.push(Sent { at: start.elapsed(), back: None, order: u32::MAX });
+            _ = ticker.tick(), if r.sending() => {
+                let req = r.next_request();
                 // A refused send (ICMP) is a lost request: the figures will say so.
                 let _ = sock.send(&req).await;
-                if slots.len() as u32 == total {
-                    let slowest = slots
-                        .iter()
-                        .filter_map(|s| s.back.map(|b| b - s.at))
-                        .max()
-                        .unwrap_or(GRACE_MAX);
-                    drain = Some(tokio::time::Instant::now() + (slowest * 3).clamp(GRACE_MIN, GRACE_MAX));
+                if !r.sending() {
+                    drain = Some(tokio::time::Instant::now() + r.grace());
                 }
             }
-            r = sock.recv(&mut buf) => {
-                let Ok(n) = r else { continue };
-                let Ok(m) = Message::parse(&buf[..n]) else { continue };
-                let Ok(id) = <[u8; 12]>::try_from(m.transaction_id()) else { continue };
-                if m.class() != Class::Success && m.class() != Class::Error {
-                    continue;
+            got = sock.recv(&mut buf) => {
+                if let Ok(n) = got {
+                    r.answer(&buf[..n]);
                 }
-                if let Some(s) = ids.get(&id).and_then(|&i| slots.get_mut(i)) {
-                    if s.back.is_none() {
-                        s.back = Some(start.elapsed());
-                        s.order = arrivals;
-                        arrivals += 1;
-                    }
-                }
-                if drain.is_some() && arrivals as usize == slots.len() {
+                if drain.is_some() && r.all_answered() {
                     break; // every request answered: nothing more to wait for
                 }
             }
             _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
         }
     }
-    watch.progress(1.0);
-    windows.emit_rest(&slots, watch);
-    let rate_limited = rate_limited_after(&slots).map(|last| {
-        let note = format!(
-            "the relay answered {} requests, then none for {:.1} s: rate limiting, not loss; the figures stop at the last answer",
-            slots[..=last].iter().filter(|s| s.back.is_some()).count(),
-            slots.last().map_or(0.0, |l| (l.at - slots[last].at).as_secs_f64())
-        );
-        slots.truncate(last + 1);
-        note
-    });
-    let (overall, windows, grades, status) = summarize(&slots, RATE);
-    Ok(Quality {
-        method: Method::StunRoundTrip,
-        rate_per_s: RATE,
-        rate_limited,
-        relay,
-        relayed: None,
-        overall,
-        windows,
-        grades,
-        status,
-        integrity_failures: 0,
-    })
+    Ok(r.finish(watch, Method::StunRoundTrip, relay, None))
 }
 
 /// Quality over a TCP path (relay-tcp, relay-tcp-proxy): STUN Binding requests over one
@@ -166,7 +251,7 @@ pub async fn measure(
 pub async fn measure_tcp(
     dest: SocketAddr,
     proxy: Option<&crate::proxy::Proxy>,
-    framing: crate::relay::Framing,
+    framing: Framing,
     duration: Duration,
     watch: &mut dyn Watch,
 ) -> Result<Quality, String> {
@@ -189,7 +274,7 @@ pub async fn measure_tcp(
     let mut stream = tokio::time::timeout(Duration::from_secs(6), connect)
         .await
         .map_err(|_| format!("TCP to {dest} did not open within 6 s"))??;
-    let pseudo = framing == crate::relay::Framing::PseudoTls;
+    let pseudo = framing == Framing::PseudoTls;
     let mut pending = if pseudo {
         tokio::time::timeout(
             Duration::from_secs(5),
@@ -201,93 +286,34 @@ pub async fn measure_tcp(
         Vec::new()
     };
     let (mut rd, mut wr) = stream.into_split();
-    let mut total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
-    let mut windows = Windows::new(RATE);
-    let mut slots: Vec<Sent> = Vec::with_capacity(total as usize);
-    let mut ids: HashMap<[u8; 12], usize> = HashMap::with_capacity(total as usize);
-    let start = Instant::now();
-    let mut ticker = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut r = Requests::new(duration);
+    let mut ticker = Requests::ticker();
     let mut buf = vec![0u8; 4096];
-    let mut arrivals = 0u32;
-    let mut last_progress = Instant::now();
     let far = tokio::time::Instant::now() + duration + Duration::from_secs(3600);
     let mut drain: Option<tokio::time::Instant> = None;
     let mut closed = false;
     loop {
-        if last_progress.elapsed() >= Duration::from_secs(1) {
-            watch.progress((slots.len() as f64 / f64::from(total)).min(1.0));
-            last_progress = Instant::now();
-        }
-        windows.emit_ready(&slots, start.elapsed(), GRACE_MAX, watch);
-        if drain.is_none() && watch.stopped() {
-            total = slots.len() as u32;
+        if r.follow(watch) && drain.is_none() {
             drain = Some(tokio::time::Instant::now() + GRACE_MAX);
         }
-        // Whole messages in what was read: RFC framing is STUN back to back; MS-TURN
-        // puts each in a 4-byte frame.
-        loop {
-            let (msg, used) = if pseudo {
-                match edgepath_wire::ms::TcpFrame::parse(&pending) {
-                    Ok(Some((f, used))) => (f.payload.to_vec(), used),
-                    Ok(None) => break,
-                    Err(e) => return Err(format!("a bad MS-TURN frame from the relay: {e}")),
-                }
-            } else {
-                if pending.len() < 20 {
-                    break;
-                }
-                let len = 20 + usize::from(u16::from_be_bytes([pending[2], pending[3]]));
-                if pending.len() < len {
-                    break;
-                }
-                (pending[..len].to_vec(), len)
-            };
-            pending.drain(..used);
-            if let Ok(m) = Message::parse(&msg) {
-                if let Some(s) = <[u8; 12]>::try_from(m.transaction_id())
-                    .ok()
-                    .and_then(|id| ids.get(&id))
-                    .and_then(|&i| slots.get_mut(i))
-                {
-                    if s.back.is_none() {
-                        s.back = Some(start.elapsed());
-                        s.order = arrivals;
-                        arrivals += 1;
-                    }
-                }
-            }
+        while let Some(msg) = next_message(&mut pending, pseudo)? {
+            r.answer(&msg);
         }
-        if pending.len() > 70 * 1024 {
-            return Err("more than 70 KiB from the relay without a whole message".into());
-        }
-        if drain.is_some() && arrivals as usize == slots.len() {
+        if drain.is_some() && r.all_answered() {
             break;
         }
         tokio::select! {
-            _ = ticker.tick(), if (slots.len() as u32) < total && !closed => {
-                let id = crate::ids::transaction_id();
-                let req = edgepath_wire::stun::MessageBuilder::new(
-                    edgepath_wire::stun::method::BINDING,
-                    Class::Request,
-                    id,
-                )
-                .build();
-                let wire = if pseudo {
-                    edgepath_wire::ms::tcp_frame(edgepath_wire::ms::FrameKind::Control, &req)
-                } else {
-                    req
-                };
-                ids.insert(id, slots.len());
-                slots.push(Sent { at: start.elapsed(), back: None, order: u32::MAX });
+            _ = ticker.tick(), if r.sending() && !closed => {
+                let req = r.next_request();
+                let wire = if pseudo { ms::tcp_frame(FrameKind::Control, &req) } else { req };
                 if wr.write_all(&wire).await.is_err() {
                     closed = true;
                 }
-                if slots.len() as u32 == total || closed {
+                if !r.sending() || closed {
                     drain = Some(tokio::time::Instant::now() + GRACE_MAX);
                 }
             }
-            r = rd.read(&mut buf), if !closed => match r {
+            got = rd.read(&mut buf), if !closed => match got {
                 Ok(0) | Err(_) => {
                     closed = true;
                     drain.get_or_insert(tokio::time::Instant::now());
@@ -297,26 +323,43 @@ pub async fn measure_tcp(
             _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
         }
     }
-    watch.progress(1.0);
-    windows.emit_rest(&slots, watch);
-    let (overall, windows, grades, status) = summarize(&slots, RATE);
-    Ok(Quality {
-        method: Method::TcpRoundTrip,
-        rate_per_s: RATE,
-        rate_limited: closed.then(|| {
-            format!(
-                "the relay closed the connection after {} answers; the figures stop there",
-                arrivals
-            )
-        }),
-        relay: dest,
-        relayed: None,
-        overall,
-        windows,
-        grades,
-        status,
-        integrity_failures: 0,
-    })
+    let cut = closed.then(|| {
+        format!(
+            "the relay closed the connection after {} answers; the figures stop there",
+            r.arrivals
+        )
+    });
+    Ok(r.finish(watch, Method::TcpRoundTrip, dest, cut))
+}
+
+/// The next whole message in what a TCP connection delivered (RFC framing: STUN back to
+/// back; MS-TURN: each in a 4-byte frame), taken off `pending`; `None` until one is
+/// whole. More than 70 KiB without one is an error: no relay sends that.
+fn next_message(pending: &mut Vec<u8>, pseudo: bool) -> Result<Option<Vec<u8>>, String> {
+    let (msg, used) = if pseudo {
+        match ms::TcpFrame::parse(pending) {
+            Ok(Some((f, used))) => (f.payload.to_vec(), used),
+            Ok(None) => (Vec::new(), 0),
+            Err(e) => return Err(format!("a bad MS-TURN frame from the relay: {e}")),
+        }
+    } else if pending.len() >= 20 {
+        let len = 20 + usize::from(u16::from_be_bytes([pending[2], pending[3]]));
+        if pending.len() >= len {
+            (pending[..len].to_vec(), len)
+        } else {
+            (Vec::new(), 0)
+        }
+    } else {
+        (Vec::new(), 0)
+    };
+    if used == 0 {
+        if pending.len() > 70 * 1024 {
+            return Err("more than 70 KiB from the relay without a whole message".into());
+        }
+        return Ok(None);
+    }
+    pending.drain(..used);
+    Ok(Some(msg))
 }
 
 #[cfg(test)]
@@ -356,5 +399,32 @@ mod tests {
         few.extend(vec![false; 100]);
         assert_eq!(rate_limited_after(&slots(&few)), None);
         assert_eq!(rate_limited_after(&[]), None);
+    }
+
+    #[test]
+    fn tcp_messages_are_cut_whole_in_both_framings() {
+        let req = MessageBuilder::new(method::BINDING, Class::Success, [3; 12]).build();
+        // RFC framing: a message and a half.
+        let mut pending = [req.clone(), req[..7].to_vec()].concat();
+        assert_eq!(
+            next_message(&mut pending, false).unwrap(),
+            Some(req.clone())
+        );
+        assert_eq!(next_message(&mut pending, false).unwrap(), None);
+        assert_eq!(pending.len(), 7);
+        // MS-TURN frames.
+        let mut framed = ms::tcp_frame(FrameKind::Control, &req);
+        framed.extend_from_slice(&[3, 0]);
+        assert_eq!(next_message(&mut framed, true).unwrap(), Some(req));
+        assert_eq!(next_message(&mut framed, true).unwrap(), None);
+        // Garbage that never becomes a message is an error, not a hang.
+        let mut junk = vec![0u8; 20];
+        junk[2] = 0xff;
+        junk[3] = 0xff;
+        junk.extend(vec![7u8; 71 * 1024]);
+        assert!(next_message(&mut junk, false).unwrap().is_some());
+        let mut endless = vec![0x02u8, 0, 0xff, 0xff];
+        endless.extend(vec![0u8; 10]);
+        assert_eq!(next_message(&mut endless, true).unwrap(), None);
     }
 }
