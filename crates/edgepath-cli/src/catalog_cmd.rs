@@ -45,14 +45,30 @@ impl Changes {
     /// compared with `new`. Unreadable kept data is compared as absent: the command
     /// is about to replace it.
     pub fn against_current(store: &Store, new: &EndpointData) -> Changes {
+        Changes::against_kept(store, store.read().ok().flatten().as_ref(), new)
+    }
+
+    /// As [`Changes::against_current`], for a caller that has already read the
+    /// kept data (`catalog update` reads it once to compare versions).
+    pub fn against_kept(
+        store: &Store,
+        kept: Option<&(EndpointData, Meta)>,
+        new: &EndpointData,
+    ) -> Changes {
         let today = store::today();
-        let (old, source) = match store.read() {
-            Ok(Some((data, meta))) => (data, meta.source(&store.data_path(), today)),
-            _ => (snapshot::endpoint_data(), snapshot::source(today)),
+        let (against, diff) = match kept {
+            Some((old, meta)) => (
+                meta.source(&store.data_path(), today),
+                edgepath_model::diff_endpoints(old, new),
+            ),
+            None => (
+                snapshot::source(today),
+                edgepath_model::diff_endpoints(&snapshot::endpoint_data(), new),
+            ),
         };
         Changes {
-            against: source.description,
-            diff: edgepath_model::diff_endpoints(&old, new),
+            against: against.description,
+            diff,
         }
     }
 

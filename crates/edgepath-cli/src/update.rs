@@ -127,7 +127,7 @@ pub fn run(store: &Store, service_url: &str, instance: &str, force: bool) -> Res
         .and_then(|(_, m)| m.version.clone());
     let path = store.data_path().display().to_string();
     if !force && previous_version.as_deref() == Some(latest.as_str()) {
-        let sets = previous.map_or(0, |(d, _)| d.sets().len());
+        let sets = previous.as_ref().map_or(0, |(d, _)| d.sets().len());
         return Ok(UpdateReport {
             status: "up_to_date",
             instance: instance.to_owned(),
@@ -145,7 +145,7 @@ pub fn run(store: &Store, service_url: &str, instance: &str, force: bool) -> Res
     Catalog::build(data.clone(), Profile::Current).map_err(|e| anyhow!("{data_url}: {e}"))?;
     let value: Value =
         serde_json::from_str(&body).with_context(|| format!("{data_url}: not JSON"))?;
-    let changes = Changes::against_current(store, &data);
+    let changes = Changes::against_kept(store, previous.as_ref(), &data);
     let kept = store.write(
         value,
         Meta {
