@@ -6,26 +6,16 @@
 //! definitions themselves are golden files.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod common;
+use common::{edgepath_in_repo, repo, run_with_stdin};
 
 const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025013000.json";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn edgepath(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgepath"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("EDGEPATH_ENDPOINTS")
-        .env(
-            "EDGEPATH_CACHE_DIR",
-            std::env::temp_dir().join("edgepath-aerleon-test-cache"),
-        )
-        .output()
-        .unwrap()
+    edgepath_in_repo("aerleon", args)
 }
 
 /// Writes the Aerleon input for the shared 2025013000 list into `dir` (relative to the
@@ -303,24 +293,11 @@ fn aclgen_writes_every_default_platform_and_the_real_tools_accept_them() {
             .filter(|l| !l.starts_with('#'))
             .map(|l| format!("{l}\n"))
             .collect();
-        let mut child = Command::new("unshare")
-            .args(["--net", "iptables-restore", "--test"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("*filter\n{body}COMMIT\n").as_bytes())
-            .unwrap();
-        ok(
-            "iptables-restore --test (Aerleon's iptables)",
-            &child.wait_with_output().unwrap(),
+        let restored = run_with_stdin(
+            Command::new("unshare").args(["--net", "iptables-restore", "--test"]),
+            format!("*filter\n{body}COMMIT\n").as_bytes(),
         );
+        ok("iptables-restore --test (Aerleon's iptables)", &restored);
     } else if std::env::var_os("CI").is_some() {
         panic!("nft and iptables-restore need root and must be installed under CI");
     }

@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+mod common;
+use common::run_with_stdin;
+
 fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared")
@@ -103,21 +106,12 @@ fn provisioning_reads_the_pasted_excerpt() {
 #[test]
 fn provisioning_from_stdin_and_text_output() {
     let c = cache_dir("prov-stdin");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgepath"))
-        .args(["provisioning", "-"])
-        .env("EDGEPATH_CACHE_DIR", &*c)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&std::fs::read(shared("fixtures/provisioning-excerpt.txt")).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_edgepath"))
+            .args(["provisioning", "-"])
+            .env("EDGEPATH_CACHE_DIR", &*c),
+        &std::fs::read(shared("fixtures/provisioning-excerpt.txt")).unwrap(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Provisioning read from standard input"));

@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
+mod common;
+use common::{edgepath_in_repo, repo, run_with_stdin};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde_json::Value;
 
@@ -21,23 +23,8 @@ const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025013000.js
 const FIXTURE_VERSION: &str = "2025013000";
 const PROVISIONING: &str = "../shared/fixtures/provisioning-excerpt.txt";
 
-/// The repository root: tests run the binary from there, so the command lines in the
-/// generated headers (and so the golden files) do not depend on where cargo runs them.
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn edgepath(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgepath"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("EDGEPATH_ENDPOINTS")
-        .env(
-            "EDGEPATH_CACHE_DIR",
-            std::env::temp_dir().join("edgepath-rules-test-cache"),
-        )
-        .output()
-        .unwrap()
+    edgepath_in_repo("rules", args)
 }
 
 fn rules(args: &[&str]) -> String {
@@ -243,21 +230,10 @@ fn write_tmp(name: &str, text: &str) -> PathBuf {
 /// Runs `cmd` in a new, empty network namespace (nothing is applied to this machine's
 /// own rules, even by mistake), feeding `stdin`.
 fn in_new_netns(cmd: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new("unshare")
-        .arg("--net")
-        .args(cmd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        pipe.write_all(s.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
+    run_with_stdin(
+        Command::new("unshare").arg("--net").args(cmd),
+        stdin.unwrap_or_default().as_bytes(),
+    )
 }
 
 fn assert_ok(what: &str, out: &Output) {
@@ -926,22 +902,11 @@ fn hostile_paths_and_values_do_not_break_any_generated_file() {
 /// returns the allowed IPs `wg show` reports.
 fn wg_allowed_ips(fragment: &str) -> Vec<IpNet> {
     let key = |args: &[&str], input: Option<&str>| -> String {
-        use std::io::Write;
-        let mut c = Command::new("wg")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = c.stdin.take().unwrap();
-        if let Some(i) = input {
-            pipe.write_all(i.as_bytes()).unwrap();
-        }
-        drop(pipe);
-        String::from_utf8(c.wait_with_output().unwrap().stdout)
-            .unwrap()
-            .trim()
-            .to_owned()
+        let out = run_with_stdin(
+            Command::new("wg").args(args),
+            input.unwrap_or_default().as_bytes(),
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let private = key(&["genkey"], None);
     let peer = key(&["pubkey"], Some(&key(&["genkey"], None)));

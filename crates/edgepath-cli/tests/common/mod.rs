@@ -1,0 +1,41 @@
+//! Helpers the integration tests share: where the repository is, running edgepath from
+//! there with its own endpoint cache, and feeding a command's standard input.
+#![allow(dead_code, clippy::unwrap_used)] // each test binary uses a part of this
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository root: tests run the binary from there, so the command lines in the
+/// generated headers (and so the golden files) do not depend on where cargo runs them.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs edgepath from the repository root with `args`, ignoring `EDGEPATH_ENDPOINTS`
+/// and keeping its data in a cache directory of its own (`edgepath-<cache>-test-cache`).
+pub fn edgepath_in_repo(cache: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgepath"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("EDGEPATH_ENDPOINTS")
+        .env(
+            "EDGEPATH_CACHE_DIR",
+            std::env::temp_dir().join(format!("edgepath-{cache}-test-cache")),
+        )
+        .output()
+        .unwrap()
+}
+
+/// Runs `cmd` with `input` on its standard input (closed after it) and collects its
+/// output.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
