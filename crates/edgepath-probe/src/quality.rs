@@ -117,14 +117,51 @@ impl Windows {
 /// One target and how the stream did against it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grade {
-    /// `rtt`, `loss`, `burst_loss`, `jitter`, `reorder`.
-    pub metric: &'static str,
+    /// What was graded.
+    pub metric: Metric,
     /// The measured value.
     pub value: f64,
     /// Microsoft's target (client to Microsoft edge): the value must be below it.
     pub target: f64,
     /// Whether it met the target.
     pub ok: bool,
+}
+
+/// A figure Microsoft sets a target for (DOMAIN.md section 5); serialised in
+/// snake_case (`rtt`, `loss`, `burst_loss`, `jitter`, `reorder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Mean round-trip time, ms (target below 100).
+    Rtt,
+    /// Packets lost, % (target below 1).
+    Loss,
+    /// Worst loss in any 200 ms window, % (target below 10).
+    BurstLoss,
+    /// Jitter, ms (target below 30).
+    Jitter,
+    /// Packets out of order, % (target below 0.05).
+    Reorder,
+}
+
+impl Metric {
+    /// Whether the figure means anything over TCP, where retransmission turns
+    /// loss (and reordering) into delay: only delay and jitter do.
+    pub fn meaningful_over_tcp(self) -> bool {
+        matches!(self, Metric::Rtt | Metric::Jitter)
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Metric::Rtt => "rtt",
+            Metric::Loss => "loss",
+            Metric::BurstLoss => "burst_loss",
+            Metric::Jitter => "jitter",
+            Metric::Reorder => "reorder",
+        })
+    }
 }
 
 /// How a measurement was made.
@@ -276,11 +313,11 @@ pub(crate) fn summarize(slots: &[Sent], rate: u32) -> (Stats, Vec<Stats>, Vec<Gr
 fn grade(s: &Stats) -> Vec<Grade> {
     // Microsoft's targets for client -> Microsoft edge (DOMAIN.md section 5).
     [
-        ("rtt", s.rtt_ms, 100.0),
-        ("loss", s.loss_pct, 1.0),
-        ("burst_loss", s.burst_loss_pct, 10.0),
-        ("jitter", s.jitter_ms, 30.0),
-        ("reorder", s.reorder_pct, 0.05),
+        (Metric::Rtt, s.rtt_ms, 100.0),
+        (Metric::Loss, s.loss_pct, 1.0),
+        (Metric::BurstLoss, s.burst_loss_pct, 10.0),
+        (Metric::Jitter, s.jitter_ms, 30.0),
+        (Metric::Reorder, s.reorder_pct, 0.05),
     ]
     .into_iter()
     .map(|(metric, value, target)| Grade {
@@ -508,8 +545,8 @@ mod tests {
         assert!(s.jitter_ms.abs() < 1e-9, "constant transit: no jitter");
         assert!((s.reorder_pct - 100.0 / 19.0).abs() < 1e-9);
         let g = grade(&s);
-        assert!(g.iter().find(|g| g.metric == "rtt").unwrap().ok);
-        assert!(!g.iter().find(|g| g.metric == "loss").unwrap().ok);
+        assert!(g.iter().find(|g| g.metric == Metric::Rtt).unwrap().ok);
+        assert!(!g.iter().find(|g| g.metric == Metric::Loss).unwrap().ok);
     }
 
     #[test]

@@ -379,20 +379,29 @@ pub(crate) fn modality_verdict(
                 if let Some(r) = &quality.rate_limited {
                     evidence.push(r.clone());
                 }
-                if quality.method == Method::TcpRoundTrip {
-                    // The path is degraded already; only delay and jitter speak here.
-                    for g in quality
-                        .grades
-                        .iter()
-                        .filter(|g| !g.ok && matches!(g.metric, "rtt" | "jitter"))
-                    {
-                        advice.push(format!("{} {:.2} misses Microsoft's target (below {}) even over TCP: look for congestion on the way to the relay (or in the proxy)", g.metric, g.value, g.target));
-                    }
-                } else if quality.status != Status::Good {
+                // Over TCP the path is degraded already and only delay and jitter
+                // speak; over UDP every missed target degrades the verdict.
+                let over_tcp = quality.method == Method::TcpRoundTrip;
+                if !over_tcp && quality.status != Status::Good {
                     status = quality.status;
-                    for g in quality.grades.iter().filter(|g| !g.ok) {
-                        advice.push(format!("{} {:.2} misses Microsoft's target (below {}): look for congestion or loss on the way to the relay", g.metric, g.value, g.target));
-                    }
+                }
+                let (even, look_for) = if over_tcp {
+                    (
+                        " even over TCP",
+                        "congestion on the way to the relay (or in the proxy)",
+                    )
+                } else {
+                    ("", "congestion or loss on the way to the relay")
+                };
+                for g in quality
+                    .grades
+                    .iter()
+                    .filter(|g| !g.ok && (!over_tcp || g.metric.meaningful_over_tcp()))
+                {
+                    advice.push(format!(
+                        "{} {:.2} misses Microsoft's target (below {}){even}: look for {look_for}",
+                        g.metric, g.value, g.target
+                    ));
                 }
                 if quality.integrity_failures > 0 {
                     evidence.push(format!(
