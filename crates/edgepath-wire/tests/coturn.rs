@@ -7,6 +7,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use edgepath_wire::stun::{attr_type, method, AttrValue, Class, Message, MessageBuilder};
@@ -24,11 +25,19 @@ impl Drop for Coturn {
 }
 
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    // Below Linux's ephemeral range (32768-60999): a port taken from port 0 was free
+    // only until the next socket bound to port 0 (the other test's, running in
+    // parallel) could take it before coturn did, and coturn then never answered.
+    // Steps of 50 keep each server's relay range (port+1..port+40) apart too.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % 100) as u16 * 50;
+    for _ in 0..200 {
+        let port = 20_000 + (start + NEXT.fetch_add(50, Ordering::Relaxed)) % 10_000;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP port between 20000 and 29999 for coturn");
 }
 
 /// Starts coturn, or explains why it cannot: in CI that is a failure.
