@@ -87,13 +87,8 @@ impl fmt::Display for Target {
 impl FromStr for Target {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Target::ALL
-            .into_iter()
-            .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
-                format!("unknown target `{s}`; one of: {}", names.join(", "))
-            })
+        by_name(s, &Target::ALL, Target::name)
+            .map_err(|names| format!("unknown target `{s}`; one of: {names}"))
     }
 }
 
@@ -163,17 +158,21 @@ impl fmt::Display for AerleonPlatform {
 impl FromStr for AerleonPlatform {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        AerleonPlatform::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = AerleonPlatform::ALL.iter().map(|p| p.name()).collect();
-                format!(
-                    "`{s}` is not an Aerleon platform edgepath writes for; one of: {} (add others to the policy's header by hand)",
-                    names.join(", ")
-                )
-            })
+        by_name(s, &AerleonPlatform::ALL, AerleonPlatform::name).map_err(|names| {
+            format!(
+                "`{s}` is not an Aerleon platform edgepath writes for; one of: {names} (add others to the policy's header by hand)"
+            )
+        })
     }
+}
+
+/// The value of `all` whose `name` is `s`, or every name, comma-separated, for the
+/// error message.
+fn by_name<T: Copy>(s: &str, all: &[T], name: fn(T) -> &'static str) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|&v| name(v) == s)
+        .ok_or_else(|| all.iter().map(|&v| name(v)).collect::<Vec<_>>().join(", "))
 }
 
 /// A firewall zone name for Aerleon headers: letters, digits, `-`, `_` and `.`, at most
