@@ -6,15 +6,21 @@ started (by their PIDs, then anything left inside this run's namespaces), delete
 namespaces (which removes their veths), the per-namespace resolv.conf and the temp dir.
 """
 
+import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
 from . import plan
+
+
+IMPAIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "impair.py")
+IMPAIR_QUEUE = 7
 
 
 class LabError(Exception):
@@ -161,6 +167,8 @@ class Lab:
         self._nft("router", self._router_rules(r1w), "router")
         if s.firewall_generated:
             self._nft("router", self._generated_rules(), "router-generated")
+        if s.impair:
+            self._impairment_hop()
         # `ip netns exec` bind-mounts /etc/netns/NS/resolv.conf: the lab's DNS.
         for role in ("client", "proxy"):
             if role in self.roles():
@@ -295,6 +303,49 @@ table ip labnat {{
   }}
 }}
 """
+
+    def _impairment_hop(self):
+        """UDP to and from the relay through the user-space impairment hop (impair.py),
+        which holds or drops each packet."""
+        # This kernel has NFQUEUE but not nftables' `queue` expression: iptables' NFQUEUE
+        # target (through nft_compat) in mangle POSTROUTING, which comes after the
+        # forward filter (what the scenario's filter drops never reaches the hop) and
+        # before the NAT.
+        for tool, relays in (("iptables", (plan.RELAY, plan.RELAY_SECOND)), ("ip6tables", (plan.RELAY6, plan.RELAY6_SECOND))):
+            for relay in relays:
+                for side in ("-d", "-s"):
+                    self.exec("router", [tool, "-t", "mangle", "-A", "POSTROUTING", side, relay, "-p", "udp",
+                                         "-j", "NFQUEUE", "--queue-num", str(IMPAIR_QUEUE)])
+        args = [sys.executable, IMPAIR, "--queue", str(IMPAIR_QUEUE), "--stats", self.impair_stats,
+                "--max-seconds", "7200"]
+        for a in (plan.RELAY, plan.RELAY_SECOND, plan.RELAY6, plan.RELAY6_SECOND):
+            args += ["--relay", a]
+        for key, value in self.scenario.impair.items():
+            args += ["--" + key.replace("_", "-"), str(value)]
+        p = self.spawn("router", "impair", args)
+        # Queued packets with nobody bound are dropped: wait until the hop is bound.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with open(self.path("impair.log")) as f:
+                if "bound" in f.read():
+                    return
+            if p.poll() is not None:
+                break
+            time.sleep(0.05)
+        with open(self.path("impair.log")) as f:
+            raise LabError(f"the impairment hop did not start: {f.read().strip()[-500:]}")
+
+    @property
+    def impair_stats(self):
+        """Where the impairment hop writes its counters (JSON, every second)."""
+        return self.path("impair-stats.json")
+
+    def impair_counters(self):
+        """The hop's counters now (see impair.py), or None without a hop."""
+        if not self.scenario.impair:
+            return None
+        with open(self.impair_stats) as f:
+            return json.load(f)
 
     # -- teardown --------------------------------------------------------------
 

@@ -46,12 +46,18 @@ class Scenario:
     firewall_generated: bool  # the router's filter is `edgepath rules --target nftables`
     udp_loss_to_relay: int  # percent
     expect: Expectation
+    # The impairment hop (edgelab.impair), on UDP to and from the relay; all zero: no hop.
+    impair: dict = field(default_factory=dict)
     vpn_type: str | None = None  # wireguard | openvpn (None: no VPN)
     vpn_mode: str = "forced"  # forced | split | split-stale
     company_policy: str = "accept"  # the company egress' forward policy
     company_rules: str = ""  # nftables lines for the company egress' forward chain
     turn_credentials: bool = True  # the client gets the lab relay's TURN credentials
 
+
+# The impairment hop's settings: each direction's delay and jitter, loss (random, or in
+# bursts of loss_burst_ms), reordering; see edgelab/impair.py for the model.
+IMPAIR_KEYS = ("delay_ms", "jitter_ms", "loss_percent", "loss_burst_ms", "reorder_percent")
 
 KNOWN = {
     "": {"description", "profile", "topology", "proxy", "relay", "firewall", "impairment", "vpn", "client", "expect"},
@@ -61,7 +67,7 @@ KNOWN = {
     "proxy": {"enabled", "auth", "intercept"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
-    "impairment": {"udp_loss_to_relay_percent"},
+    "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
     "expect": {"modalities", "services", "proxy_auth_required", "closed", "families", "vpn", "nat_mapping"},
 }
 
@@ -87,6 +93,25 @@ def _choice(value, allowed, key, where):
     if value not in allowed:
         raise ScenarioError(f"{where}: `{key}` is `{value}`; allowed: {', '.join(allowed)}")
     return value
+
+
+def _impairment(imp, where):
+    """The hop's settings, numbers in range; {} when the scenario sets none."""
+    out = {}
+    for key in IMPAIR_KEYS:
+        if key in imp:
+            value = imp[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ScenarioError(f"{where}: `{key}` must be a number, found {type(value).__name__}")
+            limit = 100 if key.endswith("percent") else 1000
+            if not 0 <= value <= limit:
+                raise ScenarioError(f"{where}: `{key}` {value} is not 0-{limit}")
+            out[key] = float(value)
+    if out.get("jitter_ms", 0) > out.get("delay_ms", 0):
+        raise ScenarioError(f"{where}: `jitter_ms` must not exceed `delay_ms` (a delay cannot be negative)")
+    if out.get("loss_burst_ms") and not out.get("loss_percent"):
+        raise ScenarioError(f"{where}: `loss_burst_ms` needs `loss_percent` (the share of time the bursts take)")
+    return {k: v for k, v in out.items() if v}
 
 
 def resolve(name_or_path):
@@ -132,6 +157,7 @@ def load(name_or_path):
     loss = _get(imp, "udp_loss_to_relay_percent", int, 0, where + " [impairment]")
     if not 0 <= loss <= 100:
         raise ScenarioError(f"{where}: [impairment] udp_loss_to_relay_percent {loss} is not 0-100")
+    impair = _impairment(imp, where + " [impairment]")
 
     expect = Expectation(proxy_auth_required=_get(exp, "proxy_auth_required", bool, False, where + " [expect]"))
     closed = _get(exp, "closed", list, [], where + " [expect]")
@@ -204,6 +230,7 @@ def load(name_or_path):
         firewall_generated=_get(fw, "generated", bool, False, where + " [firewall]"),
         udp_loss_to_relay=loss,
         expect=expect,
+        impair=impair,
     )
     if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")

@@ -20,6 +20,8 @@ class Observation:
     tcp: dict = field(default_factory=dict)  # port -> TURN over TCP worked
     proxy_turn: bool = False  # TURN over TCP through the proxy (CONNECT tunnel) worked
     loss_pct: float | None = None  # measured on the best UDP port
+    # turnutils_uclient's stream on the best UDP port: loss_pct, rtt_ms, jitter_ms.
+    quality: dict | None = None
     services: dict = field(default_factory=dict)  # service -> {direct, proxy, issuer}
     proxy_407: bool | None = None
     closed: dict = field(default_factory=dict)  # (host, port) -> connected
@@ -94,12 +96,37 @@ def turn_tcp_works(lab, host, port):
     return bool(counts) and int(counts[-1]) > 0
 
 
-def loss_percent(lab, port, messages=500, host=plan.RELAY):
-    """TURN over UDP, client to client through the relay, 200-byte messages every 5 ms."""
-    p = _client(lab, ["turnutils_uclient", "-y", "-n", str(messages), "-m", "1", "-l", "200", "-z", "5",
-                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), host], timeout=20)
-    m = re.search(r"Total lost packets (\d+) \(([\d.]+)%\)", p.stdout)
-    return float(m.group(2)) if m else None
+def stream_quality(lab, port, host=plan.RELAY):
+    """TURN over UDP, client to client through the relay (turnutils_uclient -y): loss,
+    and its round-trip delay and jitter (ms) when the scenario impairs the path.
+
+    Without impairment: 200-byte messages every 5 ms (a quick loss figure). With it:
+    15 s per stream (bursts of loss come once every period, set so that 15 s holds one),
+    every 20 ms, or slower when the path jitters: uclient counts delay and jitter only
+    for packets that arrive in sequence, so its packets must be spaced wider than the
+    round trip can vary (4 x jitter_ms), or the jitter itself would hide from it."""
+    imp = lab.scenario.impair
+    interval, messages, clients = 5, 500, 1
+    if imp:
+        jitter = imp.get("jitter_ms", 0)
+        interval = max(20, int(4 * jitter) + 40) if jitter else 20
+        messages = 15000 // interval
+        # Spaced that wide, one client pair gives few samples: four pairs (16 streams)
+        # keep the mean jitter's own error near 1 ms.
+        clients = 4 if jitter else 1
+    p = _client(lab, ["turnutils_uclient", "-y", "-n", str(messages), "-m", str(clients), "-l", "200", "-z", str(interval),
+                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), host], timeout=45)
+    loss = re.search(r"Total lost packets (\d+) \(([\d.]+)%\)", p.stdout)
+    rtt = re.search(r"Average round trip delay ([\d.]+) ms", p.stdout)
+    jitter = re.search(r"Average jitter ([\d.]+) ms", p.stdout)
+    if not loss:
+        return None
+    return {
+        "loss_pct": float(loss.group(2)),
+        "rtt_ms": float(rtt.group(1)) if rtt else None,
+        "jitter_ms": float(jitter.group(1)) if jitter else None,
+        "interval_ms": interval,
+    }
 
 
 def proxy_tunnel_turn(lab):
@@ -166,7 +193,7 @@ def observe(lab):
         proxy_turn = pool.submit(proxy_tunnel_turn, lab) if s.proxy else None
         # turnutils_uclient takes ~9 s whatever it measures: run the loss measurement
         # beside the other checks, as soon as 3478 is known to answer.
-        loss_3478 = pool.submit(lambda: loss_percent(lab, 3478) if udp[3478].result() else None)
+        loss_3478 = pool.submit(lambda: stream_quality(lab, 3478) if udp[3478].result() else None)
         svc = {}
         for service in s.expect.services:
             name = plan.SERVICE_NAMES[service]
@@ -211,13 +238,14 @@ def observe(lab):
     best_udp = next((p for p, ok in obs.udp.items() if ok), None)
     best_udp6 = next((p for p, ok in obs.udp6.items() if ok), None)
     if best_udp == 3478:
-        obs.loss_pct = loss_on_3478
+        obs.quality = loss_on_3478
     elif best_udp:
-        obs.loss_pct = loss_percent(lab, best_udp)
+        obs.quality = stream_quality(lab, best_udp)
     elif best_udp6:
         # No IPv4 UDP: media takes IPv6, so measure there.
-        obs.loss_pct = loss_percent(lab, best_udp6, host=plan.RELAY6)
+        obs.quality = stream_quality(lab, best_udp6, host=plan.RELAY6)
         best_udp = best_udp6
+    obs.loss_pct = obs.quality["loss_pct"] if obs.quality else None
     if best_udp and obs.loss_pct is None:
         obs.notes.append("turnutils_uclient gave no loss figure")
     return obs
@@ -248,11 +276,26 @@ def vpn_state(lab, obs):
     return "split" if obs.routes[plan.DNS] == tunnel else "none"
 
 
+def meets_targets(lab, obs):
+    """Microsoft's client-to-edge targets (DOMAIN.md section 5) against turnutils'
+    figures: loss < 1 %, and with an impaired path round trip < 100 ms and jitter
+    < 30 ms. Reordering is taken from the injected truth: uclient does not measure it."""
+    q = obs.quality
+    if q is None or q["loss_pct"] >= 1.0:
+        return False
+    if lab.scenario.impair:
+        if q["rtt_ms"] is None or q["rtt_ms"] >= 100.0 or q["jitter_ms"] is None or q["jitter_ms"] >= 30.0:
+            return False
+        if lab.scenario.impair.get("reorder_percent", 0.0) >= 0.05:
+            return False
+    return True
+
+
 def derive(lab, obs):
     """The verdict the observations support (the rules are in lab/README.md)."""
     if any(obs.udp.values()) or any(obs.udp6.values()):
         path = "relay-udp"
-        status = "good" if obs.loss_pct is not None and obs.loss_pct < 1.0 else "degraded"
+        status = "good" if meets_targets(lab, obs) else "degraded"
     elif any(obs.tcp.values()) or obs.tcp6:
         path, status = "relay-tcp", "degraded"
     elif obs.proxy_turn:
@@ -325,8 +368,12 @@ def report(obs):
     if obs.routes:
         lines.append("  routes (ip route get): " + ", ".join(f"{a} dev {d}" for a, d in obs.routes.items()))
         lines.append(f"  capture on the tunnel: {obs.tunnel_saw_relay_udp} packets of UDP 3478 while STUN ran")
-    if obs.loss_pct is not None:
-        lines.append(f"  loss on UDP through the relay (turnutils_uclient): {obs.loss_pct:.2f}%")
+    if obs.quality is not None:
+        q = obs.quality
+        line = f"  UDP through the relay (turnutils_uclient, every {q['interval_ms']} ms): loss {q['loss_pct']:.2f}%"
+        if q["rtt_ms"] is not None and q["interval_ms"] != 5:
+            line += f", round trip {q['rtt_ms']:.1f} ms, jitter {q['jitter_ms']:.1f} ms"
+        lines.append(line)
     for s, o in obs.services.items():
         lines.append(f"  {s}: direct {'ok' if o['direct'] else 'fails'}, proxy {'ok' if o['proxy'] else 'fails'}, issuer {o['issuer']}")
     if obs.proxy_407 is not None:
