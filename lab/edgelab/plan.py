@@ -92,6 +92,10 @@ SERVICE_NAMES = {
 }
 
 MODALITIES = ["audio", "video", "app_sharing", "file_transfer"]
+# Where each modality's UDP probes come from, inside its source range (DOMAIN.md:
+# audio 50000-50019, video 50020-50039, sharing and file transfer 50040-50059); file
+# transfer shares the sharing range, so its probes take the upper half.
+PROBE_SOURCE_BASE = {"audio": 50000, "video": 50020, "app_sharing": 50040, "file_transfer": 50050}
 PATHS = ["relay-udp", "relay-tcp", "relay-tcp-proxy", "none"]
 FAMILY_PATHS = ["relay-udp", "relay-tcp", "none"]  # direct paths over one address family
 FAMILIES = ["ipv4", "ipv6"]

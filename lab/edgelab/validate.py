@@ -4,6 +4,9 @@ saw. edgepath itself is not involved: this is how the lab's expectations are che
 before edgepath's own verdicts are compared with them."""
 
 import re
+import secrets
+import struct
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +19,8 @@ UDP_PORTS = (3478, 3479, 3480, 3481)
 
 @dataclass
 class Observation:
-    udp: dict = field(default_factory=dict)  # port -> answered
+    udp: dict = field(default_factory=dict)  # port -> answered (from any modality's range)
+    udp_from: dict = field(default_factory=dict)  # modality -> port -> answered from its range
     tcp: dict = field(default_factory=dict)  # port -> TURN over TCP worked
     proxy_turn: bool = False  # TURN over TCP through the proxy (CONNECT tunnel) worked
     loss_pct: float | None = None  # measured on the best UDP port
@@ -83,8 +87,57 @@ def _client(lab, args, timeout):
         return Failed()
 
 
+def stun_answers_from(lab, port, source_port, host=plan.RELAY):
+    """A STUN Binding request (RFC 8489: 20 bytes, random transaction id) sent by socat
+    from `source_port` to host:port: whether a Binding success answer with the same
+    transaction id came back within 2 s. turnutils_stunclient cannot choose its source
+    port; a firewall that lets UDP out only from a modality's range needs this."""
+    txid = secrets.token_bytes(12)
+    request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + txid
+    args = ["ip", "netns", "exec", lab.ns["client"], "socat", "-T2", "-t2", "STDIO",
+            f"UDP4:{host}:{port},sourceport={source_port},reuseaddr"]
+    try:
+        p = subprocess.run(args, input=request, capture_output=True, timeout=6)
+    except subprocess.TimeoutExpired:
+        return False
+    answer = p.stdout
+    return len(answer) >= 20 and answer[:2] == b"\x01\x01" and answer[8:20] == txid
+
+
+def quality_on(lab, port, audio_answered, notes):
+    """turnutils_uclient's stream on `port`: from its own (ephemeral) ports when they get
+    an answer there, else, when only the audio range does (a firewall that matches source
+    ports), with its ports mapped into the audio range; None when neither answers."""
+    if stun_answers(lab, port):
+        return stream_quality(lab, port)
+    if audio_answered.result():
+        notes.append("turnutils_uclient measured with its source ports mapped into the audio range (client-side SNAT)")
+        return from_audio_range(lab, lambda: stream_quality(lab, port))
+    return None
+
+
+def from_audio_range(lab, measure):
+    """Runs `measure()` while the client's UDP to the relay leaves from the audio source
+    range (nftables SNAT in the client namespace), then removes the mapping."""
+    base = plan.PROBE_SOURCE_BASE["audio"]
+    lab.exec("client", ["nft", "-f", "-"], input=f"""table ip labsport {{
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    ip daddr {{ {plan.RELAY}, {plan.RELAY_SECOND} }} udp sport != 50000-50059 snat to {plan.CLIENT}:{base + 10}-{base + 19}
+  }}
+}}
+""")
+    try:
+        return measure()
+    finally:
+        lab.exec("client", ["nft", "delete", "table", "ip", "labsport"], check=False)
+
+
 def stun_answers(lab, port, host=plan.RELAY):
-    p = _client(lab, ["turnutils_stunclient", "-p", str(port), host], timeout=4)
+    """turnutils_stunclient from an ephemeral port: whether the relay told the reflexive
+    address. Against an RFC 5780 relay it goes on to test the other address and may wait
+    there: its output counts, not how it ends (`timeout` ends it after 3 s)."""
+    p = _client(lab, ["timeout", "3", "turnutils_stunclient", "-p", str(port), host], timeout=6)
     return "UDP reflexive addr" in p.stdout
 
 
@@ -188,12 +241,18 @@ def observe(lab):
     udp_ports = list(UDP_PORTS) + ([s.relay_legacy_port] if s.relay_legacy_port and s.profile == "legacy" else [])
     tcp_ports = [443] + ([s.relay_legacy_port] if s.relay_legacy_port and s.profile == "legacy" else [])
     with ThreadPoolExecutor(max_workers=12) as pool:
-        udp = {p: pool.submit(stun_answers, lab, p) for p in udp_ports}
+        # Each modality from its own source range, one source port per destination port
+        # (so no two probes share a socket).
+        udp_from = {
+            m: {p: pool.submit(stun_answers_from, lab, p, plan.PROBE_SOURCE_BASE[m] + i) for i, p in enumerate(udp_ports)}
+            for m in plan.MODALITIES
+        }
+        udp = {p: pool.submit(lambda p=p: any(udp_from[m][p].result() for m in plan.MODALITIES)) for p in udp_ports}
         tcp = {p: pool.submit(turn_tcp_works, lab, plan.RELAY, p) for p in tcp_ports}
         proxy_turn = pool.submit(proxy_tunnel_turn, lab) if s.proxy else None
         # turnutils_uclient takes ~9 s whatever it measures: run the loss measurement
         # beside the other checks, as soon as 3478 is known to answer.
-        loss_3478 = pool.submit(lambda: stream_quality(lab, 3478) if udp[3478].result() else None)
+        loss_3478 = pool.submit(quality_on, lab, 3478, udp_from["audio"][3478], obs.notes)
         svc = {}
         for service in s.expect.services:
             name = plan.SERVICE_NAMES[service]
@@ -208,6 +267,7 @@ def observe(lab):
             svc6 = {sv: pool.submit(_curl, lab, plan.SERVICE_NAMES[sv], False, True, "ipv6") for sv in s.expect.services}
         first = next(iter(s.expect.services))
         no_auth = pool.submit(_curl, lab, plan.SERVICE_NAMES[first], True, False) if s.proxy_auth else None
+        obs.udp_from = {m: {p: f.result() for p, f in ports.items()} for m, ports in udp_from.items()}
         obs.udp = {p: f.result() for p, f in udp.items()}
         obs.tcp = {p: f.result() for p, f in tcp.items()}
         obs.proxy_turn = proxy_turn.result() if proxy_turn else False
@@ -240,7 +300,7 @@ def observe(lab):
     if best_udp == 3478:
         obs.quality = loss_on_3478
     elif best_udp:
-        obs.quality = stream_quality(lab, best_udp)
+        obs.quality = quality_on(lab, best_udp, udp_from["audio"][best_udp], obs.notes)
     elif best_udp6:
         # No IPv4 UDP: media takes IPv6, so measure there.
         obs.quality = stream_quality(lab, best_udp6, host=plan.RELAY6)
@@ -291,9 +351,9 @@ def meets_targets(lab, obs):
     return True
 
 
-def derive(lab, obs):
-    """The verdict the observations support (the rules are in lab/README.md)."""
-    if any(obs.udp.values()) or any(obs.udp6.values()):
+def modality_path(lab, obs, modality):
+    """A modality's best path and status: UDP from its own source range first."""
+    if any(obs.udp_from.get(modality, {}).values()) or any(obs.udp6.values()):
         path = "relay-udp"
         status = "good" if meets_targets(lab, obs) else "degraded"
     elif any(obs.tcp.values()) or obs.tcp6:
@@ -304,7 +364,12 @@ def derive(lab, obs):
         path, status = "none", "failing"
     if vpn_state(lab, obs) in ("forced", "partial") and path in ("relay-udp", "relay-tcp"):
         status = "degraded"  # media through the company: a hairpin, whatever answers
-    modalities = {m: (path, status) for m in plan.MODALITIES}
+    return path, status
+
+
+def derive(lab, obs):
+    """The verdict the observations support (the rules are in lab/README.md)."""
+    modalities = {m: modality_path(lab, obs, m) for m in plan.MODALITIES}
     services = {}
     for service, o in obs.services.items():
         reachable = o["direct"] or o["proxy"]
@@ -356,7 +421,11 @@ def differences(lab, modalities, services, obs):
 
 
 def report(obs):
-    lines = ["  UDP relay ports: " + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in obs.udp.items())]
+    lines = [
+        f"  UDP relay ports from {m}'s range ({plan.PROBE_SOURCE_BASE[m]}..): "
+        + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in ports.items())
+        for m, ports in obs.udp_from.items()
+    ]
     lines.append("  TURN over TCP: " + ", ".join(f"{p} {'works' if ok else 'fails'}" for p, ok in obs.tcp.items()))
     lines.append(f"  TURN through the proxy: {'works' if obs.proxy_turn else 'fails or no proxy'}")
     if obs.udp6:

@@ -65,6 +65,9 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     let out = Command::new(lab_dir().join("run"))
         .args([
             "--validate-all",
+            // Two labs at a time: they share nothing but the two cores.
+            "--jobs",
+            "2",
             "--edgepath",
             env!("CARGO_BIN_EXE_edgepath"),
         ])

@@ -567,14 +567,28 @@ mod tests {
     fn jitter_is_the_mean_of_rfc_3550_smoothing_in_sending_order() {
         // |D| is 0 for ten steps, then 32 for one (a spike), then 0 again: J jumps by
         // 32/16 = 2 and decays by 15/16 a step; arrival order plays no part.
-        let mut slots: Vec<Sent> = (0..20).map(|i| slot(i * 20, Some(i * 20 + 10), 19 - i as u32)).collect();
+        let mut slots: Vec<Sent> = (0..20)
+            .map(|i| slot(i * 20, Some(i * 20 + 10), 19 - i as u32))
+            .collect();
         for s in &mut slots[11..] {
             s.back = s.back.map(|b| b + Duration::from_millis(32));
         }
         let s = stats(&slots, 0.0);
-        let js: Vec<f64> = (0..19).map(|k| if k < 10 { 0.0 } else { 2.0 * (15.0f64 / 16.0).powi(k - 10) }).collect();
+        let js: Vec<f64> = (0..19)
+            .map(|k| {
+                if k < 10 {
+                    0.0
+                } else {
+                    2.0 * (15.0f64 / 16.0).powi(k - 10)
+                }
+            })
+            .collect();
         let mean = js.iter().sum::<f64>() / 19.0;
-        assert!((s.jitter_ms - mean).abs() < 1e-9, "{} != {mean}", s.jitter_ms);
+        assert!(
+            (s.jitter_ms - mean).abs() < 1e-9,
+            "{} != {mean}",
+            s.jitter_ms
+        );
     }
 
     #[test]
