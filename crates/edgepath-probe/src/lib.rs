@@ -8,6 +8,8 @@
 
 pub mod check;
 pub mod dns;
+mod driver;
+pub mod error;
 pub mod family;
 pub mod ids;
 pub mod nat;

@@ -14,6 +14,9 @@ use edgepath_wire::turn_client::{TurnClient, TurnEvent};
 use serde::Serialize;
 use tokio::net::UdpSocket;
 
+use crate::driver::{drive, Machine, StreamClock};
+use crate::error::ProbeError;
+
 /// Packets per second of the stream (an audio codec's 20 ms frames).
 pub const PACKETS_PER_SECOND: u32 = 50;
 /// Payload bytes per packet.
@@ -343,53 +346,87 @@ fn grade(s: &Stats) -> Vec<Grade> {
     .collect()
 }
 
-/// Drives the TURN client until `want` or an error, within `timeout`.
-async fn drive(
+/// The TURN client on the driver until it tells `want`, fails, or `within` passes.
+async fn until(
     sock: &UdpSocket,
     client: &mut TurnClient,
-    timeout: Duration,
-    want: impl Fn(&TurnEvent) -> bool,
-) -> Result<TurnEvent, String> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut buf = vec![0u8; 2048];
-    loop {
-        while let Some(t) = client.poll_transmit() {
-            sock.send_to(&t.payload, t.destination)
-                .await
-                .map_err(|e| format!("send to the relay failed: {e}"))?;
-        }
-        while let Some(e) = client.poll_event() {
-            if want(&e) {
-                return Ok(e);
-            }
-            match e {
+    within: Duration,
+    want: fn(&TurnEvent) -> bool,
+) -> Result<TurnEvent, ProbeError> {
+    let mut m = UntilEvent {
+        client,
+        want,
+        got: None,
+    };
+    drive(sock, &mut m, Instant::now() + within).await;
+    m.got.unwrap_or_else(|| {
+        Err(ProbeError::Timeout {
+            what: "the relay".to_owned(),
+            within,
+        })
+    })
+}
+
+/// The TURN client until an event `want` accepts, or a failure.
+struct UntilEvent<'a> {
+    client: &'a mut TurnClient,
+    want: fn(&TurnEvent) -> bool,
+    got: Option<Result<TurnEvent, ProbeError>>,
+}
+
+impl UntilEvent<'_> {
+    fn collect(&mut self) {
+        while self.got.is_none() {
+            let Some(e) = self.client.poll_event() else {
+                return;
+            };
+            self.got = match e {
+                e if (self.want)(&e) => Some(Ok(e)),
                 TurnEvent::Failed {
                     request,
                     code,
                     reason,
-                } => return Err(format!("the relay refused {request}: {code} {reason}")),
+                } => Some(Err(ProbeError::Refused {
+                    request: request.to_string(),
+                    code,
+                    reason,
+                })),
                 TurnEvent::TimedOut { request } => {
-                    return Err(format!("the relay did not answer {request}"))
+                    Some(Err(ProbeError::Unanswered(request.to_string())))
                 }
-                _ => {}
-            }
+                _ => None,
+            };
         }
-        let wake = client
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std)
-            .map_or(deadline, |w| w.min(deadline));
-        tokio::select! {
-            r = sock.recv_from(&mut buf) => {
-                let (n, from) = r.map_err(|e| format!("receive failed: {e}"))?;
-                client.handle_input(Instant::now(), from, &buf[..n]);
-            }
-            _ = tokio::time::sleep_until(wake) => {
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(format!("no answer from the relay within {} s", timeout.as_secs()));
-                }
-                client.handle_timeout(Instant::now());
-            }
-        }
+    }
+}
+
+impl Machine for UntilEvent<'_> {
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.client
+            .poll_transmit()
+            .map(|t| (t.destination, t.payload))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.client.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.client.handle_timeout(now);
+        self.collect();
+    }
+
+    fn handle_input(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.client.handle_input(now, from, bytes);
+        self.collect();
+    }
+
+    fn handle_socket_error(&mut self, error: std::io::Error) {
+        self.got.get_or_insert(Err(ProbeError::Receive(error)));
+    }
+
+    fn is_done(&self) -> bool {
+        self.got.is_some()
     }
 }
 
@@ -402,110 +439,59 @@ pub async fn measure(
     range: PortRange,
     duration: Duration,
     watch: &mut dyn Watch,
-) -> Result<Quality, String> {
-    let sock = {
-        let mut bound = None;
-        for port in range.first()..=range.last() {
-            let local: SocketAddr = if relay.is_ipv6() {
-                ([0u16; 8], port).into()
-            } else {
-                ([0, 0, 0, 0], port).into()
-            };
-            if let Ok(s) = UdpSocket::bind(local).await {
-                bound = Some(s);
-                break;
-            }
-        }
-        bound.ok_or_else(|| format!("no free local UDP port in {range}"))?
-    };
+) -> Result<Quality, ProbeError> {
+    let sock = crate::relay::bind_in_range(range, relay.is_ipv6(), 0)
+        .await
+        .ok_or(ProbeError::NoFreePort(range))?;
     let mut client = TurnClient::new(relay, username, password, Transport::UDP_DEFAULT, 1);
     // Unpredictable ids (RFC 8489 section 6); the seed above is then unused.
     client.set_id_source(Box::new(crate::ids::transaction_id));
     client.allocate(Instant::now());
-    let relayed = match drive(&sock, &mut client, Duration::from_secs(6), |e| {
+    let allocated = until(&sock, &mut client, Duration::from_secs(6), |e| {
         matches!(e, TurnEvent::Allocated { .. })
-    })
-    .await?
-    {
-        TurnEvent::Allocated { relayed, .. } => relayed,
-        _ => unreachable!("drive returns the event asked for"),
+    });
+    let TurnEvent::Allocated { relayed, .. } = allocated.await? else {
+        unreachable!("until returns the event asked for")
     };
     client.create_permission(Instant::now(), relayed.ip());
-    drive(&sock, &mut client, Duration::from_secs(4), |e| {
+    until(&sock, &mut client, Duration::from_secs(4), |e| {
         matches!(e, TurnEvent::PermissionCreated(_))
     })
     .await?;
     client.channel_bind(Instant::now(), relayed);
-    drive(&sock, &mut client, Duration::from_secs(4), |e| {
+    until(&sock, &mut client, Duration::from_secs(4), |e| {
         matches!(e, TurnEvent::ChannelBound { .. })
     })
     .await?;
 
     let start = Instant::now();
-    let mut total = (duration.as_secs_f64() * f64::from(PACKETS_PER_SECOND)).round() as u32;
-    let mut windows = Windows::new(PACKETS_PER_SECOND);
-    let mut slots: Vec<Sent> = Vec::with_capacity(total as usize);
-    let mut ticker =
-        tokio::time::interval(Duration::from_millis(1000 / u64::from(PACKETS_PER_SECOND)));
-    // Never catch up with a burst: a stall sends fewer packets, never more than 50/s.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut buf = vec![0u8; 2048];
-    let mut arrivals = 0u32;
-    let mut last_progress = Instant::now();
-    let drain_until =
-        |sent_all: bool| sent_all.then(|| tokio::time::Instant::now() + Duration::from_secs(1));
-    let mut drain: Option<tokio::time::Instant> = None;
-    loop {
-        while let Some(t) = client.poll_transmit() {
-            let _ = sock.send_to(&t.payload, t.destination).await;
-        }
-        while let Some(e) = client.poll_event() {
-            if let TurnEvent::Data { data, .. } = e {
-                if data.len() >= 4 {
-                    let seq = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
-                    if let Some(s) = slots.get_mut(seq) {
-                        if s.back.is_none() {
-                            s.back = Some(start.elapsed());
-                            s.order = arrivals;
-                            arrivals += 1;
-                        }
-                    }
-                }
-            }
-        }
-        if last_progress.elapsed() >= Duration::from_secs(1) {
-            watch.progress((slots.len() as f64 / f64::from(total.max(1))).min(1.0));
-            last_progress = Instant::now();
-        }
-        windows.emit_ready(&slots, start.elapsed(), Duration::from_secs(1), watch);
-        if drain.is_none() && watch.stopped() {
-            // Ctrl-C: stop sending; what is in flight still counts.
-            total = slots.len() as u32;
-            drain = drain_until(true);
-        }
-        let turn_wake = client.poll_timeout().map(tokio::time::Instant::from_std);
-        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
-        tokio::select! {
-            _ = ticker.tick(), if (slots.len() as u32) < total => {
-                let mut payload = vec![0u8; PAYLOAD];
-                payload[..4].copy_from_slice(&(slots.len() as u32).to_be_bytes());
-                slots.push(Sent { at: start.elapsed(), back: None, order: u32::MAX });
-                client.send_to(relayed, &payload);
-                if slots.len() as u32 == total {
-                    drain = drain_until(true);
-                }
-            }
-            r = sock.recv_from(&mut buf) => {
-                if let Ok((n, from)) = r {
-                    client.handle_input(Instant::now(), from, &buf[..n]);
-                }
-            }
-            _ = tokio::time::sleep_until(turn_wake.unwrap_or(far)) => client.handle_timeout(Instant::now()),
-            _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
-        }
-    }
-    watch.progress(1.0);
-    windows.emit_rest(&slots, watch);
+    let total = (duration.as_secs_f64() * f64::from(PACKETS_PER_SECOND)).round() as u32;
+    let mut stream = RelayedStream {
+        client: &mut client,
+        relayed,
+        start,
+        clock: StreamClock::new(
+            start,
+            Duration::from_millis(1000 / u64::from(PACKETS_PER_SECOND)),
+        ),
+        total,
+        slots: Vec::with_capacity(total as usize),
+        arrivals: 0,
+        windows: Windows::new(PACKETS_PER_SECOND),
+        watch,
+        last_progress: start,
+        done: false,
+    };
+    // Bounded whatever happens: the stream, its drain, and a margin.
+    drive(
+        &sock,
+        &mut stream,
+        start + duration + Duration::from_secs(10),
+    )
+    .await;
+    let slots = std::mem::take(&mut stream.slots);
+    stream.watch.progress(1.0);
+    stream.windows.emit_rest(&slots, stream.watch);
     // Release the allocation; its answer is not waited for.
     client.refresh(Instant::now(), 0);
     while let Some(t) = client.poll_transmit() {
@@ -524,6 +510,106 @@ pub async fn measure(
         status,
         integrity_failures: client.integrity_failures(),
     })
+}
+
+/// The audio-like stream through the relay and back: 200-byte packets at
+/// [`PACKETS_PER_SECOND`] on the bound channel, each numbered, each echo matched to its
+/// number; after the last packet (or Ctrl-C) one second for the echoes in flight.
+struct RelayedStream<'a> {
+    client: &'a mut TurnClient,
+    relayed: SocketAddr,
+    start: Instant,
+    total: u32,
+    slots: Vec<Sent>,
+    arrivals: u32,
+    windows: Windows,
+    watch: &'a mut dyn Watch,
+    last_progress: Instant,
+    clock: StreamClock,
+    done: bool,
+}
+
+impl RelayedStream<'_> {
+    /// Echoes in, progress and windows out, Ctrl-C, the next packet when due.
+    fn step(&mut self, now: Instant) {
+        self.clock.last_step = now;
+        while let Some(e) = self.client.poll_event() {
+            let TurnEvent::Data { data, .. } = e else {
+                continue;
+            };
+            let Some(seq) = data.get(..4) else { continue };
+            let seq = u32::from_be_bytes([seq[0], seq[1], seq[2], seq[3]]) as usize;
+            if let Some(s) = self.slots.get_mut(seq) {
+                if s.back.is_none() {
+                    s.back = Some(now - self.start);
+                    s.order = self.arrivals;
+                    self.arrivals += 1;
+                }
+            }
+        }
+        if now - self.last_progress >= Duration::from_secs(1) {
+            let done = self.slots.len() as f64 / f64::from(self.total.max(1));
+            self.watch.progress(done.min(1.0));
+            self.last_progress = now;
+        }
+        self.windows.emit_ready(
+            &self.slots,
+            now - self.start,
+            Duration::from_secs(1),
+            self.watch,
+        );
+        if self.clock.drain.is_none() && self.watch.stopped() {
+            // Ctrl-C: stop sending; what is in flight still counts.
+            self.total = self.slots.len() as u32;
+            self.clock.drain = Some(now + Duration::from_secs(1));
+        }
+        if (self.slots.len() as u32) < self.total && self.clock.pace.take(now) {
+            let mut payload = vec![0u8; PAYLOAD];
+            payload[..4].copy_from_slice(&(self.slots.len() as u32).to_be_bytes());
+            self.slots.push(Sent {
+                at: now - self.start,
+                back: None,
+                order: u32::MAX,
+            });
+            self.client.send_to(self.relayed, &payload);
+            if self.slots.len() as u32 == self.total {
+                self.clock.drain = Some(now + Duration::from_secs(1));
+            }
+        }
+        if self.clock.drained(now) {
+            self.done = true;
+        }
+    }
+}
+
+impl Machine for RelayedStream<'_> {
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.client
+            .poll_transmit()
+            .map(|t| (t.destination, t.payload))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let sending = (self.slots.len() as u32) < self.total;
+        [self.client.poll_timeout(), self.clock.wake(sending)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.client.handle_timeout(now);
+        self.step(now);
+    }
+
+    fn handle_input(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.client.handle_input(now, from, bytes);
+        self.step(now);
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use crate::driver::{drive, Ended, Machine};
+use crate::error::ProbeError;
+
 /// What a relay said, when it said anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Answer {
@@ -172,62 +175,88 @@ pub async fn udp_probe(
         return probe;
     }
     probe.local_ip = sock.local_addr().ok().map(|a| a.ip());
-    let start = Instant::now();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let transport = Transport::Udp {
-        rto: Duration::from_millis(250),
-    };
-    let mut txs = [
-        StunTransaction::new(binding_request(), start, transport),
-        StunTransaction::new(ms_allocate_request(), start, transport),
-    ];
-    let mut buf = vec![0u8; 2048];
-    loop {
-        for tx in &mut txs {
-            while let Some(bytes) = tx.poll_transmit() {
-                if let Err(e) = sock.send(bytes).await {
-                    // ICMP unreachable arrives as an error on a connected socket.
-                    probe.error = Some(format!("refused: {e}"));
-                    probe.reach = Reach::Refused;
-                    return probe;
-                }
-            }
+    let mut m = FirstAnswer::new(dest, Instant::now());
+    let ended = drive(&sock, &mut m, Instant::now() + timeout).await;
+    match (ended, m.outcome) {
+        (_, Some(Ok(answer))) => {
+            probe.answer = Some(answer);
+            probe.reach = Reach::Answered;
         }
-        let wake = txs
-            .iter()
-            .filter_map(|t| t.poll_timeout())
-            .min()
-            .map(tokio::time::Instant::from_std);
-        let wake = wake.map_or(deadline, |w| w.min(deadline));
-        tokio::select! {
-            r = sock.recv(&mut buf) => match r {
-                Ok(n) => {
-                    for tx in &mut txs {
-                        if tx.handle_input(&buf[..n]) {
-                            if let Some(TransactionEvent::Response(bytes)) = tx.poll_event() {
-                                probe.answer = answer_of(&bytes, start.elapsed());
-                                probe.reach = Reach::Answered;
-                                return probe;
-                            }
-                        }
+        (_, Some(Err(e))) => {
+            probe.error = Some(format!("refused: {e}"));
+            probe.reach = Reach::Refused;
+        }
+        (Ended::Deadline | Ended::Done, None) => {
+            probe.error = Some(format!("no answer within {} ms", timeout.as_millis()));
+            probe.reach = Reach::Silent;
+        }
+    }
+    probe
+}
+
+/// A Binding and an MS-TURN Allocate to one relay port, each retransmitted (RTO 250 ms,
+/// doubling): done at the first answer to either, or at the first ICMP error.
+struct FirstAnswer {
+    dest: SocketAddr,
+    start: Instant,
+    txs: [StunTransaction; 2],
+    outcome: Option<Result<Answer, std::io::Error>>,
+}
+
+impl FirstAnswer {
+    fn new(dest: SocketAddr, start: Instant) -> Self {
+        let transport = Transport::Udp {
+            rto: Duration::from_millis(250),
+        };
+        FirstAnswer {
+            dest,
+            start,
+            txs: [
+                StunTransaction::new(binding_request(), start, transport),
+                StunTransaction::new(ms_allocate_request(), start, transport),
+            ],
+            outcome: None,
+        }
+    }
+}
+
+impl Machine for FirstAnswer {
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        let dest = self.dest;
+        self.txs
+            .iter_mut()
+            .find_map(|tx| tx.poll_transmit().map(|b| (dest, b.to_vec())))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.txs.iter().filter_map(|t| t.poll_timeout()).min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for tx in &mut self.txs {
+            tx.handle_timeout(now);
+        }
+    }
+
+    fn handle_input(&mut self, now: Instant, _from: SocketAddr, bytes: &[u8]) {
+        for tx in &mut self.txs {
+            if tx.handle_input(bytes) {
+                if let Some(TransactionEvent::Response(r)) = tx.poll_event() {
+                    if let Some(a) = answer_of(&r, now - self.start) {
+                        self.outcome = Some(Ok(a));
                     }
                 }
-                Err(e) => {
-                    probe.error = Some(format!("refused: {e}"));
-                    probe.reach = Reach::Refused;
-                    return probe;
-                }
-            },
-            _ = tokio::time::sleep_until(wake) => {
-                if tokio::time::Instant::now() >= deadline {
-                    probe.error = Some(format!("no answer within {} ms", timeout.as_millis()));
-                    probe.reach = Reach::Silent;
-                    return probe;
-                }
-                let now = Instant::now();
-                for tx in &mut txs { tx.handle_timeout(now); }
             }
         }
+    }
+
+    fn handle_socket_error(&mut self, error: std::io::Error) {
+        // ICMP unreachable, reported on the connected socket.
+        self.outcome.get_or_insert(Err(error));
+    }
+
+    fn is_done(&self) -> bool {
+        self.outcome.is_some()
     }
 }
 
@@ -275,17 +304,17 @@ fn preview(bytes: &[u8]) -> String {
         .collect()
 }
 
-async fn read_stun<S: AsyncRead + Unpin>(s: &mut S, start: Instant) -> Result<Answer, String> {
+async fn read_stun<S: AsyncRead + Unpin>(s: &mut S, start: Instant) -> Result<Answer, ProbeError> {
     let mut dec = TurnStreamDecoder::new();
     let mut buf = [0u8; 2048];
     let mut first = Vec::new();
     loop {
-        let n = s
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("read failed: {e}"))?;
+        let n = s.read(&mut buf).await.map_err(|source| ProbeError::Io {
+            doing: "read",
+            source,
+        })?;
         if n == 0 {
-            return Err(if first.is_empty() {
+            return Err(ProbeError::Protocol(if first.is_empty() {
                 "the connection closed without an answer".into()
             } else {
                 format!(
@@ -293,25 +322,27 @@ async fn read_stun<S: AsyncRead + Unpin>(s: &mut S, start: Instant) -> Result<An
                     dec.pending(),
                     preview(&first)
                 )
-            });
+            }));
         }
         if first.len() < 64 {
             first.extend_from_slice(&buf[..n.min(64 - first.len())]);
         }
         dec.push(&buf[..n]);
         if dec.pending() > 64 * 1024 {
-            return Err("more than 64 KiB without a whole message".into());
+            return Err(ProbeError::Protocol(
+                "more than 64 KiB without a whole message".into(),
+            ));
         }
         match dec.next_item() {
             Ok(Some(StreamItem::Stun(b))) => {
                 return answer_of(&b, start.elapsed())
-                    .ok_or_else(|| "an answer that is not STUN".into())
+                    .ok_or_else(|| ProbeError::Protocol("an answer that is not STUN".into()))
             }
             Ok(Some(StreamItem::ChannelData { .. })) => {
-                return Err("ChannelData before any answer".into())
+                return Err(ProbeError::Protocol("ChannelData before any answer".into()))
             }
             Ok(None) => {}
-            Err(e) => return Err(format!("not TURN: {e}")),
+            Err(e) => return Err(ProbeError::Protocol(format!("not TURN: {e}"))),
         }
     }
 }
@@ -320,15 +351,18 @@ async fn read_exact_timeout<S: AsyncRead + Unpin>(
     s: &mut S,
     buf: &mut Vec<u8>,
     want: usize,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     while buf.len() < want {
         let mut chunk = [0u8; 1024];
-        let n = s
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("read failed: {e}"))?;
+        let n = s.read(&mut chunk).await.map_err(|source| ProbeError::Io {
+            doing: "read",
+            source,
+        })?;
         if n == 0 {
-            return Err(format!("the connection closed after {} bytes", buf.len()));
+            return Err(ProbeError::Protocol(format!(
+                "the connection closed after {} bytes",
+                buf.len()
+            )));
         }
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -339,12 +373,15 @@ async fn read_exact_timeout<S: AsyncRead + Unpin>(
 /// ServerHello + ServerHelloDone. Returns the bytes read past the answer.
 pub(crate) async fn pseudo_tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ProbeError> {
     let mut random = [0u8; 32];
     random[..12].copy_from_slice(&txid());
     s.write_all(&ms::pseudo_tls_client_hello(random))
         .await
-        .map_err(|e| format!("send failed: {e}"))?;
+        .map_err(|source| ProbeError::Io {
+            doing: "send",
+            source,
+        })?;
     let mut got = Vec::new();
     read_exact_timeout(s, &mut got, 5).await?;
     let record = loop {
@@ -354,21 +391,23 @@ pub(crate) async fn pseudo_tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 let want = got.len() + 1;
                 read_exact_timeout(s, &mut got, want).await?;
                 if got.len() > 16 * 1024 {
-                    return Err("a pseudo-TLS answer over 16 KiB".into());
+                    return Err(ProbeError::Protocol(
+                        "a pseudo-TLS answer over 16 KiB".into(),
+                    ));
                 }
             }
             Err(e) => {
-                return Err(format!(
+                return Err(ProbeError::Protocol(format!(
                     "no pseudo-TLS answer (not a Microsoft relay?): {e}"
-                ))
+                )))
             }
         }
     };
     if !record.is_server_answer() {
-        return Err(format!(
+        return Err(ProbeError::Protocol(format!(
             "pseudo-TLS answered with handshake types {:?}, not ServerHello + ServerHelloDone",
             record.handshake_types
-        ));
+        )));
     }
     got.drain(..record.wire_len);
     Ok(got)
@@ -378,34 +417,40 @@ pub(crate) async fn pseudo_tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
 pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     framing: Framing,
-) -> Result<Answer, String> {
+) -> Result<Answer, ProbeError> {
     let start = Instant::now();
     match framing {
         Framing::Standard => {
             s.write_all(&allocate_request())
                 .await
-                .map_err(|e| format!("send failed: {e}"))?;
+                .map_err(|source| ProbeError::Io {
+                    doing: "send",
+                    source,
+                })?;
             read_stun(s, start).await
         }
         Framing::PseudoTls => {
             let mut got = pseudo_tls_handshake(s).await?;
             s.write_all(&ms::tcp_frame(FrameKind::Control, &ms_allocate_request()))
                 .await
-                .map_err(|e| format!("send failed: {e}"))?;
+                .map_err(|source| ProbeError::Io {
+                    doing: "send",
+                    source,
+                })?;
             loop {
                 match ms::TcpFrame::parse(&got) {
                     Ok(Some((frame, _))) => {
                         return answer_of(frame.payload, start.elapsed())
-                            .ok_or_else(|| "a frame that is not STUN".into())
+                            .ok_or_else(|| ProbeError::Protocol("a frame that is not STUN".into()))
                     }
                     Ok(None) => {
                         let want = got.len() + 1;
                         read_exact_timeout(s, &mut got, want).await?;
                         if got.len() > 70 * 1024 {
-                            return Err("a frame over 70 KiB".into());
+                            return Err(ProbeError::Protocol("a frame over 70 KiB".into()));
                         }
                     }
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(ProbeError::Protocol(e.to_string())),
                 }
             }
         }
@@ -466,7 +511,7 @@ pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) ->
         opened.set(true);
         turn_over_stream(&mut s, framing)
             .await
-            .map_err(|e| (Reach::Opened, e))
+            .map_err(|e| (Reach::Opened, e.to_string()))
     })
     .await
 }
@@ -492,7 +537,7 @@ pub async fn tcp_probe_via(
             opened.set(true);
             turn_over_stream(&mut s, framing)
                 .await
-                .map_err(|e| (Reach::Opened, e))
+                .map_err(|e| (Reach::Opened, e.to_string()))
         },
     )
     .await
@@ -546,4 +591,52 @@ pub async fn tcp_pair(
         a.expect("standard probe finished"),
         b.expect("pseudo-TLS probe finished"),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn success_for(request: &[u8]) -> Vec<u8> {
+        let id: [u8; 12] = request[8..20].try_into().unwrap_or_default();
+        MessageBuilder::new(method::BINDING, Class::Success, id).build()
+    }
+
+    #[test]
+    fn first_answer_sends_both_requests_and_takes_only_a_matching_answer() {
+        let dest: SocketAddr = "203.0.113.10:3478"
+            .parse()
+            .unwrap_or_else(|_| unreachable!());
+        let t0 = Instant::now();
+        let mut m = FirstAnswer::new(dest, t0);
+        let sent: Vec<_> = std::iter::from_fn(|| m.poll_transmit()).collect();
+        assert_eq!(sent.len(), 2, "a Binding and an Allocate");
+        assert!(sent.iter().all(|(to, _)| *to == dest));
+        // Garbage, and an answer to a request nobody sent: still waiting.
+        m.handle_input(t0, dest, b"\x01\x01junk");
+        m.handle_input(t0, dest, &success_for(&[7u8; 20]));
+        assert!(!m.is_done());
+        // Nothing answered by the first RTO: both are sent again.
+        m.handle_timeout(t0 + Duration::from_millis(250));
+        assert_eq!(std::iter::from_fn(|| m.poll_transmit()).count(), 2);
+        m.handle_input(
+            t0 + Duration::from_millis(300),
+            dest,
+            &success_for(&sent[0].1),
+        );
+        assert!(m.is_done());
+        let answer = m.outcome.and_then(Result::ok).map(|a| (a.class, a.rtt_ms));
+        assert_eq!(answer, Some(("success", 300)));
+    }
+
+    #[test]
+    fn first_answer_ends_at_an_icmp_error() {
+        let dest: SocketAddr = "203.0.113.10:3478"
+            .parse()
+            .unwrap_or_else(|_| unreachable!());
+        let mut m = FirstAnswer::new(dest, Instant::now());
+        m.handle_socket_error(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(m.is_done());
+        assert!(matches!(m.outcome, Some(Err(_))));
+    }
 }

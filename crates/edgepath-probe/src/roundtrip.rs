@@ -20,6 +20,8 @@ use edgepath_model::PortRange;
 use edgepath_wire::ms::{self, FrameKind};
 use edgepath_wire::stun::{method, Class, Message, MessageBuilder};
 
+use crate::driver::{drive, Machine, StreamClock};
+use crate::error::ProbeError;
 use crate::quality::{summarize, Method, Quality, Sent, Watch, Windows};
 use crate::relay::Framing;
 
@@ -202,45 +204,90 @@ pub async fn measure(
     range: PortRange,
     duration: Duration,
     watch: &mut dyn Watch,
-) -> Result<Quality, String> {
+) -> Result<Quality, ProbeError> {
     // The middle of the range: the relay probes and the NAT probe took its ends.
     let sock = crate::relay::bind_in_range(range, relay.is_ipv6(), range.len() as u16 / 2)
         .await
-        .ok_or_else(|| format!("no free local UDP port in {range}"))?;
+        .ok_or(ProbeError::NoFreePort(range))?;
     sock.connect(relay)
         .await
-        .map_err(|e| format!("cannot send to {relay}: {e}"))?;
-    let mut r = Requests::new(duration);
-    let mut ticker = Requests::ticker();
-    let mut buf = vec![0u8; 2048];
-    let far = tokio::time::Instant::now() + duration + Duration::from_secs(3600);
-    let mut drain: Option<tokio::time::Instant> = None;
-    loop {
-        if r.follow(watch) && drain.is_none() {
+        .map_err(|source| ProbeError::Send { to: relay, source })?;
+    let start = Instant::now();
+    let mut m = RoundTrips {
+        r: Requests::new(duration),
+        relay,
+        clock: StreamClock::new(start, Duration::from_millis(1000 / u64::from(RATE))),
+        next: None,
+        done: false,
+        watch,
+    };
+    // Bounded whatever happens: the requests, the longest grace, and a margin.
+    drive(
+        &sock,
+        &mut m,
+        start + duration + GRACE_MAX + Duration::from_secs(5),
+    )
+    .await;
+    Ok(m.r.finish(m.watch, Method::StunRoundTrip, relay, None))
+}
+
+/// Binding requests to the relay at [`RATE`] per second, each answer matched by its
+/// transaction id; after the last (or Ctrl-C) a grace for the answers in flight, cut
+/// short when every request has its answer. A refused send is a lost request.
+struct RoundTrips<'a> {
+    r: Requests,
+    relay: SocketAddr,
+    clock: StreamClock,
+    next: Option<Vec<u8>>,
+    done: bool,
+    watch: &'a mut dyn Watch,
+}
+
+impl RoundTrips<'_> {
+    fn step(&mut self, now: Instant) {
+        self.clock.last_step = now;
+        if self.r.follow(self.watch) && self.clock.drain.is_none() {
             // Ctrl-C: stop sending; what is in flight still counts.
-            drain = Some(tokio::time::Instant::now() + GRACE_MAX);
+            self.clock.drain = Some(now + GRACE_MAX);
         }
-        tokio::select! {
-            _ = ticker.tick(), if r.sending() => {
-                let req = r.next_request();
-                // A refused send (ICMP) is a lost request: the figures will say so.
-                let _ = sock.send(&req).await;
-                if !r.sending() {
-                    drain = Some(tokio::time::Instant::now() + r.grace());
-                }
+        if self.r.sending() && self.clock.pace.take(now) {
+            self.next = Some(self.r.next_request());
+            if !self.r.sending() {
+                self.clock.drain = Some(now + self.r.grace());
             }
-            got = sock.recv(&mut buf) => {
-                if let Ok(n) = got {
-                    r.answer(&buf[..n]);
-                }
-                if drain.is_some() && r.all_answered() {
-                    break; // every request answered: nothing more to wait for
-                }
-            }
-            _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
+        }
+        if self.clock.drained(now) {
+            self.done = true;
         }
     }
-    Ok(r.finish(watch, Method::StunRoundTrip, relay, None))
+}
+
+impl Machine for RoundTrips<'_> {
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.next.take().map(|b| (self.relay, b))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.clock.wake(self.r.sending())
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.step(now);
+    }
+
+    fn handle_input(&mut self, now: Instant, _from: SocketAddr, bytes: &[u8]) {
+        // The socket is connected to the relay: nothing else arrives.
+        self.r.answer(bytes);
+        if self.clock.drain.is_some() && self.r.all_answered() {
+            self.done = true; // every request answered: nothing more to wait for
+        } else {
+            self.step(now);
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
 }
 
 /// Quality over a TCP path (relay-tcp, relay-tcp-proxy): STUN Binding requests over one
@@ -254,7 +301,7 @@ pub async fn measure_tcp(
     framing: Framing,
     duration: Duration,
     watch: &mut dyn Watch,
-) -> Result<Quality, String> {
+) -> Result<Quality, ProbeError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let connect = async {
         match proxy {
@@ -265,15 +312,15 @@ pub async fn measure_tcp(
                 Duration::from_secs(5),
             )
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| ProbeError::Connect(e.to_string())),
             None => tokio::net::TcpStream::connect(dest)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|e| ProbeError::Connect(format!("TCP to {dest}: {e}"))),
         }
     };
     let mut stream = tokio::time::timeout(Duration::from_secs(6), connect)
         .await
-        .map_err(|_| format!("TCP to {dest} did not open within 6 s"))??;
+        .map_err(|_| ProbeError::Connect(format!("TCP to {dest} did not open within 6 s")))??;
     let pseudo = framing == Framing::PseudoTls;
     let mut pending = if pseudo {
         tokio::time::timeout(
@@ -281,7 +328,10 @@ pub async fn measure_tcp(
             crate::relay::pseudo_tls_handshake(&mut stream),
         )
         .await
-        .map_err(|_| "no pseudo-TLS answer within 5 s".to_owned())??
+        .map_err(|_| ProbeError::Timeout {
+            what: "the relay's pseudo-TLS handshake".to_owned(),
+            within: Duration::from_secs(5),
+        })??
     } else {
         Vec::new()
     };
@@ -335,12 +385,16 @@ pub async fn measure_tcp(
 /// The next whole message in what a TCP connection delivered (RFC framing: STUN back to
 /// back; MS-TURN: each in a 4-byte frame), taken off `pending`; `None` until one is
 /// whole. More than 70 KiB without one is an error: no relay sends that.
-fn next_message(pending: &mut Vec<u8>, pseudo: bool) -> Result<Option<Vec<u8>>, String> {
+fn next_message(pending: &mut Vec<u8>, pseudo: bool) -> Result<Option<Vec<u8>>, ProbeError> {
     let (msg, used) = if pseudo {
         match ms::TcpFrame::parse(pending) {
             Ok(Some((f, used))) => (f.payload.to_vec(), used),
             Ok(None) => (Vec::new(), 0),
-            Err(e) => return Err(format!("a bad MS-TURN frame from the relay: {e}")),
+            Err(e) => {
+                return Err(ProbeError::Protocol(format!(
+                    "a bad MS-TURN frame from the relay: {e}"
+                )))
+            }
         }
     } else if pending.len() >= 20 {
         let len = 20 + usize::from(u16::from_be_bytes([pending[2], pending[3]]));
@@ -354,7 +408,9 @@ fn next_message(pending: &mut Vec<u8>, pseudo: bool) -> Result<Option<Vec<u8>>, 
     };
     if used == 0 {
         if pending.len() > 70 * 1024 {
-            return Err("more than 70 KiB from the relay without a whole message".into());
+            return Err(ProbeError::Protocol(
+                "more than 70 KiB from the relay without a whole message".into(),
+            ));
         }
         return Ok(None);
     }

@@ -10,6 +10,7 @@ use edgepath_model::{Family, MediaPath, Modality, ServiceId, Status, Via};
 
 use crate::check::{CheckConfig, ModalityVerdict, Nat, Route, ServiceVerdict, TlsSummary};
 use crate::dns::Resolution;
+use crate::error::ProbeError;
 use crate::family::{self, FamilyReport};
 use crate::nat::{Mapping, NatMapping};
 use crate::quality::{Method, Quality};
@@ -230,7 +231,7 @@ pub(crate) fn modality_verdict(
     tcp: &[TcpProbe],
     relay_ip: Option<IpAddr>,
     dns: &[Resolution],
-    quality: Option<&Result<Quality, String>>,
+    quality: Option<&Result<Quality, ProbeError>>,
 ) -> ModalityVerdict {
     let mine: Vec<&UdpProbe> = udp
         .iter()

@@ -1,0 +1,166 @@
+//! The one driver of the probe's sans-IO UDP machines (as quinn drives quinn-proto): it
+//! owns the socket and the clock, the machines own every decision. A machine says what
+//! to send and when it next wants the clock; the driver sends, waits for a datagram or
+//! that moment, and hands over what happened. Relay probes, the NAT test, the TURN
+//! client's handshakes and both quality streams all run through [`drive`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+
+/// A protocol machine on one UDP socket, free of I/O and of the clock.
+pub(crate) trait Machine {
+    /// The next datagram to send, and where.
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)>;
+    /// When the machine next wants [`Machine::handle_timeout`]; `None`: only input
+    /// moves it.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The moment asked for (or later) has come.
+    fn handle_timeout(&mut self, now: Instant);
+    /// A datagram arrived from `from`.
+    fn handle_input(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]);
+    /// The socket reported an error on a send or a receive: on a connected socket, an
+    /// ICMP error from the network. Ignored unless the machine cares.
+    fn handle_socket_error(&mut self, _error: io::Error) {}
+    /// Finished: the driver returns.
+    fn is_done(&self) -> bool;
+}
+
+/// How a drive ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The machine said it was done.
+    Done,
+    /// The deadline came first.
+    Deadline,
+}
+
+/// Runs `machine` on `sock` until it is done or `deadline` passes.
+pub(crate) async fn drive(sock: &UdpSocket, machine: &mut dyn Machine, deadline: Instant) -> Ended {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    let mut buf = vec![0u8; 2048];
+    loop {
+        while let Some((to, bytes)) = machine.poll_transmit() {
+            if let Err(e) = sock.send_to(&bytes, to).await {
+                machine.handle_socket_error(e);
+            }
+        }
+        if machine.is_done() {
+            return Ended::Done;
+        }
+        let wake = machine
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .map_or(deadline, |w| w.min(deadline));
+        tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok((n, from)) => machine.handle_input(Instant::now(), from, &buf[..n]),
+                Err(e) => machine.handle_socket_error(e),
+            },
+            _ = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ended::Deadline;
+                }
+                machine.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+/// A stream's pacing: one send every `period` from `start`, missed slots skipped (a
+/// stall sends fewer packets, never a burst to catch up).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    next: Instant,
+    period: std::time::Duration,
+}
+
+impl Pace {
+    /// The first send is due at `start`.
+    pub(crate) fn new(start: Instant, period: std::time::Duration) -> Self {
+        Pace {
+            next: start,
+            period,
+        }
+    }
+
+    /// When the next send is due.
+    pub(crate) fn due(&self) -> Instant {
+        self.next
+    }
+
+    /// Whether a send is due at `now`; if so the next one is scheduled, on the next
+    /// slot after `now`.
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next += self.period;
+        if self.next <= now {
+            let behind = (now - self.next).as_nanos() / self.period.as_nanos().max(1) + 1;
+            self.next += self.period * behind as u32;
+        }
+        true
+    }
+}
+
+/// The timing both quality streams share: their pace, the end of the drain after the
+/// last send (or Ctrl-C), and when they last looked at the watcher.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamClock {
+    pub(crate) pace: Pace,
+    pub(crate) drain: Option<Instant>,
+    pub(crate) last_step: Instant,
+}
+
+impl StreamClock {
+    /// Sending every `period` from `start`.
+    pub(crate) fn new(start: Instant, period: std::time::Duration) -> Self {
+        StreamClock {
+            pace: Pace::new(start, period),
+            drain: None,
+            last_step: start,
+        }
+    }
+
+    /// The next moment the stream needs: its next send while `sending`, the drain's end,
+    /// and at most 200 ms after it last looked (progress, windows and Ctrl-C).
+    pub(crate) fn wake(&self, sending: bool) -> Option<Instant> {
+        [
+            sending.then(|| self.pace.due()),
+            self.drain,
+            Some(self.last_step + std::time::Duration::from_millis(200)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether the drain has ended at `now`.
+    pub(crate) fn drained(&self, now: Instant) -> bool {
+        self.drain.is_some_and(|d| now >= d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn pace_skips_missed_slots_instead_of_bursting() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut p = Pace::new(t0, ms(40));
+        assert!(p.take(t0));
+        assert!(!p.take(t0 + ms(39)));
+        assert!(p.take(t0 + ms(40)));
+        assert_eq!(p.due(), t0 + ms(80));
+        // A 130 ms stall: one send, and the next slot is the one after now.
+        assert!(p.take(t0 + ms(210)));
+        assert_eq!(p.due(), t0 + ms(240));
+        assert!(!p.take(t0 + ms(211)));
+    }
+}
