@@ -87,21 +87,25 @@ def _client(lab, args, timeout):
         return Failed()
 
 
-def stun_answers_from(lab, port, source_port, host=plan.RELAY):
+def stun_answers_from(lab, port, source_port, host=plan.RELAY, attempts=3):
     """A STUN Binding request (RFC 8489: 20 bytes, random transaction id) sent by socat
     from `source_port` to host:port: whether a Binding success answer with the same
-    transaction id came back within 2 s. turnutils_stunclient cannot choose its source
-    port; a firewall that lets UDP out only from a modality's range needs this."""
-    txid = secrets.token_bytes(12)
-    request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + txid
-    args = ["ip", "netns", "exec", lab.ns["client"], "socat", "-T2", "-t2", "STDIO",
-            f"UDP4:{host}:{port},sourceport={source_port},reuseaddr"]
-    try:
-        p = subprocess.run(args, input=request, capture_output=True, timeout=6)
-    except subprocess.TimeoutExpired:
-        return False
-    answer = p.stdout
-    return len(answer) >= 20 and answer[:2] == b"\x01\x01" and answer[8:20] == txid
+    transaction id came back. Up to three attempts, 1 s each (a real client retransmits
+    too: one lost datagram, a burst of loss, is not a closed path). turnutils_stunclient
+    cannot choose its source port; a firewall that lets UDP out only from a modality's
+    range needs this."""
+    for _ in range(attempts):
+        txid = secrets.token_bytes(12)
+        request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + txid
+        args = ["ip", "netns", "exec", lab.ns["client"], "socat", "-T1", "-t1", "STDIO",
+                f"UDP4:{host}:{port},sourceport={source_port},reuseaddr"]
+        try:
+            answer = subprocess.run(args, input=request, capture_output=True, timeout=5).stdout
+        except subprocess.TimeoutExpired:
+            continue
+        if len(answer) >= 20 and answer[:2] == b"\x01\x01" and answer[8:20] == txid:
+            return True
+    return False
 
 
 def quality_on(lab, port, audio_answered, notes):

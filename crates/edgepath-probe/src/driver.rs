@@ -69,8 +69,10 @@ pub(crate) async fn drive(sock: &UdpSocket, machine: &mut dyn Machine, deadline:
     }
 }
 
-/// A stream's pacing: one send every `period` from `start`, missed slots skipped (a
-/// stall sends fewer packets, never a burst to catch up).
+/// A stream's pacing: one send every `period` from `start`. A timer is never exact: a
+/// send up to [`Pace::SLACK`] late keeps the schedule (no drift); one later than that (a
+/// stall) restarts it one period after the send, so a stall never brings a burst to
+/// catch up, and two sends are never closer than a period minus the slack.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pace {
     next: Instant,
@@ -78,6 +80,9 @@ pub(crate) struct Pace {
 }
 
 impl Pace {
+    /// How late a send may be and still keep the schedule.
+    pub(crate) const SLACK: std::time::Duration = std::time::Duration::from_millis(5);
+
     /// The first send is due at `start`.
     pub(crate) fn new(start: Instant, period: std::time::Duration) -> Self {
         Pace {
@@ -91,17 +96,16 @@ impl Pace {
         self.next
     }
 
-    /// Whether a send is due at `now`; if so the next one is scheduled, on the next
-    /// slot after `now`.
+    /// Whether a send is due at `now`; if so the next one is scheduled.
     pub(crate) fn take(&mut self, now: Instant) -> bool {
         if now < self.next {
             return false;
         }
-        self.next += self.period;
-        if self.next <= now {
-            let behind = (now - self.next).as_nanos() / self.period.as_nanos().max(1) + 1;
-            self.next += self.period * behind as u32;
-        }
+        self.next = if now - self.next <= Self::SLACK {
+            self.next + self.period
+        } else {
+            now + self.period
+        };
         true
     }
 }
@@ -150,17 +154,18 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn pace_skips_missed_slots_instead_of_bursting() {
+    fn pace_keeps_its_schedule_and_never_bursts_after_a_stall() {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let mut p = Pace::new(t0, ms(40));
         assert!(p.take(t0));
         assert!(!p.take(t0 + ms(39)));
-        assert!(p.take(t0 + ms(40)));
+        // 3 ms late: still on the schedule.
+        assert!(p.take(t0 + ms(43)));
         assert_eq!(p.due(), t0 + ms(80));
-        // A 130 ms stall: one send, and the next slot is the one after now.
+        // A 130 ms stall: one send, the next a whole period after it.
         assert!(p.take(t0 + ms(210)));
-        assert_eq!(p.due(), t0 + ms(240));
-        assert!(!p.take(t0 + ms(211)));
+        assert!(!p.take(t0 + ms(249)));
+        assert_eq!(p.due(), t0 + ms(250));
     }
 }

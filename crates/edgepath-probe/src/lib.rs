@@ -11,6 +11,8 @@ pub mod dns;
 mod driver;
 pub mod error;
 pub mod family;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod nat;
 pub mod proxy;

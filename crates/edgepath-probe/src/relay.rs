@@ -196,7 +196,7 @@ pub async fn udp_probe(
 
 /// A Binding and an MS-TURN Allocate to one relay port, each retransmitted (RTO 250 ms,
 /// doubling): done at the first answer to either, or at the first ICMP error.
-struct FirstAnswer {
+pub(crate) struct FirstAnswer {
     dest: SocketAddr,
     start: Instant,
     txs: [StunTransaction; 2],
@@ -204,7 +204,7 @@ struct FirstAnswer {
 }
 
 impl FirstAnswer {
-    fn new(dest: SocketAddr, start: Instant) -> Self {
+    pub(crate) fn new(dest: SocketAddr, start: Instant) -> Self {
         let transport = Transport::Udp {
             rto: Duration::from_millis(250),
         };

@@ -57,7 +57,7 @@ pub(crate) fn rate_limited_after(slots: &[Sent]) -> Option<usize> {
 /// The bookkeeping both round-trip methods share: the requests sent (with their
 /// transaction ids), the answers matched to them, progress, the windows handed to the
 /// watcher, an early stop, and the report at the end.
-struct Requests {
+pub(crate) struct Requests {
     start: Instant,
     total: u32,
     slots: Vec<Sent>,
@@ -68,7 +68,7 @@ struct Requests {
 }
 
 impl Requests {
-    fn new(duration: Duration) -> Self {
+    pub(crate) fn new(duration: Duration) -> Self {
         let total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
         Requests {
             start: Instant::now(),
@@ -234,13 +234,13 @@ pub async fn measure(
 /// Binding requests to the relay at [`RATE`] per second, each answer matched by its
 /// transaction id; after the last (or Ctrl-C) a grace for the answers in flight, cut
 /// short when every request has its answer. A refused send is a lost request.
-struct RoundTrips<'a> {
-    r: Requests,
-    relay: SocketAddr,
-    clock: StreamClock,
-    next: Option<Vec<u8>>,
-    done: bool,
-    watch: &'a mut dyn Watch,
+pub(crate) struct RoundTrips<'a> {
+    pub(crate) r: Requests,
+    pub(crate) relay: SocketAddr,
+    pub(crate) clock: StreamClock,
+    pub(crate) next: Option<Vec<u8>>,
+    pub(crate) done: bool,
+    pub(crate) watch: &'a mut dyn Watch,
 }
 
 impl RoundTrips<'_> {
@@ -435,6 +435,56 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// The round-trip machine run by hand on a simulated clock (no socket): what it
+    /// sends goes to the relay only, at most [`RATE`] a second, never after the asked
+    /// duration; it ends after the grace when answers stop.
+    #[test]
+    fn round_trips_keep_the_pace_the_address_and_the_duration() {
+        let relay: SocketAddr = "203.0.113.10:3478".parse().unwrap();
+        let t0 = Instant::now();
+        let mut watch = crate::quality::Unwatched;
+        let mut m = RoundTrips {
+            r: Requests::new(Duration::from_secs(3)),
+            relay,
+            clock: StreamClock::new(t0, Duration::from_millis(1000 / u64::from(RATE))),
+            next: None,
+            done: false,
+            watch: &mut watch,
+        };
+        let mut sends: Vec<Instant> = Vec::new();
+        let mut now = t0;
+        for _ in 0..10_000 {
+            if m.is_done() {
+                break;
+            }
+            now = m.poll_timeout().unwrap().max(now);
+            m.handle_timeout(now);
+            while let Some((to, bytes)) = m.poll_transmit() {
+                assert_eq!(to, relay);
+                assert_eq!(Message::parse(&bytes).unwrap().class(), Class::Request);
+                sends.push(now);
+                // Every other request is answered at once.
+                if sends.len() % 2 == 0 {
+                    let id: [u8; 12] = bytes[8..20].try_into().unwrap();
+                    let answer = MessageBuilder::new(method::BINDING, Class::Success, id).build();
+                    m.handle_input(now, relay, &answer);
+                }
+            }
+        }
+        assert!(m.is_done());
+        assert_eq!(sends.len(), 75, "25 a second for 3 s");
+        assert!(sends.iter().all(|&t| t < t0 + Duration::from_secs(3)));
+        for second in sends.windows(26) {
+            assert!(
+                second[25] - second[0] >= Duration::from_secs(1),
+                "more than 25 in a second"
+            );
+        }
+        // Unanswered requests: it waits the longest grace after the last send, no more.
+        assert!(now - sends[74] <= GRACE_MAX);
+        assert_eq!(m.r.arrivals, 37);
     }
 
     #[test]
