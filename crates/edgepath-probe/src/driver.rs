@@ -110,23 +110,41 @@ impl Pace {
     }
 }
 
-/// The timing both quality streams share: their pace, the end of the drain after the
+/// The timing both quality streams share: their pace, the end of the asked duration
+/// (nothing is sent after it, whatever stalls delayed), the end of the drain after the
 /// last send (or Ctrl-C), and when they last looked at the watcher.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StreamClock {
     pub(crate) pace: Pace,
+    pub(crate) end: Instant,
     pub(crate) drain: Option<Instant>,
     pub(crate) last_step: Instant,
 }
 
 impl StreamClock {
-    /// Sending every `period` from `start`.
-    pub(crate) fn new(start: Instant, period: std::time::Duration) -> Self {
+    /// Sending every `period` from `start` for `duration`.
+    pub(crate) fn new(
+        start: Instant,
+        period: std::time::Duration,
+        duration: std::time::Duration,
+    ) -> Self {
         StreamClock {
             pace: Pace::new(start, period),
+            end: start + duration,
             drain: None,
             last_step: start,
         }
+    }
+
+    /// Whether a send is due at `now` (and within the duration); if so the next one is
+    /// scheduled.
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
+        now < self.end && self.pace.take(now)
+    }
+
+    /// Whether the asked duration is over at `now`.
+    pub(crate) fn over(&self, now: Instant) -> bool {
+        now >= self.end
     }
 
     /// The next moment the stream needs: its next send while `sending`, the drain's end,

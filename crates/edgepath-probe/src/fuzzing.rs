@@ -38,7 +38,11 @@ pub fn round_trips(data: &[u8]) {
     let mut m = RoundTrips {
         r: Requests::new(Duration::from_secs(secs)),
         relay,
-        clock: StreamClock::new(t0, Duration::from_millis(1000 / u64::from(RATE))),
+        clock: StreamClock::new(
+            t0,
+            Duration::from_millis(1000 / u64::from(RATE)),
+            Duration::from_secs(secs),
+        ),
         next: None,
         done: false,
         watch: &mut watch,
@@ -90,6 +94,10 @@ pub fn round_trips(data: &[u8]) {
     assert!(
         sent.len() as u64 <= secs * u64::from(RATE),
         "more requests than asked for"
+    );
+    assert!(
+        sent.iter().all(|s| s.0 < t0 + Duration::from_secs(secs)),
+        "a request after the asked duration"
     );
     let per = RATE as usize;
     for w in sent.windows(per + 1) {

@@ -473,6 +473,7 @@ pub async fn measure(
         clock: StreamClock::new(
             start,
             Duration::from_millis(1000 / u64::from(PACKETS_PER_SECOND)),
+            duration,
         ),
         total,
         slots: Vec::with_capacity(total as usize),
@@ -563,7 +564,12 @@ impl RelayedStream<'_> {
             self.total = self.slots.len() as u32;
             self.clock.drain = Some(now + Duration::from_secs(1));
         }
-        if (self.slots.len() as u32) < self.total && self.clock.pace.take(now) {
+        if (self.slots.len() as u32) < self.total && self.clock.over(now) {
+            // Stalls delayed the packets past the duration: no more are sent.
+            self.total = self.slots.len() as u32;
+            self.clock.drain.get_or_insert(now + Duration::from_secs(1));
+        }
+        if (self.slots.len() as u32) < self.total && self.clock.take(now) {
             let mut payload = vec![0u8; PAYLOAD];
             payload[..4].copy_from_slice(&(self.slots.len() as u32).to_be_bytes());
             self.slots.push(Sent {

@@ -216,7 +216,11 @@ pub async fn measure(
     let mut m = RoundTrips {
         r: Requests::new(duration),
         relay,
-        clock: StreamClock::new(start, Duration::from_millis(1000 / u64::from(RATE))),
+        clock: StreamClock::new(
+            start,
+            Duration::from_millis(1000 / u64::from(RATE)),
+            duration,
+        ),
         next: None,
         done: false,
         watch,
@@ -250,7 +254,12 @@ impl RoundTrips<'_> {
             // Ctrl-C: stop sending; what is in flight still counts.
             self.clock.drain = Some(now + GRACE_MAX);
         }
-        if self.r.sending() && self.clock.pace.take(now) {
+        if self.r.sending() && self.clock.over(now) {
+            // Stalls delayed the requests past the duration: no more are sent.
+            self.r.total = self.r.slots.len() as u32;
+            self.clock.drain.get_or_insert(now + self.r.grace());
+        }
+        if self.r.sending() && self.clock.take(now) {
             self.next = Some(self.r.next_request());
             if !self.r.sending() {
                 self.clock.drain = Some(now + self.r.grace());
@@ -448,7 +457,11 @@ mod tests {
         let mut m = RoundTrips {
             r: Requests::new(Duration::from_secs(3)),
             relay,
-            clock: StreamClock::new(t0, Duration::from_millis(1000 / u64::from(RATE))),
+            clock: StreamClock::new(
+                t0,
+                Duration::from_millis(1000 / u64::from(RATE)),
+                Duration::from_secs(3),
+            ),
             next: None,
             done: false,
             watch: &mut watch,
