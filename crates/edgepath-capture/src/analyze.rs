@@ -135,6 +135,9 @@ pub struct FlowState {
     pub packets: [u64; 2],
     /// IP bytes both ways.
     pub bytes: [u64; 2],
+    /// DSCP marks seen per direction: (value, packets), in order of first sight (at
+    /// most 64 values: DSCP is six bits; one in nearly every flow).
+    pub dscp: [Vec<(u8, u64)>; 2],
     /// Payload kinds seen.
     pub kinds: u16,
     /// The ClientHello, when the client spoke TLS.
@@ -282,6 +285,7 @@ impl Analyzer {
                     last_ns: now,
                     packets: [0; 2],
                     bytes: [0; 2],
+                    dscp: [Vec::new(), Vec::new()],
                     kinds: 0,
                     client_hello: None,
                     server_hello: None,
@@ -304,6 +308,10 @@ impl Analyzer {
         let d = usize::from(!from_client);
         f.packets[d] += 1;
         f.bytes[d] += seg.ip_len as u64;
+        match f.dscp[d].iter_mut().find(|(v, _)| *v == seg.dscp) {
+            Some((_, n)) => *n += 1,
+            None => f.dscp[d].push((seg.dscp, 1)),
+        }
         f.last_ns = f.last_ns.max(now);
         match seg.transport {
             Transport::Tcp => tcp_segment(f, seg, from_client),

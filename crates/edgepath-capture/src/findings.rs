@@ -3,11 +3,11 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use edgepath_model::{FlowService, MediaPath, MediaRanges, Severity};
+use edgepath_model::{Dscp, FlowService, MediaPath, MediaRanges, Modality, Severity};
 
 use crate::analyze::Endpoint;
 use crate::classify::Class;
-use crate::report::{Finding, FlowRef, FlowReport};
+use crate::report::{DscpCount, Finding, FlowRef, FlowReport};
 
 /// Issuers Microsoft's own certificates chain to; a Microsoft name shown with a
 /// certificate from anyone else is being intercepted.
@@ -27,6 +27,69 @@ pub struct Context {
     pub teams_clients: HashSet<IpAddr>,
     /// Teams clients that got answers from a relay over UDP.
     pub udp_relay_works: HashSet<IpAddr>,
+}
+
+/// QoS by source port, as the client sent it (the first direction): media from a
+/// modality's range should carry Microsoft's mark for it (audio EF 46, video AF41 34,
+/// sharing and file transfer AF21 18); other traffic should not carry a media mark.
+/// Marks the far end or the internet set or cleared are not the client's: the second
+/// direction is reported, never judged. Unmarked media is `info` (QoS is Microsoft's
+/// advice, not a requirement, and clients mark only where a policy says so); another
+/// mark is `warn` (a policy or a router is wrong).
+fn qos(
+    sent: &[DscpCount],
+    media: Option<Modality>,
+    client_port: u16,
+) -> Option<(Severity, &'static str, String)> {
+    let total: u64 = sent.iter().map(|c| c.packets).sum();
+    let count = |keep: &dyn Fn(Dscp) -> bool| {
+        sent.iter()
+            .filter(|c| keep(c.value))
+            .map(|c| c.packets)
+            .sum::<u64>()
+    };
+    let marks = || {
+        sent.iter()
+            .map(|c| format!("{} x{}", c.value, c.packets))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match media {
+        Some(m) => {
+            let want = m.default_dscp();
+            let off = total - count(&|d| d == want);
+            if off == 0 {
+                return None;
+            }
+            let (severity, kind, what) = if count(&|d| d.value() == 0) == off {
+                (Severity::Info, "qos-unmarked", "unmarked instead of")
+            } else {
+                (Severity::Warn, "qos-wrong-mark", "with another mark than")
+            };
+            Some((
+                severity,
+                kind,
+                format!(
+                    "{} media from source port {client_port}: {off} of {total} packets {what} Microsoft's {want} ({}): a QoS policy by source port marks it (edgepath rules --target windows), or a router rewrote it",
+                    m.id(),
+                    marks()
+                ),
+            ))
+        }
+        None => {
+            let marked = count(&|d| [Dscp::EF, Dscp::AF41, Dscp::AF21].contains(&d));
+            (marked > 0).then(|| {
+                (
+                    Severity::Info,
+                    "qos-media-mark-on-other-traffic",
+                    format!(
+                        "{marked} of {total} packets of traffic that is not Teams media carry a media mark ({}): it competes with media in the media queues",
+                        marks()
+                    ),
+                )
+            })
+        }
+    }
 }
 
 /// The findings about one flow; `client` and `server` are its endpoints (the report
@@ -76,6 +139,14 @@ pub fn for_flow(
                 ranges.media
             ),
         );
+    }
+    // A flow from a media range that is not Teams media (another app's peer-to-peer
+    // media) is judged neither way.
+    let teams_media = class.modality.filter(|_| media);
+    if media == teams_media.is_some() {
+        if let Some((severity, kind, message)) = qos(&flow.dscp[0], teams_media, client_port) {
+            add(severity, kind, message);
+        }
     }
     let udp_works = ctx.udp_relay_works.contains(&client);
     match class.path {
@@ -180,5 +251,52 @@ pub fn for_flow(
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(m: &[(u8, u64)]) -> Vec<DscpCount> {
+        m.iter()
+            .map(|&(v, packets)| DscpCount {
+                value: Dscp::new(v).unwrap(),
+                packets,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn qos_marks_are_judged_by_the_modality_of_the_source_range() {
+        use Modality::*;
+        let cases: &[(&[(u8, u64)], Option<Modality>, Option<&str>)] = &[
+            (&[(46, 50)], Some(Audio), None),
+            (&[(34, 50)], Some(Video), None),
+            (&[(18, 9)], Some(FileTransfer), None),
+            (&[(0, 50)], Some(Audio), Some("qos-unmarked")),
+            (&[(0, 3), (46, 47)], Some(Audio), Some("qos-unmarked")),
+            (&[(34, 50)], Some(Audio), Some("qos-wrong-mark")),
+            (&[(0, 2), (18, 48)], Some(Video), Some("qos-wrong-mark")),
+            (&[(0, 500)], None, None),
+            (
+                &[(46, 1), (0, 99)],
+                None,
+                Some("qos-media-mark-on-other-traffic"),
+            ),
+            (&[(24, 10)], None, None),
+            (&[], Some(Audio), None),
+        ];
+        for (sent, modality, want) in cases {
+            let got = qos(&marks(sent), *modality, 50000).map(|f| f.1);
+            assert_eq!(got, *want, "{sent:?} {modality:?}");
+        }
+        let (severity, _, message) = qos(&marks(&[(0, 3), (46, 47)]), Some(Audio), 50001).unwrap();
+        assert_eq!(severity, Severity::Info);
+        assert!(
+            message.contains("3 of 50 packets unmarked instead of"),
+            "{message}"
+        );
+        assert!(message.contains("46 (EF)"), "{message}");
     }
 }

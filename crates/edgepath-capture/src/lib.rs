@@ -20,14 +20,14 @@ pub mod tls;
 use std::io::Read;
 use std::net::SocketAddr;
 
-use edgepath_model::{Catalog, FlowService, MediaPath, MediaRanges};
+use edgepath_model::{Catalog, Dscp, FlowService, MediaPath, MediaRanges};
 
 pub use reader::{CaptureError, CaptureReader};
 pub use report::Report;
 
 use crate::analyze::{Analyzer, FlowState};
 use crate::classify::Classifier;
-use crate::report::{FlowReport, ProxyReport, Skipped, Stats, TlsReport};
+use crate::report::{DscpCount, FlowReport, ProxyReport, Skipped, Stats, TlsReport};
 
 /// Reads a whole capture and reports on it. A file cut short or broken off mid-way
 /// still gives the flows up to there, with a warning naming the byte offset; a file
@@ -93,6 +93,16 @@ fn flow_report(f: FlowState, class: &classify::Class, t0: u64) -> FlowReport {
         protocol: class.protocol,
         packets: f.packets,
         bytes: f.bytes,
+        dscp: f.dscp.map(|marks| {
+            let mut v: Vec<DscpCount> = marks
+                .into_iter()
+                .filter_map(|(value, packets)| {
+                    Dscp::new(value).map(|value| DscpCount { value, packets })
+                })
+                .collect();
+            v.sort_by_key(|c| c.value.value());
+            v
+        }),
         start_s: secs(f.first_ns.saturating_sub(t0)),
         duration_s: secs(f.last_ns.saturating_sub(f.first_ns)),
         tls,

@@ -58,6 +58,8 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// The IP packet's length on the wire (header included).
     pub ip_len: usize,
+    /// The DSCP mark (the IPv4 TOS or IPv6 traffic class without its two ECN bits).
+    pub dscp: u8,
 }
 
 /// Why a packet is not followed (counted, never an error).
@@ -149,7 +151,7 @@ fn ipv4(b: &[u8]) -> Result<Segment<'_>, Skip> {
     let body = b.get(ihl..end).ok_or(Skip::Malformed)?;
     let src = IpAddr::V4(Ipv4Addr::new(b[12], b[13], b[14], b[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(b[16], b[17], b[18], b[19]));
-    transport(b[9], src, dst, body, total)
+    transport(b[9], src, dst, body, total, b[1] >> 2)
 }
 
 fn ipv6(b: &[u8]) -> Result<Segment<'_>, Skip> {
@@ -190,6 +192,8 @@ fn ipv6(b: &[u8]) -> Result<Segment<'_>, Skip> {
         IpAddr::V6(Ipv6Addr::from(dst)),
         body,
         40 + payload_len,
+        // Traffic class: the low nibble of byte 0 and the high one of byte 1.
+        ((b[0] & 0x0F) << 2) | (b[1] >> 6),
     )
 }
 
@@ -199,6 +203,7 @@ fn transport(
     dst: IpAddr,
     b: &[u8],
     ip_len: usize,
+    dscp: u8,
 ) -> Result<Segment<'_>, Skip> {
     match proto {
         6 => {
@@ -224,6 +229,7 @@ fn transport(
                 }),
                 payload: &b[off..],
                 ip_len,
+                dscp,
             })
         }
         17 => {
@@ -245,8 +251,48 @@ fn transport(
                 tcp: None,
                 payload: &b[8..end],
                 ip_len,
+                dscp,
             })
         }
         _ => Err(Skip::OtherProtocol),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A raw IPv4 UDP packet with TOS `tos`.
+    fn v4(tos: u8) -> Vec<u8> {
+        let mut p = vec![
+            0x45, tos, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 168, 1, 10, 203, 0, 113, 10,
+        ];
+        p.extend_from_slice(&[0xC3, 0x50, 0x0D, 0x96, 0, 8, 0, 0]);
+        p
+    }
+
+    /// A raw IPv6 UDP packet with traffic class `tc`.
+    fn v6(tc: u8) -> Vec<u8> {
+        let mut p = vec![0x60 | (tc >> 4), tc << 4, 0, 0, 0, 8, 17, 64];
+        p.extend_from_slice(&[
+            0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ]);
+        p.extend_from_slice(&[
+            0x20, 0x01, 0x0d, 0xb8, 0, 0x01, 0x13, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ]);
+        p.extend_from_slice(&[0xC3, 0x50, 0x0D, 0x96, 0, 8, 0, 0]);
+        p
+    }
+
+    #[test]
+    fn dscp_is_read_from_both_families_without_the_ecn_bits() {
+        // (TOS / traffic class, DSCP): EF with ECT(0), AF41 with CE, AF21, none.
+        for (byte, dscp) in [(0xBA, 46), (0x8B, 34), (0x48, 18), (0x03, 0), (0x00, 0)] {
+            let (p4, p6) = (v4(byte), v6(byte));
+            let a = decode(101, &p4).unwrap();
+            assert_eq!((a.dscp, a.sport, a.dport), (dscp, 50000, 3478));
+            let b = decode(101, &p6).unwrap();
+            assert_eq!((b.dscp, b.sport, b.dport), (dscp, 50000, 3478), "{byte:#x}");
+        }
     }
 }

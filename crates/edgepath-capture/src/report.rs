@@ -57,6 +57,8 @@ pub struct FlowReport {
     pub packets: [u64; 2],
     /// IP bytes client-to-server, server-to-client.
     pub bytes: [u64; 2],
+    /// The DSCP marks seen client-to-server and server-to-client, with their packets.
+    pub dscp: [Vec<DscpCount>; 2],
     /// Seconds from the capture's first packet to the flow's first.
     pub start_s: f64,
     /// Seconds from the flow's first packet to its last.
@@ -73,6 +75,15 @@ pub struct FlowReport {
     pub rtcp_reports: Vec<crate::rtpstats::RtcpReport>,
     /// The CONNECT tunnel, for flows to a proxy.
     pub proxy: Option<ProxyReport>,
+}
+
+/// A DSCP mark and how many packets of one direction carried it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DscpCount {
+    /// The code point, 0 to 63.
+    pub value: edgepath_model::Dscp,
+    /// Packets with it.
+    pub packets: u64,
 }
 
 /// The two ends of a flow, to point a finding at.

@@ -202,3 +202,38 @@ fn sip_capture_sip_and_its_media() {
     // Not a Teams client: no Teams port-range findings for a SIP phone.
     assert!(r.findings.is_empty(), "{:?}", r.findings);
 }
+
+#[test]
+fn teams_media_was_sent_unmarked_and_is_told_so() {
+    // This Windows client had no QoS policy: every packet left with DSCP 0.
+    let r = analyze("teams.pcap");
+    let f = flow(&r, "192.168.1.6:50016", "52.114.250.141:3478");
+    assert!(
+        f.dscp[0].iter().all(|c| c.value.value() == 0),
+        "{:?}",
+        f.dscp
+    );
+    assert_eq!(
+        f.dscp[0].iter().map(|c| c.packets).sum::<u64>(),
+        f.packets[0],
+        "every packet counted once"
+    );
+    let unmarked: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|x| x.kind == "qos-unmarked")
+        .collect();
+    let media_flows = r
+        .flows
+        .iter()
+        .filter(|f| f.modality.is_some() && f.packets[0] > 0 && f.service == FlowService::AvEdge)
+        .count();
+    assert!(
+        unmarked.len() >= media_flows,
+        "{} < {media_flows}",
+        unmarked.len()
+    );
+    assert!(unmarked.iter().all(|x| x.severity == Severity::Info));
+    assert!(unmarked[0].message.contains("46 (EF)") || unmarked[0].message.contains("34 (AF41)"));
+    assert!(!r.findings.iter().any(|x| x.kind == "qos-wrong-mark"));
+}
