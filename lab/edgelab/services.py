@@ -245,6 +245,9 @@ def environment(lab):
 
         "EDGEPATH_LAB_SCENARIO": s.name,
         "EDGEPATH_LAB_PROFILE": s.profile,
+        # For tests that look at the router's side too (a capture on its WAN link).
+        "EDGEPATH_LAB_ROUTER_NS": lab.ns["router"],
+        "EDGEPATH_LAB_ROUTER_WAN": f"{lab.prefix}r1w",
     }
     if s.turn_credentials:
         env["EDGEPATH_TURN_USER"] = plan.TURN_USER

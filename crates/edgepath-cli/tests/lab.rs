@@ -184,6 +184,94 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         .any(|f| f["kind"] == "relay-no-answer" || f["kind"] == "media-through-proxy"));
 
     a_long_check_stops_on_ctrl_c_and_still_reports();
+    qos_marks_show_on_the_wan_side_only();
+}
+
+/// `generated-rules` loads `edgepath rules --target nftables`, which marks DSCP by media
+/// source range in postrouting: a capture on the router's WAN link shows the marks, one
+/// on the client's side does not, and the capture lens says so for each.
+fn qos_marks_show_on_the_wan_side_only() {
+    let dir = std::env::temp_dir().join(format!("edgepath-lab-qos-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (lan, wan) = (dir.join("lan.pcapng"), dir.join("wan.pcapng"));
+    let script = format!(
+        "dumpcap -q -i any -f udp -w {lan} 2>/dev/null & L=$!; \
+         ip netns exec $EDGEPATH_LAB_ROUTER_NS dumpcap -q -i $EDGEPATH_LAB_ROUTER_WAN -f udp -w {wan} 2>/dev/null & W=$!; \
+         sleep 1.5; {bin} check --duration 2 >/dev/null; sleep 0.5; kill $L $W; wait $L $W; chmod 644 {lan} {wan}",
+        bin = env!("CARGO_BIN_EXE_edgepath"),
+        lan = lan.display(),
+        wan = wan.display()
+    );
+    let out = Command::new(lab_dir().join("run"))
+        .args(["generated-rules", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        lan.exists() && wan.exists(),
+        "no captures: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let analyze = |pcap: &std::path::Path| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgepath"))
+            .args(["capture", pcap.to_str().unwrap(), "--json", "--endpoints"])
+            .arg(lab_dir().join("catalog.json"))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (lan, wan) = (analyze(&lan), analyze(&wan));
+    std::fs::remove_dir_all(&dir).unwrap();
+    // The relay flows of each side: (modality, DSCP values client-to-server).
+    let marks = |r: &Value| -> Vec<(String, Vec<u64>)> {
+        r["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["path"] == "relay-udp" && f["modality"].is_string())
+            .map(|f| {
+                let values = f["dscp"][0]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["value"].as_u64().unwrap())
+                    .collect();
+                (f["modality"].as_str().unwrap().to_owned(), values)
+            })
+            .collect()
+    };
+    let kinds = |r: &Value, kind: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == kind)
+            .count()
+    };
+    let (lan_marks, wan_marks) = (marks(&lan), marks(&wan));
+    assert!(
+        lan_marks.len() >= 4 && wan_marks.len() >= 4,
+        "{lan_marks:?} {wan_marks:?}"
+    );
+    assert!(lan_marks.iter().all(|(_, v)| v == &[0]), "{lan_marks:?}");
+    for (modality, values) in &wan_marks {
+        let want = match modality.as_str() {
+            "audio" => 46,
+            "video" => 34,
+            _ => 18,
+        };
+        assert_eq!(values, &[want], "{modality} on the WAN side: {wan_marks:?}");
+    }
+    assert!(
+        kinds(&lan, "qos-unmarked") >= lan_marks.len(),
+        "{}",
+        lan["findings"]
+    );
+    assert_eq!(
+        kinds(&wan, "qos-unmarked") + kinds(&wan, "qos-wrong-mark"),
+        0,
+        "{}",
+        wan["findings"]
+    );
 }
 
 /// A 60 s quality run without credentials, interrupted after 7 s: the report still
