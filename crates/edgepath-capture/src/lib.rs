@@ -125,11 +125,15 @@ fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<Str
         .iter()
         .map(|f| classifier.classify(f, a.names.get(&f.server.0).map_or(&[], Vec::as_slice)))
         .collect();
-    // Which clients are Teams clients (they talk to Microsoft's relays), and which of
-    // them got UDP to a relay working: their TCP relay flows are ICE candidates
-    // gathered in parallel, not a fallback.
+    // Which clients are Teams clients (they talk to Microsoft's relays, or their ICE
+    // checks carry Microsoft's attributes, relay or not), and which of them got UDP to a
+    // relay working: their TCP relay flows are ICE candidates gathered in parallel, not
+    // a fallback.
     let mut ctx = findings::Context::default();
     for (f, c) in a.flows.iter().zip(&classes) {
+        if f.stun.as_ref().is_some_and(|s| s.microsoft_ice > 0) {
+            ctx.teams_clients.insert(f.client.0);
+        }
         if c.service == FlowService::AvEdge {
             ctx.teams_clients.insert(f.client.0);
             if c.path == Some(MediaPath::RelayUdp) && f.packets[1] > 0 {

@@ -77,6 +77,10 @@ pub struct StunSummary {
     pub ice_checks: u64,
     /// ICE checks answered with a success.
     pub ice_successes: u64,
+    /// ICE checks the flow's client sent with Microsoft's own attributes
+    /// (IMPLEMENTATION-VERSION 0x8070, CANDIDATE-IDENTIFIER 0x8054): a Teams or Skype
+    /// for Business client, relay or not.
+    pub microsoft_ice: u64,
     /// Error codes seen in any error response.
     pub errors: Vec<u16>,
     /// The server's SOFTWARE, when given.
@@ -90,6 +94,10 @@ pub struct StunSummary {
     #[serde(skip)]
     answered: Vec<[u8; 12]>,
 }
+
+/// Microsoft's ICE attributes ([MS-ICE2]): only Microsoft's clients send them.
+const MS_IMPLEMENTATION_VERSION: u16 = 0x8070;
+const MS_CANDIDATE_IDENTIFIER: u16 = 0x8054;
 
 fn fmt(a: SocketAddr) -> String {
     a.to_string()
@@ -123,6 +131,7 @@ impl StunSummary {
         );
         let code = msg.error_code().map(|(c, _)| c);
         let mut ice = false;
+        let mut microsoft = false;
         for a in msg.decoded() {
             let typ = a.raw.typ;
             match (&a.value, typ) {
@@ -143,6 +152,7 @@ impl StunSummary {
                     | attr_type::ICE_CONTROLLED
                     | attr_type::ICE_CONTROLLING,
                 ) => ice = true,
+                (_, MS_IMPLEMENTATION_VERSION | MS_CANDIDATE_IDENTIFIER) => microsoft = true,
                 _ => {}
             }
         }
@@ -180,7 +190,12 @@ impl StunSummary {
                     });
                 }
             }
-            (method::BINDING, Class::Request) if ice => self.ice_checks += 1,
+            (method::BINDING, Class::Request) if ice => {
+                self.ice_checks += 1;
+                if microsoft && from_client {
+                    self.microsoft_ice += 1;
+                }
+            }
             (method::BINDING, Class::Success) if self.ice_checks > 0 => self.ice_successes += 1,
             _ => {}
         }

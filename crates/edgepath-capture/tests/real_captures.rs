@@ -237,3 +237,50 @@ fn teams_media_was_sent_unmarked_and_is_told_so() {
     assert!(unmarked[0].message.contains("46 (EF)") || unmarked[0].message.contains("34 (AF41)"));
     assert!(!r.findings.iter().any(|x| x.kind == "qos-wrong-mark"));
 }
+
+/// teams.pcap with only the packets to or from `peers` (classic little-endian pcap,
+/// Ethernet, IPv4 addresses at bytes 26-33 of the frame).
+fn teams_with_only(peers: &[[u8; 4]]) -> Vec<u8> {
+    let all = std::fs::read(capture("teams.pcap")).unwrap();
+    let mut out = all[..24].to_vec();
+    let mut at = 24;
+    while at + 16 <= all.len() {
+        let caplen = u32::from_le_bytes(all[at + 8..at + 12].try_into().unwrap()) as usize;
+        let frame = &all[at + 16..(at + 16 + caplen).min(all.len())];
+        let ipv4 = frame.len() >= 34 && frame[12..14] == [0x08, 0x00];
+        if ipv4
+            && peers
+                .iter()
+                .any(|p| frame[26..30] == p[..] || frame[30..34] == p[..])
+        {
+            out.extend_from_slice(&all[at..at + 16 + frame.len()]);
+        }
+        at += 16 + caplen;
+    }
+    out
+}
+
+#[test]
+fn a_teams_client_is_known_by_its_ice_checks_without_any_relay() {
+    // Only the peer-to-peer calls: no relay, no Microsoft name in the capture.
+    let pcap = teams_with_only(&[[192, 168, 0, 4], [93, 71, 110, 205]]);
+    let catalog = Catalog::build(snapshot::endpoint_data(), Profile::Current).unwrap();
+    let r = edgepath_capture::analyze(&pcap[..], &catalog, MediaRanges::default()).unwrap();
+    assert!(r.flows.iter().all(|f| f.service != FlowService::AvEdge));
+    let p2p = flow(&r, "192.168.1.6:50016", "93.71.110.205:16332");
+    assert_eq!(p2p.service, FlowService::P2pMedia);
+    let stun = p2p.stun.as_ref().unwrap();
+    assert!(
+        stun.microsoft_ice > 0,
+        "MS-ICE2 attributes on its checks: {stun:?}"
+    );
+    // Known as a Teams client, its media is held to Teams' ranges and marks.
+    assert!(
+        r.findings.iter().any(|x| x.kind == "qos-unmarked"
+            && x.flow
+                .as_ref()
+                .is_some_and(|f| f.server == "93.71.110.205:16332")),
+        "{:?}",
+        r.findings
+    );
+}
