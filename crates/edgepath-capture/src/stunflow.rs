@@ -78,8 +78,9 @@ pub struct StunSummary {
     /// ICE checks answered with a success.
     pub ice_successes: u64,
     /// ICE checks the flow's client sent with Microsoft's own attributes
-    /// (IMPLEMENTATION-VERSION 0x8070, CANDIDATE-IDENTIFIER 0x8054): a Teams or Skype
-    /// for Business client, relay or not.
+    /// (IMPLEMENTATION-VERSION 0x8070, CANDIDATE-IDENTIFIER 0x8054, or MS-TURN's
+    /// MS-VERSION 0x8008 / MS-SEQUENCE-NUMBER 0x8050): a Teams or Skype for Business
+    /// client, relay or not.
     pub microsoft_ice: u64,
     /// Error codes seen in any error response.
     pub errors: Vec<u16>,
@@ -95,9 +96,12 @@ pub struct StunSummary {
     answered: Vec<[u8; 12]>,
 }
 
-/// Microsoft's ICE attributes ([MS-ICE2]): only Microsoft's clients send them.
+/// Microsoft's ICE attributes ([MS-ICE2]) and MS-TURN's in a check (MS-VERSION,
+/// MS-SEQUENCE-NUMBER): only Microsoft's clients send them.
 const MS_IMPLEMENTATION_VERSION: u16 = 0x8070;
 const MS_CANDIDATE_IDENTIFIER: u16 = 0x8054;
+const MS_VERSION: u16 = 0x8008;
+const MS_SEQUENCE_NUMBER: u16 = 0x8050;
 
 fn fmt(a: SocketAddr) -> String {
     a.to_string()
@@ -152,7 +156,13 @@ impl StunSummary {
                     | attr_type::ICE_CONTROLLED
                     | attr_type::ICE_CONTROLLING,
                 ) => ice = true,
-                (_, MS_IMPLEMENTATION_VERSION | MS_CANDIDATE_IDENTIFIER) => microsoft = true,
+                (
+                    _,
+                    MS_IMPLEMENTATION_VERSION
+                    | MS_CANDIDATE_IDENTIFIER
+                    | MS_VERSION
+                    | MS_SEQUENCE_NUMBER,
+                ) => microsoft = true,
                 _ => {}
             }
         }
