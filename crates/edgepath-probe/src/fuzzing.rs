@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use edgepath_wire::stun::{method, Class, MessageBuilder};
 
-use crate::driver::{Machine, Pace, StreamClock};
+use crate::driver::{Machine, Pace};
 use crate::quality::Unwatched;
 use crate::relay::FirstAnswer;
-use crate::roundtrip::{Requests, RoundTrips, RATE};
+use crate::roundtrip::{RoundTrips, RATE};
 
 const RELAY: &str = "203.0.113.10:3478";
 
@@ -35,18 +35,7 @@ pub fn round_trips(data: &[u8]) {
     let secs = u64::from(data.first().copied().unwrap_or(0) % 4 + 1);
     let t0 = Instant::now();
     let mut watch = Unwatched;
-    let mut m = RoundTrips {
-        r: Requests::new(Duration::from_secs(secs)),
-        relay,
-        clock: StreamClock::new(
-            t0,
-            Duration::from_millis(1000 / u64::from(RATE)),
-            Duration::from_secs(secs),
-        ),
-        next: None,
-        done: false,
-        watch: &mut watch,
-    };
+    let mut m = RoundTrips::new(relay, t0, Duration::from_secs(secs), &mut watch);
     let mut now = t0;
     let mut sent: Vec<(Instant, [u8; 12])> = Vec::new();
     let drain = |m: &mut RoundTrips<'_>, now: Instant, sent: &mut Vec<(Instant, [u8; 12])>| {

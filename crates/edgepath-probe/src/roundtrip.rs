@@ -68,25 +68,29 @@ pub(crate) struct Requests {
 }
 
 impl Requests {
-    pub(crate) fn new(duration: Duration) -> Self {
+    /// Requests for `duration` from `start`; every method takes the caller's `now`, so
+    /// the machine on top stays free of the clock.
+    pub(crate) fn new(duration: Duration, start: Instant) -> Self {
         let total = (duration.as_secs_f64() * f64::from(RATE)).round().max(1.0) as u32;
         Requests {
-            start: Instant::now(),
+            start,
             total,
             slots: Vec::with_capacity(total as usize),
             ids: HashMap::with_capacity(total as usize),
             arrivals: 0,
             windows: Windows::new(RATE),
-            last_progress: Instant::now(),
+            last_progress: start,
         }
     }
 
-    /// A ticker at [`RATE`] that never catches up with a burst: a stall sends fewer
-    /// requests, never more than `RATE` per second.
-    fn ticker() -> tokio::time::Interval {
-        let mut t = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
-        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        t
+    /// The pacing and the end of the asked duration, shared with the UDP stream: a
+    /// stall never brings a burst, nothing is sent after the duration.
+    fn clock(&self, duration: Duration) -> StreamClock {
+        StreamClock::new(
+            self.start,
+            Duration::from_millis(1000 / u64::from(RATE)),
+            duration,
+        )
     }
 
     /// Whether more requests are due.
@@ -94,12 +98,12 @@ impl Requests {
         (self.slots.len() as u32) < self.total
     }
 
-    /// The next Binding request, recorded as sent now.
-    fn next_request(&mut self) -> Vec<u8> {
+    /// The next Binding request, recorded as sent at `now`.
+    fn next_request(&mut self, now: Instant) -> Vec<u8> {
         let id = crate::ids::transaction_id();
         self.ids.insert(id, self.slots.len());
         self.slots.push(Sent {
-            at: self.start.elapsed(),
+            at: now.saturating_duration_since(self.start),
             back: None,
             order: u32::MAX,
         });
@@ -108,7 +112,7 @@ impl Requests {
 
     /// Bytes that may answer a request: matched by transaction id, the first answer
     /// counts; anything else is ignored.
-    fn answer(&mut self, bytes: &[u8]) {
+    fn answer(&mut self, bytes: &[u8], now: Instant) {
         let Ok(m) = Message::parse(bytes) else { return };
         if !matches!(m.class(), Class::Success | Class::Error) {
             return;
@@ -118,7 +122,7 @@ impl Requests {
         };
         if let Some(s) = self.ids.get(&id).and_then(|&i| self.slots.get_mut(i)) {
             if s.back.is_none() {
-                s.back = Some(self.start.elapsed());
+                s.back = Some(now.saturating_duration_since(self.start));
                 s.order = self.arrivals;
                 self.arrivals += 1;
             }
@@ -144,13 +148,14 @@ impl Requests {
 
     /// Progress and finished windows for the watcher; true when it asks to stop, after
     /// which no more requests are sent.
-    fn follow(&mut self, watch: &mut dyn Watch) -> bool {
-        if self.last_progress.elapsed() >= Duration::from_secs(1) {
+    fn follow(&mut self, watch: &mut dyn Watch, now: Instant) -> bool {
+        if now.saturating_duration_since(self.last_progress) >= Duration::from_secs(1) {
             watch.progress((self.slots.len() as f64 / f64::from(self.total)).min(1.0));
-            self.last_progress = Instant::now();
+            self.last_progress = now;
         }
+        let since = now.saturating_duration_since(self.start);
         self.windows
-            .emit_ready(&self.slots, self.start.elapsed(), GRACE_MAX, watch);
+            .emit_ready(&self.slots, since, GRACE_MAX, watch);
         let stop = watch.stopped();
         if stop {
             self.total = self.slots.len() as u32;
@@ -213,18 +218,7 @@ pub async fn measure(
         .await
         .map_err(|source| ProbeError::Send { to: relay, source })?;
     let start = Instant::now();
-    let mut m = RoundTrips {
-        r: Requests::new(duration),
-        relay,
-        clock: StreamClock::new(
-            start,
-            Duration::from_millis(1000 / u64::from(RATE)),
-            duration,
-        ),
-        next: None,
-        done: false,
-        watch,
-    };
+    let mut m = RoundTrips::new(relay, start, duration, watch);
     // Bounded whatever happens: the requests, the longest grace, and a margin.
     drive(
         &sock,
@@ -247,10 +241,34 @@ pub(crate) struct RoundTrips<'a> {
     pub(crate) watch: &'a mut dyn Watch,
 }
 
-impl RoundTrips<'_> {
+impl<'a> RoundTrips<'a> {
+    /// Requests to `relay` for `duration` from `start`.
+    pub(crate) fn new(
+        relay: SocketAddr,
+        start: Instant,
+        duration: Duration,
+        watch: &'a mut dyn Watch,
+    ) -> Self {
+        let r = Requests::new(duration, start);
+        RoundTrips {
+            clock: r.clock(duration),
+            r,
+            relay,
+            next: None,
+            done: false,
+            watch,
+        }
+    }
+
+    /// The transport broke (a TCP connection closed): nothing more is sent or can come.
+    fn closed(&mut self) {
+        self.r.total = self.r.slots.len() as u32;
+        self.done = true;
+    }
+
     fn step(&mut self, now: Instant) {
         self.clock.last_step = now;
-        if self.r.follow(self.watch) && self.clock.drain.is_none() {
+        if self.r.follow(self.watch, now) && self.clock.drain.is_none() {
             // Ctrl-C: stop sending; what is in flight still counts.
             self.clock.drain = Some(now + GRACE_MAX);
         }
@@ -260,7 +278,7 @@ impl RoundTrips<'_> {
             self.clock.drain.get_or_insert(now + self.r.grace());
         }
         if self.r.sending() && self.clock.take(now) {
-            self.next = Some(self.r.next_request());
+            self.next = Some(self.r.next_request(now));
             if !self.r.sending() {
                 self.clock.drain = Some(now + self.r.grace());
             }
@@ -286,7 +304,7 @@ impl Machine for RoundTrips<'_> {
 
     fn handle_input(&mut self, now: Instant, _from: SocketAddr, bytes: &[u8]) {
         // The socket is connected to the relay: nothing else arrives.
-        self.r.answer(bytes);
+        self.r.answer(bytes, now);
         if self.clock.drain.is_some() && self.r.all_answered() {
             self.done = true; // every request answered: nothing more to wait for
         } else {
@@ -345,50 +363,58 @@ pub async fn measure_tcp(
         Vec::new()
     };
     let (mut rd, mut wr) = stream.into_split();
-    let mut r = Requests::new(duration);
-    let mut ticker = Requests::ticker();
+    // The same machine as over UDP (pace, duration, grace, Ctrl-C); this loop only
+    // frames its requests onto the connection and cuts the answers out of it.
+    let start = Instant::now();
+    let mut m = RoundTrips::new(dest, start, duration, watch);
+    let deadline =
+        tokio::time::Instant::from_std(start + duration + GRACE_MAX + Duration::from_secs(5));
     let mut buf = vec![0u8; 4096];
-    let far = tokio::time::Instant::now() + duration + Duration::from_secs(3600);
-    let mut drain: Option<tokio::time::Instant> = None;
     let mut closed = false;
-    loop {
-        if r.follow(watch) && drain.is_none() {
-            drain = Some(tokio::time::Instant::now() + GRACE_MAX);
+    while !m.is_done() {
+        while let Some((_, req)) = m.poll_transmit() {
+            let wire = if pseudo {
+                ms::tcp_frame(FrameKind::Control, &req)
+            } else {
+                req
+            };
+            if wr.write_all(&wire).await.is_err() {
+                closed = true;
+            }
         }
-        while let Some(msg) = next_message(&mut pending, pseudo)? {
-            r.answer(&msg);
-        }
-        if drain.is_some() && r.all_answered() {
+        if closed {
+            m.closed();
             break;
         }
+        let wake = m
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .map_or(deadline, |w| w.min(deadline));
         tokio::select! {
-            _ = ticker.tick(), if r.sending() && !closed => {
-                let req = r.next_request();
-                let wire = if pseudo { ms::tcp_frame(FrameKind::Control, &req) } else { req };
-                if wr.write_all(&wire).await.is_err() {
-                    closed = true;
+            got = rd.read(&mut buf) => match got {
+                Ok(0) | Err(_) => closed = true,
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    while let Some(msg) = next_message(&mut pending, pseudo)? {
+                        m.handle_input(Instant::now(), dest, &msg);
+                    }
                 }
-                if !r.sending() || closed {
-                    drain = Some(tokio::time::Instant::now() + GRACE_MAX);
-                }
-            }
-            got = rd.read(&mut buf), if !closed => match got {
-                Ok(0) | Err(_) => {
-                    closed = true;
-                    drain.get_or_insert(tokio::time::Instant::now());
-                }
-                Ok(n) => pending.extend_from_slice(&buf[..n]),
             },
-            _ = tokio::time::sleep_until(drain.unwrap_or(far)) => break,
+            _ = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                m.handle_timeout(Instant::now());
+            }
         }
     }
     let cut = closed.then(|| {
         format!(
             "the relay closed the connection after {} answers; the figures stop there",
-            r.arrivals
+            m.r.arrivals
         )
     });
-    Ok(r.finish(watch, Method::TcpRoundTrip, dest, cut))
+    Ok(m.r.finish(m.watch, Method::TcpRoundTrip, dest, cut))
 }
 
 /// The next whole message in what a TCP connection delivered (RFC framing: STUN back to
@@ -454,18 +480,7 @@ mod tests {
         let relay: SocketAddr = "203.0.113.10:3478".parse().unwrap();
         let t0 = Instant::now();
         let mut watch = crate::quality::Unwatched;
-        let mut m = RoundTrips {
-            r: Requests::new(Duration::from_secs(3)),
-            relay,
-            clock: StreamClock::new(
-                t0,
-                Duration::from_millis(1000 / u64::from(RATE)),
-                Duration::from_secs(3),
-            ),
-            next: None,
-            done: false,
-            watch: &mut watch,
-        };
+        let mut m = RoundTrips::new(relay, t0, Duration::from_secs(3), &mut watch);
         let mut sends: Vec<Instant> = Vec::new();
         let mut now = t0;
         for _ in 0..10_000 {
