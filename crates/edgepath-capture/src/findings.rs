@@ -270,7 +270,9 @@ mod tests {
     #[test]
     fn qos_marks_are_judged_by_the_modality_of_the_source_range() {
         use Modality::*;
-        let cases: &[(&[(u8, u64)], Option<Modality>, Option<&str>)] = &[
+        // (DSCP values seen with their packet counts, the source range's modality, finding)
+        type Case<'a> = (&'a [(u8, u64)], Option<Modality>, Option<&'a str>);
+        let cases: &[Case] = &[
             (&[(46, 50)], Some(Audio), None),
             (&[(34, 50)], Some(Video), None),
             (&[(18, 9)], Some(FileTransfer), None),
