@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Capture analysis benchmark (issue: `edgepath capture`, speed).
 
-  bench/capture/capture_bench.py generate OUT.pcap [--size-mb 400]
+  bench/capture/capture_bench.py generate OUT.pcap [--size-mb 400] [--sources teams.pcap]
       builds a large capture from the real captures in ../shared/captures (teams, sip,
       stun, rtp), copy after copy; every copy gets its own private IPv4 addresses
       (10.<copy>.<n>) and later timestamps, so every copy's flows are new flows.
@@ -81,9 +81,9 @@ def rewrite(frame, mapping, copy):
     return bytes(f)
 
 
-def generate(out, size_mb, repeat_flows=False):
+def generate(out, size_mb, repeat_flows=False, sources=SOURCES):
     frames = []
-    for name in SOURCES:
+    for name in sources:
         frames += read_frames(os.path.join(SHARED, name))
     # One timeline per copy: the sources back to back, each starting at 0.
     base = min(t for t, _ in frames)
@@ -177,6 +177,7 @@ def main():
     g.add_argument("out")
     g.add_argument("--size-mb", type=int, default=400)
     g.add_argument("--repeat-flows", action="store_true", help="every copy reuses the same addresses (to show memory does not grow with the file)")
+    g.add_argument("--sources", default=",".join(SOURCES), help="which shared captures to copy, comma-separated (teams.pcap alone gives the Teams-only capture)")
     m = sub.add_parser("memory")
     m.add_argument("--dir", default="/tmp")
     m.add_argument("--edgepath", default=os.path.join(REPO, "target", "release", "edgepath"))
@@ -186,7 +187,7 @@ def main():
     r.add_argument("--edgepath", default=os.path.join(REPO, "target", "release", "edgepath"))
     a = ap.parse_args()
     if a.cmd == "generate":
-        generate(a.out, a.size_mb, a.repeat_flows)
+        generate(a.out, a.size_mb, a.repeat_flows, a.sources.split(","))
     elif a.cmd == "memory":
         memory(a.dir, a.edgepath)
     else:

@@ -37,6 +37,47 @@ struct Key {
     transport: Transport,
 }
 
+impl Key {
+    /// The same key for both directions of a flow.
+    fn of(seg: &Segment<'_>) -> Key {
+        let a = (seg.src, seg.sport);
+        let b = (seg.dst, seg.dport);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        Key {
+            lo,
+            hi,
+            transport: seg.transport,
+        }
+    }
+}
+
+/// Which flows an analysis follows: all of them, or one of `count` disjoint shares,
+/// so that several threads can each read the whole capture and analyse their own
+/// flows, with nothing shared and nothing locked (see [`Analyzer::merge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This share, from 0.
+    pub index: u32,
+    /// How many shares there are.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Every flow.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    fn owns(self, key: &Key) -> bool {
+        if self.count <= 1 {
+            return true;
+        }
+        let mut h = crate::hash::FxHasher::default();
+        std::hash::Hash::hash(key, &mut h);
+        // The high bits: the flow table's buckets use the low ones, which would then
+        // be the same for every key of a shard.
+        ((std::hash::Hasher::finish(&h) >> 40) % u64::from(self.count)) as u32 == self.index
+    }
+}
+
 /// Payload kinds seen on a flow (bit set).
 pub mod kinds {
     /// STUN / TURN / MS-TURN.
@@ -121,6 +162,8 @@ impl TcpDir {
 /// What is known about one flow.
 #[derive(Debug)]
 pub struct FlowState {
+    /// The index of its first packet in the capture (from 0): the report's order.
+    pub first_packet: u64,
     /// The side that opened it.
     pub client: Endpoint,
     /// The side it was opened to.
@@ -194,6 +237,10 @@ pub struct Analyzer {
     /// Packets and bytes read, and packets not followed by reason.
     pub counters: Counters,
     ranges: MediaRanges,
+    certs: tls::CertCache,
+    shard: Shard,
+    /// Packets seen, this shard's or not.
+    seen: u64,
 }
 
 /// Ports whose side of a UDP flow is the server.
@@ -205,29 +252,96 @@ impl Analyzer {
     /// An empty analysis; `ranges` are the media source ranges (to tell the client of a
     /// media flow).
     pub fn new(ranges: MediaRanges) -> Self {
+        Self::sharded(ranges, Shard::ALL)
+    }
+
+    /// An analysis of one share of the flows; it must still be given every packet.
+    pub fn sharded(ranges: MediaRanges, shard: Shard) -> Self {
         Analyzer {
             table: FxMap::default(),
             flows: Vec::new(),
             names: FxMap::default(),
             counters: Counters::default(),
             ranges,
+            certs: tls::CertCache::default(),
+            shard,
+            seen: 0,
         }
     }
 
     /// Takes one packet.
     pub fn packet(&mut self, p: &Packet<'_>) {
+        let index = self.seen;
+        self.seen += 1;
         let c = &mut self.counters;
-        c.packets += 1;
-        c.bytes += p.data.len() as u64;
+        // Every shard sees every packet, so each knows the capture's span.
         c.first_ns.get_or_insert(p.ts_ns);
         c.last_ns = c.last_ns.max(p.ts_ns);
-        match packet::decode(p.link, p.data) {
-            Ok(seg) => self.segment(&seg, p.ts_ns),
-            Err(Skip::NotIp) => c.not_ip += 1,
-            Err(Skip::OtherProtocol) => c.other_protocol += 1,
-            Err(Skip::Fragment) => c.fragments += 1,
-            Err(Skip::Malformed) => c.malformed += 1,
+        let seg = match packet::decode(p.link, p.data) {
+            Ok(seg) => seg,
+            Err(skip) => {
+                // Packets of no flow are counted by the first shard.
+                if self.shard.index == 0 {
+                    c.packets += 1;
+                    c.bytes += p.data.len() as u64;
+                    match skip {
+                        Skip::NotIp => c.not_ip += 1,
+                        Skip::OtherProtocol => c.other_protocol += 1,
+                        Skip::Fragment => c.fragments += 1,
+                        Skip::Malformed => c.malformed += 1,
+                    }
+                }
+                return;
+            }
+        };
+        let key = Key::of(&seg);
+        if !self.shard.owns(&key) {
+            // Every shard learns every name, so each classifies alike.
+            self.learn_names(&seg);
+            return;
         }
+        c.packets += 1;
+        c.bytes += p.data.len() as u64;
+        self.segment(&seg, key, p.ts_ns, index);
+    }
+
+    /// The names a DNS answer gives addresses.
+    fn learn_names(&mut self, seg: &Segment<'_>) {
+        if seg.transport != Transport::Udp
+            || !(seg.sport == 53 || seg.dport == 53)
+            || self.names.len() >= MAX_NAMES
+        {
+            return;
+        }
+        if let Some((name, addrs)) = crate::dns::answers(seg.payload) {
+            for addr in addrs {
+                let known = self.names.entry(addr).or_default();
+                if known.len() < 4 && !known.contains(&name) {
+                    known.push(name.clone());
+                }
+            }
+        }
+    }
+
+    /// One analysis from the shards that read the same capture: their flows in the
+    /// order of first packet, their counts added. It takes no more packets.
+    pub fn merge(shards: Vec<Analyzer>) -> Option<Analyzer> {
+        let mut shards = shards.into_iter();
+        let mut all = shards.next()?;
+        for s in shards {
+            all.flows.extend(s.flows);
+            let (c, o) = (&mut all.counters, s.counters);
+            c.packets += o.packets;
+            c.bytes += o.bytes;
+            c.not_ip += o.not_ip;
+            c.other_protocol += o.other_protocol;
+            c.fragments += o.fragments;
+            c.malformed += o.malformed;
+        }
+        all.flows.sort_by_key(|f| f.first_packet);
+        all.table.clear();
+        all.shard = Shard::ALL;
+        Some(all)
     }
 
     fn orientation(&self, seg: &Segment<'_>) -> bool {
@@ -255,22 +369,9 @@ impl Analyzer {
         }
     }
 
-    fn segment(&mut self, seg: &Segment<'_>, now: u64) {
+    fn segment(&mut self, seg: &Segment<'_>, key: Key, now: u64, index: u64) {
         let a = (seg.src, seg.sport);
         let b = (seg.dst, seg.dport);
-        let key = if a <= b {
-            Key {
-                lo: a,
-                hi: b,
-                transport: seg.transport,
-            }
-        } else {
-            Key {
-                lo: b,
-                hi: a,
-                transport: seg.transport,
-            }
-        };
         let idx = match self.table.get(&key) {
             Some(&i) => i as usize,
             None => {
@@ -278,6 +379,7 @@ impl Analyzer {
                 let (client, server) = if sender_is_client { (a, b) } else { (b, a) };
                 let i = self.flows.len();
                 self.flows.push(FlowState {
+                    first_packet: index,
                     client,
                     server,
                     transport: seg.transport,
@@ -314,20 +416,11 @@ impl Analyzer {
         }
         f.last_ns = f.last_ns.max(now);
         match seg.transport {
-            Transport::Tcp => tcp_segment(f, seg, from_client),
+            Transport::Tcp => tcp_segment(f, seg, from_client, &mut self.certs),
             Transport::Udp => {
                 if seg.sport == 53 || seg.dport == 53 {
                     f.kinds |= kinds::DNS;
-                    if !from_client && self.names.len() < MAX_NAMES {
-                        if let Some((name, addrs)) = crate::dns::answers(seg.payload) {
-                            for addr in addrs {
-                                let known = self.names.entry(addr).or_default();
-                                if known.len() < 4 && !known.contains(&name) {
-                                    known.push(name.clone());
-                                }
-                            }
-                        }
-                    }
+                    self.learn_names(seg);
                 } else {
                     let media_ports = seg.sport >= 1024 && seg.dport >= 1024;
                     udp_payload(f, seg.payload, from_client, now, media_ports);
@@ -465,7 +558,12 @@ fn media(f: &mut FlowState, bytes: &[u8], from_client: bool, now: u64) {
     }
 }
 
-fn tcp_segment(f: &mut FlowState, seg: &Segment<'_>, from_client: bool) {
+fn tcp_segment(
+    f: &mut FlowState,
+    seg: &Segment<'_>,
+    from_client: bool,
+    certs: &mut tls::CertCache,
+) {
     let Some(dirs) = f.tcp.as_mut() else { return };
     let Some(t) = seg.tcp else { return };
     let dir = &mut dirs[usize::from(!from_client)];
@@ -479,7 +577,7 @@ fn tcp_segment(f: &mut FlowState, seg: &Segment<'_>, from_client: bool) {
     let done = if from_client {
         client_bytes(f)
     } else {
-        server_bytes(f)
+        server_bytes(f, certs)
     };
     if let Some(dirs) = f.tcp.as_mut() {
         let dir = &mut dirs[usize::from(!from_client)];
@@ -548,7 +646,7 @@ fn client_bytes(f: &mut FlowState) -> bool {
 }
 
 /// Looks at what the server sent so far; returns whether this direction is finished.
-fn server_bytes(f: &mut FlowState) -> bool {
+fn server_bytes(f: &mut FlowState, certs: &mut tls::CertCache) -> bool {
     let Some(dirs) = f.tcp.as_mut() else {
         return true;
     };
@@ -571,7 +669,7 @@ fn server_bytes(f: &mut FlowState) -> bool {
                 return true;
             }
         }
-        return match tls::server_hello(data) {
+        return match tls::server_hello(data, certs) {
             Parse::NeedMore => false,
             Parse::Done(h) => {
                 f.server_hello = Some(h);

@@ -6,7 +6,7 @@
 //! be, ends the stream with [`CaptureError::Truncated`] / [`CaptureError::Malformed`]
 //! carrying the byte offset; the caller keeps what it has read so far.
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 
 /// The largest record edgepath accepts (pcapng allows more, no real link does).
 const MAX_RECORD: usize = 1 << 20;
@@ -89,9 +89,8 @@ enum Format {
 
 /// Reads packets from a pcap or pcapng stream.
 pub struct CaptureReader<R: Read> {
-    src: BufReader<R>,
+    src: Chunks<R>,
     format: Format,
-    buf: Vec<u8>,
     offset: u64,
 }
 
@@ -113,31 +112,77 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
     }
 }
 
-/// Reads exactly `n` bytes into `buf` (replacing it); `Ok(false)` at a clean end of
-/// file before the first byte, `Truncated` in the middle. `read_to_end` through `take`
-/// fills the buffer without zeroing it first, which matters at a million packets.
-fn fill(
-    src: &mut impl Read,
-    buf: &mut Vec<u8>,
-    n: usize,
-    offset: u64,
-    what: &str,
-) -> Result<bool, CaptureError> {
-    buf.clear();
-    if n == 0 {
-        return Ok(true);
+/// The bytes read from the source, handed out record by record without a second copy:
+/// a record is a range of the chunk it was read into (the kernel's copy is the only
+/// one; before, every record was moved again out of a `BufReader`).
+struct Chunks<R> {
+    src: R,
+    buf: Vec<u8>,
+    /// The first byte not handed out yet.
+    start: usize,
+    /// The end of what was read.
+    end: usize,
+    /// The record handed out last.
+    cur: std::ops::Range<usize>,
+    eof: bool,
+}
+
+/// Bytes read from the source at a time (the buffer grows once for a larger record).
+const CHUNK: usize = 4 << 20;
+
+impl<R: Read> Chunks<R> {
+    fn new(src: R) -> Self {
+        Chunks {
+            src,
+            buf: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+            cur: 0..0,
+            eof: false,
+        }
     }
-    let got = src.by_ref().take(n as u64).read_to_end(buf)?;
-    if got == 0 {
-        return Ok(false);
+
+    /// Makes the next `n` bytes the current record; `Ok(false)` at a clean end of
+    /// file before its first byte, `Truncated` (naming `offset` and `what`) in the
+    /// middle.
+    fn take(&mut self, n: usize, offset: u64, what: &str) -> Result<bool, CaptureError> {
+        while self.end - self.start < n && !self.eof {
+            if self.buf.len() - self.start < n {
+                // Not enough room after the record's start: move the unread tail to
+                // the front (less than one record), growing for a record this large.
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if self.buf.len() < n {
+                    self.buf.resize(n.next_power_of_two(), 0);
+                }
+            }
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(got) => self.end += got,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let have = self.end - self.start;
+        if n > 0 && have == 0 {
+            return Ok(false);
+        }
+        if have < n {
+            return Err(CaptureError::Truncated {
+                offset,
+                what: format!("{what}: {have} of {n} bytes"),
+            });
+        }
+        self.cur = self.start..self.start + n;
+        self.start += n;
+        Ok(true)
     }
-    if got < n {
-        return Err(CaptureError::Truncated {
-            offset,
-            what: format!("{what}: {got} of {n} bytes"),
-        });
+
+    /// The current record.
+    fn rec(&self) -> &[u8] {
+        &self.buf[self.cur.clone()]
     }
-    Ok(true)
 }
 
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
@@ -146,12 +191,12 @@ const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 impl<R: Read> CaptureReader<R> {
     /// Reads the file header and detects the format.
     pub fn new(src: R) -> Result<Self, CaptureError> {
-        let mut src = BufReader::with_capacity(1 << 20, src);
-        let mut buf = Vec::with_capacity(65_536);
-        if !fill(&mut src, &mut buf, 4, 0, "file header")? {
+        let mut src = Chunks::new(src);
+        if !src.take(4, 0, "file header")? {
             return Err(CaptureError::Empty);
         }
-        let magic = [buf[0], buf[1], buf[2], buf[3]];
+        let b = src.rec();
+        let magic = [b[0], b[1], b[2], b[3]];
         let pcap = match magic {
             [0xD4, 0xC3, 0xB2, 0xA1] => Some((false, false)),
             [0xA1, 0xB2, 0xC3, 0xD4] => Some((true, false)),
@@ -160,17 +205,16 @@ impl<R: Read> CaptureReader<R> {
             _ => None,
         };
         if let Some((big, nanos)) = pcap {
-            if !fill(&mut src, &mut buf, 20, 4, "pcap file header")? {
+            if !src.take(20, 4, "pcap file header")? {
                 return Err(CaptureError::Truncated {
                     offset: 0,
                     what: "pcap file header: 4 of 24 bytes".into(),
                 });
             }
-            let link = (u32_at(&buf, 16, big) & 0xFFFF) as u16;
+            let link = (u32_at(src.rec(), 16, big) & 0xFFFF) as u16;
             return Ok(CaptureReader {
                 src,
                 format: Format::Pcap { big, nanos, link },
-                buf,
                 offset: 24,
             });
         }
@@ -181,16 +225,16 @@ impl<R: Read> CaptureReader<R> {
                     big: false,
                     ifaces: Vec::new(),
                 },
-                buf,
                 offset: 0,
             };
-            if !fill(&mut r.src, &mut r.buf, 4, 4, "section header")? {
+            if !r.src.take(4, 4, "section header")? {
                 return Err(CaptureError::Truncated {
                     offset: 0,
                     what: "section header".into(),
                 });
             }
-            let len = [r.buf[0], r.buf[1], r.buf[2], r.buf[3]];
+            let b = r.src.rec();
+            let len = [b[0], b[1], b[2], b[3]];
             r.section_header(0, len)?;
             return Ok(r);
         }
@@ -218,26 +262,21 @@ impl<R: Read> CaptureReader<R> {
         link: LinkType,
     ) -> Result<Option<Packet<'_>>, CaptureError> {
         let start = self.offset;
-        if !fill(
-            &mut self.src,
-            &mut self.buf,
-            16,
-            start,
-            "pcap record header",
-        )? {
+        if !self.src.take(16, start, "pcap record header")? {
             return Ok(None);
         }
-        let secs = u64::from(u32_at(&self.buf, 0, big));
-        let frac = u64::from(u32_at(&self.buf, 4, big));
-        let caplen = u32_at(&self.buf, 8, big) as usize;
-        let orig_len = u32_at(&self.buf, 12, big);
+        let h = self.src.rec();
+        let secs = u64::from(u32_at(h, 0, big));
+        let frac = u64::from(u32_at(h, 4, big));
+        let caplen = u32_at(h, 8, big) as usize;
+        let orig_len = u32_at(h, 12, big);
         if caplen > MAX_RECORD {
             return Err(CaptureError::Malformed {
                 offset: start,
                 what: format!("record length {caplen} is more than any link carries"),
             });
         }
-        if !fill(&mut self.src, &mut self.buf, caplen, start, "packet data")? && caplen > 0 {
+        if !self.src.take(caplen, start, "packet data")? {
             return Err(CaptureError::Truncated {
                 offset: start,
                 what: format!("packet data: 0 of {caplen} bytes"),
@@ -248,7 +287,7 @@ impl<R: Read> CaptureReader<R> {
         Ok(Some(Packet {
             ts_ns,
             link,
-            data: &self.buf,
+            data: self.src.rec(),
             orig_len,
         }))
     }
@@ -261,10 +300,11 @@ impl<R: Read> CaptureReader<R> {
             offset: start,
             what: "section header".into(),
         };
-        if !fill(&mut self.src, &mut self.buf, 4, start + 8, "section header")? {
+        if !self.src.take(4, start + 8, "section header")? {
             return Err(cut());
         }
-        let magic = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        let b = self.src.rec();
+        let magic = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         let big = magic != BYTE_ORDER_MAGIC;
         if big && magic.swap_bytes() != BYTE_ORDER_MAGIC {
             return Err(CaptureError::Malformed {
@@ -283,13 +323,7 @@ impl<R: Read> CaptureReader<R> {
                 what: format!("section header block length {total}"),
             });
         }
-        if !fill(
-            &mut self.src,
-            &mut self.buf,
-            total - 12,
-            start + 12,
-            "section header",
-        )? {
+        if !self.src.take(total - 12, start + 12, "section header")? {
             return Err(cut());
         }
         self.offset = start + total as u64;
@@ -303,33 +337,28 @@ impl<R: Read> CaptureReader<R> {
     fn next_pcapng(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         loop {
             let start = self.offset;
-            if !fill(&mut self.src, &mut self.buf, 8, start, "block header")? {
+            if !self.src.take(8, start, "block header")? {
                 return Ok(None);
             }
-            let raw_type = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+            let b = self.src.rec();
+            let raw_type = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             if raw_type == PCAPNG_SHB {
-                let len = [self.buf[4], self.buf[5], self.buf[6], self.buf[7]];
+                let len = [b[4], b[5], b[6], b[7]];
                 self.section_header(start, len)?;
                 continue;
             }
             let Format::Pcapng { big, .. } = self.format else {
                 return Ok(None);
             };
-            let btype = u32_at(&self.buf, 0, big);
-            let total = u32_at(&self.buf, 4, big) as usize;
+            let btype = u32_at(b, 0, big);
+            let total = u32_at(b, 4, big) as usize;
             if !(12..=MAX_RECORD).contains(&total) || total % 4 != 0 {
                 return Err(CaptureError::Malformed {
                     offset: start,
                     what: format!("block of type {btype:#x} with length {total}"),
                 });
             }
-            if !fill(
-                &mut self.src,
-                &mut self.buf,
-                total - 8,
-                start + 8,
-                "block body",
-            )? {
+            if !self.src.take(total - 8, start + 8, "block body")? {
                 return Err(CaptureError::Truncated {
                     offset: start,
                     what: format!("block of type {btype:#x}: 8 of {total} bytes"),
@@ -354,18 +383,18 @@ impl<R: Read> CaptureReader<R> {
                 what: "interface description block too short".into(),
             });
         }
-        let link = u16_at(&self.buf, 0, big);
+        let link = u16_at(self.src.rec(), 0, big);
         let mut units_per_sec = 1_000_000u64;
         // Options: code, length, value padded to 4.
         let mut at = 8;
         while at + 4 <= body_len {
-            let code = u16_at(&self.buf, at, big);
-            let len = usize::from(u16_at(&self.buf, at + 2, big));
+            let code = u16_at(self.src.rec(), at, big);
+            let len = usize::from(u16_at(self.src.rec(), at + 2, big));
             if code == 0 || at + 4 + len > body_len {
                 break;
             }
             if code == 9 && len >= 1 {
-                let v = self.buf[at + 4];
+                let v = self.src.rec()[at + 4];
                 units_per_sec = if v & 0x80 == 0 {
                     10u64.checked_pow(u32::from(v)).unwrap_or(0)
                 } else {
@@ -433,7 +462,7 @@ impl<R: Read> CaptureReader<R> {
         Ok(Some(Packet {
             ts_ns,
             link: iface.link,
-            data: &self.buf[data_at..data_at + caplen],
+            data: &self.src.rec()[data_at..data_at + caplen],
             orig_len,
         }))
     }
@@ -462,15 +491,15 @@ impl<R: Read> CaptureReader<R> {
             });
         }
         let id = if obsolete {
-            usize::from(u16_at(&self.buf, 0, big))
+            usize::from(u16_at(self.src.rec(), 0, big))
         } else {
-            u32_at(&self.buf, 0, big) as usize
+            u32_at(self.src.rec(), 0, big) as usize
         };
         let iface = self.iface(start, id)?;
-        let ts =
-            (u64::from(u32_at(&self.buf, 4, big)) << 32) | u64::from(u32_at(&self.buf, 8, big));
-        let caplen = u32_at(&self.buf, 12, big) as usize;
-        let orig_len = u32_at(&self.buf, 16, big);
+        let ts = (u64::from(u32_at(self.src.rec(), 4, big)) << 32)
+            | u64::from(u32_at(self.src.rec(), 8, big));
+        let caplen = u32_at(self.src.rec(), 12, big) as usize;
+        let orig_len = u32_at(self.src.rec(), 16, big);
         self.packet_at(
             start,
             body_len,
@@ -497,7 +526,7 @@ impl<R: Read> CaptureReader<R> {
             });
         }
         let iface = self.iface(start, 0)?;
-        let orig = u32_at(&self.buf, 0, big);
+        let orig = u32_at(self.src.rec(), 0, big);
         let caplen = (orig as usize).min(body_len - 4);
         self.packet_at(
             start,

@@ -5,6 +5,8 @@
 //! reassembled prefix and gets `NeedMore` until there is enough.
 
 use serde::Serialize;
+
+use crate::hash::FxMap;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 /// The most handshake bytes edgepath gathers per direction.
@@ -211,8 +213,33 @@ fn certificate(der: &[u8]) -> Option<Certificate> {
     })
 }
 
+/// Certificates already parsed, by their DER bytes. Servers send the same chain on
+/// every connection, and parsing X.509 was about 40 % of the analysis of a Teams
+/// capture; a hit costs a hash and a compare of the bytes instead.
+#[derive(Debug, Default)]
+pub struct CertCache {
+    parsed: FxMap<Box<[u8]>, Option<Certificate>>,
+}
+
+/// Distinct certificates kept; past that, certificates are parsed every time, so
+/// memory stays bounded whatever the capture holds.
+const MAX_CACHED_CERTS: usize = 4096;
+
+impl CertCache {
+    fn certificate(&mut self, der: &[u8]) -> Option<Certificate> {
+        if let Some(known) = self.parsed.get(der) {
+            return known.clone();
+        }
+        let cert = certificate(der);
+        if self.parsed.len() < MAX_CACHED_CERTS {
+            self.parsed.insert(der.into(), cert.clone());
+        }
+        cert
+    }
+}
+
 /// The ServerHello and certificate chain at the start of a server's stream.
-pub fn server_hello(stream: &[u8]) -> Parse<ServerHello> {
+pub fn server_hello(stream: &[u8], certs: &mut CertCache) -> Parse<ServerHello> {
     let Some((hs, closed)) = handshake_bytes(stream) else {
         return Parse::No;
     };
@@ -254,7 +281,7 @@ pub fn server_hello(stream: &[u8]) -> Parse<ServerHello> {
                 let mut l = Cur(list);
                 while let Some(n) = l.u24() {
                     let Some(der) = l.take(n) else { break };
-                    if let Some(cert) = certificate(der) {
+                    if let Some(cert) = certs.certificate(der) {
                         out.chain.push(cert);
                     }
                 }
@@ -292,7 +319,7 @@ mod tests {
         ];
         for n in 0..hello.len() {
             let _ = client_hello(&hello[..n]);
-            let _ = server_hello(&hello[..n]);
+            let _ = server_hello(&hello[..n], &mut CertCache::default());
         }
         assert_eq!(client_hello(b"GET / HTTP/1.1\r\n"), Parse::No);
         assert_eq!(client_hello(&[0x16, 3, 1, 0, 10, 1, 0]), Parse::NeedMore);
