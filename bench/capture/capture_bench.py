@@ -10,9 +10,9 @@
       peak memory of `edgepath capture` on 100 and 400 MB of new flows and of repeated
       flows: it follows the flows, not the file size.
   bench/capture/capture_bench.py run OUT.pcap [--runs 3] [--edgepath PATH]
-      times `edgepath capture`, `ndpiReader -i FILE -q` and `tshark -r FILE -q -z conv,udp`
-      on it in one run, single-threaded, each --runs times; reports the median wall time,
-      MB/s, packets/s and peak memory (max RSS from wait4).
+      times `edgepath capture` (one thread, then one per core), `ndpiReader -i FILE -q`
+      and `tshark -r FILE -q -z conv,udp` (both single-threaded) on it in one run, each
+      --runs times; reports the median wall time, MB/s, packets/s and peak memory (VmHWM).
 
 Test data: the captures are nDPI's test captures (LGPL-3.0), see shared/README.md.
 """
@@ -150,12 +150,14 @@ def memory(tmp, edgepath):
 def run(path, runs, edgepath):
     size = os.path.getsize(path)
     packets = int(subprocess.run(["capinfos", "-c", "-M", path], capture_output=True, text=True).stdout.split()[-1])
+    cores = os.cpu_count() or 1
     tools = [
-        ("edgepath capture", [edgepath, "capture", path]),
+        ("edgepath 1 thread", [edgepath, "capture", "--threads", "1", path]),
+        (f"edgepath {cores} threads", [edgepath, "capture", "--threads", str(cores), path]),
         ("ndpiReader -q", ["ndpiReader", "-i", path, "-q"]),
         ("tshark conv,udp", ["tshark", "-r", path, "-q", "-z", "conv,udp"]),
     ]
-    print(f"{path}: {size / 1e6:.1f} MB, {packets} packets; median of {runs} runs, single-threaded, same machine, one after another\n")
+    print(f"{path}: {size / 1e6:.1f} MB, {packets} packets; median of {runs} runs, same machine, one after another; {cores} cores\n")
     print(f"{'tool':<18} {'seconds':>8} {'MB/s':>8} {'packets/s':>11} {'peak MiB':>9}  exit")
     results = {}
     for name, cmd in tools:
@@ -165,9 +167,10 @@ def run(path, runs, edgepath):
         code = samples[-1][2]
         results[name] = secs
         print(f"{name:<18} {secs:8.2f} {size / 1e6 / secs:8.1f} {packets / secs:11.0f} {rss:9.1f}  {code}")
-    ours, ndpi = results["edgepath capture"], results["ndpiReader -q"]
-    print(f"\nedgepath vs ndpiReader throughput: {ndpi / ours:.1f}x (goal: at least 3x)")
-    print(f"edgepath vs tshark throughput: {results['tshark conv,udp'] / ours:.1f}x")
+    one, ours, ndpi = results["edgepath 1 thread"], results[f"edgepath {cores} threads"], results["ndpiReader -q"]
+    print(f"\nedgepath ({cores} threads) vs ndpiReader throughput: {ndpi / ours:.1f}x (goal: at least 3x)")
+    print(f"edgepath ({cores} threads) vs tshark throughput: {results['tshark conv,udp'] / ours:.1f}x")
+    print(f"edgepath {cores} threads vs 1 thread: {one / ours:.2f}x; {size / 1e6 / ours:.0f} MB/s (goal: at least 500)")
 
 
 def main():

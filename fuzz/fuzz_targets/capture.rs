@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // The dissectors alone, on the raw bytes as a payload.
     let _ = edgepath_capture::tls::client_hello(data);
-    let _ = edgepath_capture::tls::server_hello(data);
+    let _ = edgepath_capture::tls::server_hello(data, &mut Default::default());
     let _ = edgepath_capture::dns::answers(data);
     for link in [1u16, 113, 276, 101, 0] {
         let _ = edgepath_capture::packet::decode(link, data);

@@ -25,7 +25,7 @@ use edgepath_model::{Catalog, Dscp, FlowService, MediaPath, MediaRanges};
 pub use reader::{CaptureError, CaptureReader};
 pub use report::Report;
 
-use crate::analyze::{Analyzer, FlowState};
+use crate::analyze::{Analyzer, FlowState, Shard};
 use crate::classify::Classifier;
 use crate::report::{DscpCount, FlowReport, ProxyReport, Skipped, Stats, TlsReport};
 
@@ -37,25 +37,123 @@ pub fn analyze<R: Read>(
     catalog: &Catalog,
     ranges: MediaRanges,
 ) -> Result<Report, CaptureError> {
+    let (a, cut) = read_all(src, Analyzer::new(ranges))?;
+    Ok(conclude(a, cut, catalog, ranges, 1))
+}
+
+/// [`analyze`] on several threads: each source must give the same capture (the same
+/// file opened once per thread); each thread reads all of it and follows its own share
+/// of the flows, so nothing is shared or locked while reading, and the shares are
+/// merged at the end. The report is the one [`analyze`] gives, in the same order.
+pub fn analyze_parallel<R: Read + Send>(
+    sources: Vec<R>,
+    catalog: &Catalog,
+    ranges: MediaRanges,
+) -> Result<Report, CaptureError> {
+    let count = u32::try_from(sources.len()).unwrap_or(u32::MAX);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0u32..)
+            .zip(sources)
+            .map(|(index, src)| {
+                s.spawn(move || read_all(src, Analyzer::sharded(ranges, Shard { index, count })))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut shards = Vec::with_capacity(results.len());
+    let mut cut = None;
+    for r in results {
+        let (a, c) = r?;
+        shards.push(a);
+        // Every thread read the same bytes, so every one stopped at the same place.
+        cut = cut.or(c);
+    }
+    let a = Analyzer::merge(shards).ok_or(CaptureError::Empty)?;
+    Ok(conclude(a, cut, catalog, ranges, count as usize))
+}
+
+/// Feeds every packet of `src` to `a`; a capture cut short or broken off ends the
+/// reading with the error beside what was read.
+fn read_all<R: Read>(
+    src: R,
+    mut a: Analyzer,
+) -> Result<(Analyzer, Option<CaptureError>), CaptureError> {
     let mut reader = CaptureReader::new(src)?;
-    let mut a = Analyzer::new(ranges);
-    let mut warnings = Vec::new();
     loop {
         match reader.next_packet() {
             Ok(Some(p)) => a.packet(&p),
-            Ok(None) => break,
+            Ok(None) => return Ok((a, None)),
             Err(e @ (CaptureError::Truncated { .. } | CaptureError::Malformed { .. })) => {
-                warnings.push(format!(
-                    "{e}; the report covers the {} packets before it",
-                    a.counters.packets
-                ));
-                break;
+                return Ok((a, Some(e)))
             }
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The report of an analysis whose packets have all been given; `cut` is why the
+/// capture ended early, if it did. The flows are classified and reported on
+/// `threads` threads (the report is the same for any number).
+pub fn conclude(
+    mut a: Analyzer,
+    cut: Option<CaptureError>,
+    catalog: &Catalog,
+    ranges: MediaRanges,
+    threads: usize,
+) -> Report {
+    let warnings = cut
+        .map(|e| {
+            format!(
+                "{e}; the report covers the {} packets before it",
+                a.counters.packets
+            )
+        })
+        .into_iter()
+        .collect();
     a.finish();
-    Ok(report(a, catalog, ranges, warnings))
+    report(a, catalog, ranges, warnings, threads)
+}
+
+/// `f` over `items` in order, on up to `threads` threads, each taking one contiguous
+/// run of them: the result is in the items' order whatever the number.
+fn par_map<T: Send, U: Send>(
+    mut items: Vec<T>,
+    threads: usize,
+    f: impl Fn(T) -> U + Sync,
+) -> Vec<U> {
+    // Below this, a thread costs more than it saves.
+    const PER_THREAD: usize = 4096;
+    let threads = threads.min(items.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let mut runs = Vec::with_capacity(threads);
+    while items.len() > per {
+        let rest = items.split_off(per);
+        runs.push(std::mem::replace(&mut items, rest));
+    }
+    runs.push(items);
+    let f = &f;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = runs
+            .into_iter()
+            .map(|run| s.spawn(move || run.into_iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 fn endpoint((ip, port): (std::net::IpAddr, u16)) -> String {
@@ -117,14 +215,19 @@ fn flow_report(f: FlowState, class: &classify::Class, t0: u64) -> FlowReport {
     }
 }
 
-fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<String>) -> Report {
+fn report(
+    a: Analyzer,
+    catalog: &Catalog,
+    ranges: MediaRanges,
+    warnings: Vec<String>,
+    threads: usize,
+) -> Report {
     let classifier = Classifier::new(catalog, ranges);
     let t0 = a.counters.first_ns.unwrap_or(0);
-    let classes: Vec<classify::Class> = a
-        .flows
-        .iter()
-        .map(|f| classifier.classify(f, a.names.get(&f.server.0).map_or(&[], Vec::as_slice)))
-        .collect();
+    let names = &a.names;
+    let classes: Vec<classify::Class> = par_map(a.flows.iter().collect(), threads, |f| {
+        classifier.classify(f, names.get(&f.server.0).map_or(&[], Vec::as_slice))
+    });
     // Which clients are Teams clients (they talk to Microsoft's relays, or their ICE
     // checks carry Microsoft's attributes, relay or not), and which of them got UDP to a
     // relay working: their TCP relay flows are ICE candidates gathered in parallel, not
@@ -141,16 +244,25 @@ fn report(a: Analyzer, catalog: &Catalog, ranges: MediaRanges, warnings: Vec<Str
             }
         }
     }
-    let mut flows = Vec::with_capacity(a.flows.len());
+    let counters = a.counters;
+    let reported = par_map(
+        a.flows.into_iter().zip(&classes).collect(),
+        threads,
+        |(f, class)| {
+            let (client, server) = (f.client, f.server);
+            let fr = flow_report(f, class, t0);
+            let mut found = Vec::new();
+            findings::for_flow(&fr, client, server, class, &ranges, &ctx, &mut found);
+            (fr, found)
+        },
+    );
+    let mut flows = Vec::with_capacity(reported.len());
     let mut found = Vec::new();
     let mut services = std::collections::BTreeMap::new();
-    let counters = a.counters;
-    for (f, class) in a.flows.into_iter().zip(&classes) {
-        let (client, server) = (f.client, f.server);
-        let fr = flow_report(f, class, t0);
-        findings::for_flow(&fr, client, server, class, &ranges, &ctx, &mut found);
+    for ((fr, flow_found), class) in reported.into_iter().zip(&classes) {
         // Keyed by name: the report lists services alphabetically.
         *services.entry(class.service.name()).or_insert(0u64) += 1;
+        found.extend(flow_found);
         flows.push(fr);
     }
     // Most severe first; a stable sort keeps the order found within each severity.

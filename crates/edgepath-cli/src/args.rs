@@ -361,6 +361,10 @@ pub struct CaptureArgs {
     /// In the text report, list every flow, not only the Microsoft 365 and media ones.
     #[arg(long)]
     pub all: bool,
+    /// Threads reading a capture file (each reads all of it and follows its own share
+    /// of the flows); the default is one per core. A pipe is read by one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: Option<u32>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
