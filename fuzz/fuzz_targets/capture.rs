@@ -13,10 +13,14 @@ static CATALOG: OnceLock<Catalog> = OnceLock::new();
 fuzz_target!(|data: &[u8]| {
     let catalog = CATALOG
         .get_or_init(|| Catalog::build(snapshot::endpoint_data(), Profile::Current).expect("snapshot builds"));
-    if let Ok(r) = edgepath_capture::analyze(data, catalog, MediaRanges::default()) {
+    let one = edgepath_capture::analyze(data, catalog, MediaRanges::default());
+    if let Ok(r) = &one {
         assert!(r.stats.packets as usize <= data.len() / 16 + 1);
         assert_eq!(r.flows.len() as u64, r.stats.flows);
     }
+    // Two threads sharing the flows report exactly what one does.
+    let two = edgepath_capture::analyze_parallel(vec![data, data], catalog, MediaRanges::default());
+    assert_eq!(format!("{one:?}"), format!("{two:?}"));
     // The dissectors alone, on the raw bytes as a payload.
     let _ = edgepath_capture::tls::client_hello(data);
     let _ = edgepath_capture::tls::server_hello(data, &mut Default::default());

@@ -291,3 +291,16 @@ fn report(
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn par_map_keeps_the_order_for_any_number_of_threads() {
+        let items: Vec<u32> = (0..20_000).collect();
+        let want: Vec<u64> = items.iter().map(|&i| u64::from(i) * 3).collect();
+        for threads in [1, 2, 3, 7] {
+            let got = super::par_map(items.clone(), threads, |i| u64::from(i) * 3);
+            assert_eq!(got, want, "{threads} threads");
+        }
+    }
+}

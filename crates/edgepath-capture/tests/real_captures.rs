@@ -284,3 +284,25 @@ fn a_teams_client_is_known_by_its_ice_checks_without_any_relay() {
         r.findings
     );
 }
+
+/// Threads each follow a share of the flows and merge; the report must be the one a
+/// single pass gives, flow for flow and finding for finding, for any number of shares.
+#[test]
+fn the_threaded_analysis_reports_what_one_thread_does() {
+    let catalog = Catalog::build(snapshot::endpoint_data(), Profile::Current).unwrap();
+    for name in ["teams.pcap", "sip.pcap", "stun.pcap", "rtp.pcapng"] {
+        let one = format!("{:?}", analyze(name));
+        for threads in [2, 3, 5] {
+            let sources = (0..threads)
+                .map(|_| File::open(capture(name)).unwrap())
+                .collect();
+            let many =
+                edgepath_capture::analyze_parallel(sources, &catalog, MediaRanges::default())
+                    .unwrap();
+            assert!(
+                format!("{many:?}") == one,
+                "{name}: {threads} threads report otherwise than one"
+            );
+        }
+    }
+}
