@@ -105,7 +105,7 @@ pub struct Connect {
     pub status: Option<u16>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct TcpDir {
     next: Option<u32>,
     data: Vec<u8>,
@@ -160,7 +160,7 @@ impl TcpDir {
 }
 
 /// What is known about one flow.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FlowState {
     /// The index of its first packet in the capture (from 0): the report's order.
     pub first_packet: u64,
@@ -320,6 +320,21 @@ impl Analyzer {
                     known.push(name.clone());
                 }
             }
+        }
+    }
+
+    /// A copy of the analysis so far, to report on while packets still come (a live
+    /// capture's summary); it takes no packets itself.
+    pub fn snapshot(&self) -> Analyzer {
+        Analyzer {
+            table: FxMap::default(),
+            flows: self.flows.clone(),
+            names: self.names.clone(),
+            counters: self.counters,
+            ranges: self.ranges,
+            certs: tls::CertCache::default(),
+            shard: Shard::ALL,
+            seen: self.seen,
         }
     }
 

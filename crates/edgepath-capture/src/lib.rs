@@ -11,6 +11,7 @@ pub mod dns;
 mod findings;
 mod hash;
 pub mod packet;
+pub mod pcapng;
 pub mod reader;
 pub mod report;
 pub mod rtpstats;

@@ -350,8 +350,31 @@ fn parse_pac_type(s: &str) -> Result<PacType, String> {
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
     /// The capture: pcap or pcapng (Ethernet, Linux cooked, raw IP; IPv4 and IPv6).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "interface",
+        conflicts_with = "interface"
+    )]
+    pub file: Option<PathBuf>,
+    /// Capture live from this interface instead (libpcap; root or CAP_NET_RAW; a build
+    /// with `--features live`). Ctrl-C or --duration ends it with the same report as
+    /// for a file; on a terminal a summary runs meanwhile.
+    #[arg(long, short = 'i', value_name = "IF")]
+    pub interface: Option<String>,
+    /// With --interface: stop after this many seconds (default: at Ctrl-C).
+    #[arg(long, value_name = "SECONDS", requires = "interface",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub duration: Option<u64>,
+    /// With --interface: a BPF filter (pcap-filter(7)) instead of the default, which
+    /// keeps what the model needs: all UDP (DNS, STUN/TURN, media on any port), and TCP
+    /// on 80, 443 (web, TURN over TCP), 3128 and 8080 (proxies), 5060 and 5061 (SIP).
+    /// An empty filter keeps every packet.
+    #[arg(long, value_name = "BPF", requires = "interface")]
+    pub filter: Option<String>,
+    /// With --interface: also keep the packets in this pcapng file (nanosecond
+    /// timestamps), which `edgepath capture FILE` reports on exactly as it did live.
+    #[arg(long, value_name = "FILE", requires = "interface")]
+    pub write: Option<PathBuf>,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
     /// Provisioning (pasted SIP/XML) with the client's media source ranges; Microsoft's

@@ -2,7 +2,9 @@
 
 use std::fs::File;
 
-use anyhow::{anyhow, Context, Result};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
 use edgepath_capture::report::FlowReport;
 use edgepath_capture::rtpstats::Direction;
 use edgepath_capture::stunflow::AllocationResult;
@@ -11,10 +13,23 @@ use edgepath_model::{FlowService, Profile, Severity};
 
 use crate::args::CaptureArgs;
 use crate::model_input;
-use crate::output::{emit, emit_json, Outcome, Table, WithEndpoints};
+use serde::Serialize;
+
+use crate::output::{emit, emit_json, Outcome, Table};
 
 /// Text rows shown without `--all`: Microsoft 365 and media flows first.
 const TEXT_ROWS: usize = 200;
+
+/// The JSON document: the endpoint data, how a live capture went (absent for a
+/// file), and the report's own fields.
+#[derive(Serialize)]
+struct CaptureJson<'a> {
+    endpoints: &'a edgepath_model::EndpointSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<serde_json::Value>,
+    #[serde(flatten)]
+    report: &'a Report,
+}
 
 /// Runs the command.
 pub fn run(args: &CaptureArgs) -> Result<Outcome> {
@@ -23,46 +38,42 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
         args.provisioning.as_deref(),
         Profile::Current,
     )?;
-    let shown = args.file.display();
-    let file = File::open(&args.file).with_context(|| format!("{shown}: cannot open"))?;
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |n| n as usize,
-    );
-    // Each thread opens the file itself; a pipe or device cannot be read twice.
-    let regular = file.metadata().is_ok_and(|m| m.is_file());
-    let analysed = if threads > 1 && regular {
-        let mut sources = vec![file];
-        for _ in 1..threads {
-            sources.push(File::open(&args.file).with_context(|| format!("{shown}: cannot open"))?);
-        }
-        edgepath_capture::analyze_parallel(sources, &input.catalog, input.ranges)
-    } else {
-        edgepath_capture::analyze(file, &input.catalog, input.ranges)
+    let (report, title, live) = match (&args.interface, &args.file) {
+        (Some(interface), _) => live_capture(args, interface, &input)?,
+        (None, Some(file)) => (
+            read_file(file, args.threads, &input)?,
+            file.display().to_string(),
+            None,
+        ),
+        (None, None) => bail!("give a capture FILE, or --interface IF to capture live"),
     };
-    let report = analysed.map_err(|e| match e {
-        CaptureError::Io(io) => anyhow!("{shown}: {io}"),
-        other => anyhow!("{shown}: {other}"),
-    })?;
+    let dropped = live
+        .as_ref()
+        .and_then(|l| l.get("dropped"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
     let outcome = if report.findings.iter().any(|f| f.severity != Severity::Info)
         || !report.warnings.is_empty()
+        || dropped > 0
     {
         Outcome::Findings
     } else {
         Outcome::Clean
     };
     if args.output.json {
-        emit_json(&WithEndpoints {
+        emit_json(&CaptureJson {
             endpoints: &input.source,
+            live,
             report: &report,
         })?;
     } else {
-        let mut text = render(&report, &shown.to_string(), args.all);
+        let mut text = render(&report, &title, args.all);
         // Flows are classified by these ranges: say which list they are.
-        text.insert_str(
-            text.find('\n').map_or(0, |i| i + 1),
-            &format!("Endpoint data: {}\n", input.source.description),
-        );
+        let mut head = format!("Endpoint data: {}\n", input.source.description);
+        if let Some(l) = &live {
+            head.push_str(&live_line(l));
+        }
+        text.insert_str(text.find('\n').map_or(0, |i| i + 1), &head);
         emit(&text)?;
     }
     // The process ends here: freeing a large report (tens of thousands of flows with
@@ -71,14 +82,99 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// A capture file, on `threads` threads (one per core by default).
+fn read_file(path: &Path, threads: Option<u32>, input: &model_input::ModelInput) -> Result<Report> {
+    let shown = path.display();
+    let file = File::open(path).with_context(|| format!("{shown}: cannot open"))?;
+    let threads = threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
+    // Each thread opens the file itself; a pipe or device cannot be read twice.
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    let analysed = if threads > 1 && regular {
+        let mut sources = vec![file];
+        for _ in 1..threads {
+            sources.push(File::open(path).with_context(|| format!("{shown}: cannot open"))?);
+        }
+        edgepath_capture::analyze_parallel(sources, &input.catalog, input.ranges)
+    } else {
+        edgepath_capture::analyze(file, &input.catalog, input.ranges)
+    };
+    analysed.map_err(|e| match e {
+        CaptureError::Io(io) => anyhow!("{shown}: {io}"),
+        other => anyhow!("{shown}: {other}"),
+    })
+}
+
+/// The text report's line on how a live capture went.
+fn live_line(l: &serde_json::Value) -> String {
+    let n = |k: &str| l.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let mut line = format!(
+        "Live: filter {}; {} packets received",
+        l.get("filter")
+            .and_then(serde_json::Value::as_str)
+            .filter(|f| !f.is_empty())
+            .map_or("none".to_owned(), |f| format!("\"{f}\"")),
+        n("received")
+    );
+    if n("dropped") + n("dropped_by_interface") > 0 {
+        line.push_str(&format!(
+            ", {} DROPPED by the kernel (edgepath read too slowly) and {} by the interface: \
+             the report misses them",
+            n("dropped"),
+            n("dropped_by_interface")
+        ));
+    }
+    if let Some(w) = l.get("written").and_then(serde_json::Value::as_str) {
+        line.push_str(&format!("; written to {w}"));
+    }
+    line.push('\n');
+    line
+}
+
+#[cfg(feature = "live")]
+fn live_capture(
+    args: &CaptureArgs,
+    interface: &str,
+    input: &model_input::ModelInput,
+) -> Result<(Report, String, Option<serde_json::Value>)> {
+    let live = crate::live::capture(
+        interface,
+        args.filter.as_deref(),
+        args.duration.map(std::time::Duration::from_secs),
+        args.write.as_deref(),
+        &input.catalog,
+        input.ranges,
+    )?;
+    let title = format!(
+        "interface {interface} (live, {:.1} s)",
+        live.info.seconds
+    );
+    Ok((live.report, title, Some(serde_json::to_value(&live.info)?)))
+}
+
+#[cfg(not(feature = "live"))]
+fn live_capture(
+    _: &CaptureArgs,
+    interface: &str,
+    _: &model_input::ModelInput,
+) -> Result<(Report, String, Option<serde_json::Value>)> {
+    bail!(
+        "cannot capture on {interface}: this edgepath was built without live capture; build \
+         it with `cargo build --release --features live` (needs libpcap: on Debian, \
+         apt-get install libpcap-dev), or capture with tcpdump/dumpcap and give the file"
+    )
+}
+
 fn interesting(f: &FlowReport) -> bool {
     !matches!(f.service, FlowService::Other | FlowService::Dns)
 }
 
-fn render(r: &Report, file: &str, all: bool) -> String {
+fn render(r: &Report, source: &str, all: bool) -> String {
     let s = &r.stats;
     let mut out = format!(
-        "edgepath capture: {file}: {} packets, {} flows over {:.1} s{}\n",
+        "edgepath capture: {source}: {} packets, {} flows over {:.1} s{}\n",
         s.packets,
         s.flows,
         s.duration_s,

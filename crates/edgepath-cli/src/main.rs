@@ -7,6 +7,8 @@ mod capture_cmd;
 mod catalog_cmd;
 mod check_cmd;
 mod decode_cmd;
+#[cfg(feature = "live")]
+mod live;
 mod model_input;
 mod output;
 mod provisioning_cmd;
