@@ -248,6 +248,8 @@ def environment(lab):
         # For tests that look at the router's side too (a capture on its WAN link).
         "EDGEPATH_LAB_ROUTER_NS": lab.ns["router"],
         "EDGEPATH_LAB_ROUTER_WAN": f"{lab.prefix}r1w",
+        # The client's own link, for a live capture in the client namespace.
+        "EDGEPATH_LAB_CLIENT_IF": f"{lab.prefix}c0",
     }
     if s.turn_credentials:
         env["EDGEPATH_TURN_USER"] = plan.TURN_USER

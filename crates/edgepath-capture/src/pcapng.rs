@@ -110,7 +110,10 @@ mod tests {
         let mut r = CaptureReader::new(&bytes[..]).unwrap();
         for (ts, data, orig) in &packets {
             let p = r.next_packet().unwrap().unwrap();
-            assert_eq!((p.ts_ns, p.data, p.orig_len, p.link), (*ts, &data[..], *orig, 1));
+            assert_eq!(
+                (p.ts_ns, p.data, p.orig_len, p.link),
+                (*ts, &data[..], *orig, 1)
+            );
         }
         assert!(r.next_packet().unwrap().is_none());
         assert_eq!(r.offset(), bytes.len() as u64);

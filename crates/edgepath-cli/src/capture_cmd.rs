@@ -147,10 +147,7 @@ fn live_capture(
         &input.catalog,
         input.ranges,
     )?;
-    let title = format!(
-        "interface {interface} (live, {:.1} s)",
-        live.info.seconds
-    );
+    let title = format!("interface {interface} (live, {:.1} s)", live.info.seconds);
     Ok((live.report, title, Some(serde_json::to_value(&live.info)?)))
 }
 

@@ -4,53 +4,12 @@
 //! those are missing it says so loudly, and under CI it fails instead.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-fn lab_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lab")
-}
-
-/// Why the lab cannot run here, if it cannot.
-fn unavailable() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root: network namespaces need root".into());
-    }
-    let missing: Vec<&str> = [
-        "ip",
-        "nft",
-        "turnserver",
-        "turnutils_uclient",
-        "dnsmasq",
-        "squid",
-        "curl",
-        "openssl",
-        "socat",
-        "dumpcap",
-        "tshark",
-        "wg",
-        "wireguard-go",
-        "openvpn",
-    ]
-    .into_iter()
-    .filter(|t| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-    })
-    .collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "missing tools: {} (.ci/run installs them)",
-            missing.join(", ")
-        )
-    })
-}
+mod common;
+use common::{lab_dir, unavailable};
 
 #[test]
 fn every_scenario_validates_and_edgepath_check_agrees() {

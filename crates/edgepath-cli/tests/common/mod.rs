@@ -1,5 +1,6 @@
 //! Helpers the integration tests share: where the repository is, running edgepath from
-//! there with its own endpoint cache, and feeding a command's standard input.
+//! there with its own endpoint cache, feeding a command's standard input, and where
+//! the scenario lab is and whether it can run here.
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses a part of this
 
 use std::io::Write;
@@ -38,4 +39,48 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// The scenario lab's directory.
+pub fn lab_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lab")
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root: network namespaces need root".into());
+    }
+    let missing: Vec<&str> = [
+        "ip",
+        "nft",
+        "turnserver",
+        "turnutils_uclient",
+        "dnsmasq",
+        "squid",
+        "curl",
+        "openssl",
+        "socat",
+        "dumpcap",
+        "tshark",
+        "wg",
+        "wireguard-go",
+        "openvpn",
+    ]
+    .into_iter()
+    .filter(|t| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+    })
+    .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "missing tools: {} (.ci/run installs them)",
+            missing.join(", ")
+        )
+    })
 }
