@@ -16,7 +16,7 @@ use edgepath_capture::analyze::Analyzer;
 use edgepath_capture::pcapng;
 use edgepath_capture::reader::{LinkType, Packet};
 use edgepath_capture::Report;
-use edgepath_model::{Catalog, MediaRanges};
+use edgepath_model::{Catalog, MediaRanges, Severity};
 use serde::Serialize;
 
 /// What the model needs: all UDP (DNS, STUN/TURN, media on any port, peer to peer
@@ -233,15 +233,20 @@ impl<'a> Summary<'a> {
         self.cost = now.elapsed();
         self.next = Instant::now() + (self.cost * 20).max(Duration::from_secs(1));
         let mut err = std::io::stderr().lock();
-        for f in &r.findings {
+        // Warnings and errors as they first appear (once per kind and flow: their
+        // counts still change); the many info findings wait for the report.
+        for f in r.findings.iter().filter(|f| f.severity != Severity::Info) {
             let at = f
                 .flow
                 .as_ref()
                 .map(|x| format!(" {} -> {}", x.client, x.server))
                 .unwrap_or_default();
-            let line = format!("[{}] {}{at}: {}", f.severity, f.kind, f.message);
-            if self.shown.insert(line.clone()) {
-                let _ = writeln!(err, "\r\x1b[K{line}");
+            if self.shown.insert(format!("{}{at}", f.kind)) {
+                let _ = writeln!(
+                    err,
+                    "\r\x1b[K[{}] {}{at}: {}",
+                    f.severity, f.kind, f.message
+                );
             }
         }
         let services: Vec<String> = r
