@@ -48,6 +48,50 @@ pub enum Command {
     /// service, modality and media path, TLS names and issuers, relay allocations, ICE
     /// checks, RTP quality, and what is wrong.
     Capture(CaptureArgs),
+    /// Read an existing firewall configuration (`nft -j list ruleset` JSON,
+    /// iptables-save, ip6tables-save) and predict, in `check`'s words, each modality's
+    /// media path and each service's reachability, with the rule that decides each flow
+    /// and the smallest change that gives the best path.
+    Audit(AuditArgs),
+}
+
+/// `edgepath audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The configuration files, any mix (`-` reads stdin); the format is recognised by
+    /// content.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// The format of every file: nftables-json or iptables-save (default: recognised).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+    /// Provisioning (pasted SIP/XML) with the clients' media source ranges; Microsoft's
+    /// defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub provisioning: Option<PathBuf>,
+    /// Port profile: `current` or `legacy`.
+    #[arg(long, default_value = "current", value_parser = parse_profile)]
+    pub profile: Profile,
+    /// Which packets the rules see: `forward` (the configuration is a router's or a
+    /// firewall's between clients and the internet) or `output` (a client's own host
+    /// firewall).
+    #[arg(long, default_value = "forward", value_parser = ["forward", "output"])]
+    pub hook: String,
+    /// The address families the clients have: `ipv4`, `ipv6` or `both`.
+    #[arg(long, default_value = "both", value_parser = ["ipv4", "ipv6", "both"])]
+    pub family: String,
+    /// A client's address, for rules that match on the source address (default: any
+    /// address, and rules that depend on it split the answer).
+    #[arg(long, value_name = "ADDR")]
+    pub client: Option<IpAddr>,
+    /// The explicit proxy the clients use (ADDR:PORT): services and media may go
+    /// through it where direct paths are blocked.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub proxy: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Options every command that uses endpoint data accepts.

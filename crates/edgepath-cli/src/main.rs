@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod audit_cmd;
 mod capture_cmd;
 mod catalog_cmd;
 mod check_cmd;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check_cmd::run(a),
         Command::Rules(a) => rules_cmd::run(a),
         Command::Capture(a) => capture_cmd::run(a),
+        Command::Audit(a) => audit_cmd::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 //! `IpNet`), so nothing from outside reaches the generated text unchecked.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod complement;
 pub mod flows;
 mod format;

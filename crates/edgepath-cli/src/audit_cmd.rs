@@ -1,0 +1,180 @@
+//! `edgepath audit FILE...`: what an existing firewall configuration does to each
+//! modality and service, and the rule that decides.
+
+use anyhow::{anyhow, bail, Result};
+use edgepath_model::{Family, MediaPath};
+use edgepath_policy::audit::{self, ir::Hook, AuditOptions, AuditReport, Format};
+
+use crate::args::AuditArgs;
+use crate::model_input;
+use crate::output::{emit, emit_json, read_text, Outcome, Table, WithEndpoints};
+
+/// Runs the command.
+pub fn run(args: &AuditArgs) -> Result<Outcome> {
+    let format = match &args.format {
+        None => None,
+        Some(f) => Some(
+            Format::parse(f)
+                .ok_or_else(|| anyhow!("--format {f}: one of nftables-json, iptables-save"))?,
+        ),
+    };
+    let input = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
+    let mut rulesets = Vec::new();
+    let mut names = Vec::new();
+    for path in &args.files {
+        let (text, _) = read_text(path)?;
+        let shown = path.display().to_string();
+        rulesets.push(audit::read(&shown, &text, format)?);
+        names.push(shown);
+    }
+    let model = edgepath_policy::build(&input.catalog, &input.ranges, &Default::default())?;
+    let families = match args.family.as_str() {
+        "ipv4" => vec![Family::Ipv4],
+        "ipv6" => vec![Family::Ipv6],
+        _ => vec![Family::Ipv4, Family::Ipv6],
+    };
+    let opts = AuditOptions {
+        hook: if args.hook == "output" {
+            Hook::Output
+        } else {
+            Hook::Forward
+        },
+        families,
+        client: args.client,
+        proxy: args.proxy.map(|p| (p.ip(), p.port())),
+    };
+    if rulesets.is_empty() {
+        bail!("give at least one configuration file");
+    }
+    let report = audit::audit(&rulesets, &model, &input.ranges, &opts);
+    let all_good = report
+        .modalities
+        .iter()
+        .all(|m| m.path == Some(MediaPath::RelayUdp))
+        && report.services.iter().all(|s| s.reachable == Some(true));
+    if args.output.json {
+        emit_json(&WithEndpoints {
+            endpoints: &input.source,
+            report: &report,
+        })?;
+    } else {
+        let mut text = render(&report, &names.join(", "));
+        text.insert_str(
+            text.find('\n').map_or(0, |i| i + 1),
+            &format!("Endpoint data: {}\n", input.source.description),
+        );
+        emit(&text)?;
+    }
+    Ok(if all_good {
+        Outcome::Clean
+    } else {
+        Outcome::Findings
+    })
+}
+
+fn or_unknown<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "unknown".to_owned(), |x| x.to_string())
+}
+
+fn render(r: &AuditReport, files: &str) -> String {
+    let mut out = format!("edgepath audit: {files} ({} hook)\n\n", r.hook);
+    let mut t = Table::new(&[
+        "MODALITY",
+        "PATH",
+        "STATUS",
+        "SOURCE PORTS",
+        "UDP TO THE RELAYS DECIDED BY",
+    ]);
+    for m in &r.modalities {
+        let by = m
+            .flows
+            .iter()
+            .filter(|f| f.protocol == "udp")
+            .flat_map(|f| {
+                f.decided_by
+                    .iter()
+                    .map(move |b| format!("{} {}: {b}", f.family, f.verdict))
+            })
+            .next()
+            .unwrap_or_default();
+        t.row(vec![
+            m.modality.to_string(),
+            or_unknown(m.path),
+            or_unknown(m.status),
+            m.source_ports.clone(),
+            by,
+        ]);
+    }
+    t.render(&mut out);
+    out.push('\n');
+    let mut t = Table::new(&["SERVICE", "REACHABLE", "VIA", "TCP 443 DECIDED BY"]);
+    for s in &r.services {
+        let by = s
+            .flows
+            .iter()
+            .flat_map(|f| {
+                f.decided_by
+                    .iter()
+                    .map(move |b| format!("{} {}: {b}", f.family, f.verdict))
+            })
+            .next()
+            .unwrap_or_default();
+        t.row(vec![
+            s.service.id().to_owned(),
+            or_unknown(s.reachable.map(|b| if b { "yes" } else { "no" })),
+            or_unknown(s.via),
+            by,
+        ]);
+    }
+    t.render(&mut out);
+    for f in &r.families {
+        out.push_str(&format!(
+            "\n{}: media {}, UDP to the relays {}, TCP 443 to the relays {}",
+            f.family,
+            or_unknown(f.path),
+            f.udp,
+            f.tcp
+        ));
+    }
+    out.push('\n');
+    let fixes: Vec<&String> = r.modalities.iter().flat_map(|m| &m.fix).collect();
+    let mut seen = Vec::new();
+    for f in fixes {
+        if !seen.contains(&f) {
+            seen.push(f);
+        }
+    }
+    if !seen.is_empty() {
+        out.push_str("\nTo give media UDP to the relays (relay-udp):\n");
+        for f in seen {
+            out.push_str(&format!("  - {f}\n"));
+        }
+    }
+    let unknown: Vec<String> = r
+        .modalities
+        .iter()
+        .flat_map(|m| &m.flows)
+        .chain(r.services.iter().flat_map(|s| &s.flows))
+        .filter_map(|f| {
+            f.unknown
+                .as_ref()
+                .map(|u| format!("{}: {u}", f.decided_by.join("; ")))
+        })
+        .collect();
+    if !unknown.is_empty() {
+        out.push_str(&format!(
+            "\n{} question(s) could not be decided:\n",
+            r.unknown
+        ));
+        for u in unknown.iter().take(20) {
+            out.push_str(&format!("  - {u}\n"));
+        }
+    }
+    for w in r.warnings.iter().take(20) {
+        out.push_str(&format!("Warning: {w}\n"));
+    }
+    for n in &r.notes {
+        out.push_str(&format!("Note: {n}\n"));
+    }
+    out
+}

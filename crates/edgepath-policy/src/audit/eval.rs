@@ -1,0 +1,365 @@
+//! The firewall's semantics, over regions of packets rather than single packets: a
+//! region is a family and an interval per field (protocol, source and destination
+//! address and port). A rule that holds for part of a region splits it at the rule's
+//! own boundary, and each part goes on alone, so a `/14` of media addresses is one
+//! question when the rules treat it alike and a few when they do not, never 2^18.
+//!
+//! netfilter's order: every base chain on the hook, lowest priority first, must accept
+//! (an accept ends only its own chain); a drop or reject anywhere ends it. `jump`
+//! returns, `goto` does not, `return` goes back to the caller (from a base chain: its
+//! policy). The first packet of a new connection is what is followed (answers are
+//! assumed to be established). What the audit does not model is unknown, with the rule
+//! named, never taken as a match or a miss.
+
+use std::collections::HashMap;
+
+use edgepath_model::Family;
+
+use super::ir::{Action, Chain, Condition, Dim, Hook, Match, Origin, Ruleset, Values, DIMS};
+
+/// A set of packets: one family and protocol, an interval of each field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// IPv4 or IPv6.
+    pub family: Family,
+    /// Inclusive intervals, indexed by [`Dim`].
+    pub range: [(u128, u128); DIMS],
+}
+
+impl Region {
+    /// The interval of one field.
+    pub fn get(&self, d: Dim) -> (u128, u128) {
+        self.range[d as usize]
+    }
+
+    fn split(&self, d: Dim, at: u128) -> (Region, Region) {
+        let (lo, hi) = self.get(d);
+        let (mut a, mut b) = (*self, *self);
+        a.range[d as usize] = (lo, at - 1);
+        b.range[d as usize] = (at, hi);
+        (a, b)
+    }
+}
+
+/// How a firewall treats a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every base chain on the hook accepts it.
+    Accept,
+    /// Dropped.
+    Drop,
+    /// Rejected.
+    Reject,
+    /// Not decided: a construct the audit does not model, named.
+    Unknown(String),
+}
+
+/// A verdict and the rules that gave it (for an accept, each base chain's accepting
+/// rule or policy; otherwise the one rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The deciding rules.
+    pub by: Vec<Origin>,
+}
+
+/// The most pieces one question is split into before the rest is called unknown.
+const MAX_REGIONS: usize = 4096;
+/// The deepest chain of jumps followed (a loop is a configuration error).
+const MAX_DEPTH: usize = 64;
+
+/// Where a field's interval stands against a set of values.
+enum Rel {
+    Inside,
+    Outside,
+    /// Part in, part out: split before this value.
+    Split(u128),
+}
+
+fn relate((lo, hi): (u128, u128), v: &Values) -> Rel {
+    let i = v.0.partition_point(|&(_, b)| b < lo);
+    match v.0.get(i) {
+        None => Rel::Outside,
+        Some(&(a, _)) if a > hi => Rel::Outside,
+        Some(&(a, b)) if a <= lo && b >= hi => Rel::Inside,
+        Some(&(a, _)) if a > lo => Rel::Split(a),
+        Some(&(_, b)) => Rel::Split(b + 1),
+    }
+}
+
+/// Whether a condition holds on a region.
+enum Holds {
+    Yes,
+    No,
+    Split(Dim, u128),
+    Unknown(String),
+}
+
+fn condition(c: &Condition, r: &Region) -> Holds {
+    let mut split = None;
+    let mut any_yes = false;
+    for element in &c.elements {
+        let mut all = true;
+        let mut none = false;
+        for (d, values) in c.dims.iter().zip(element) {
+            match relate(r.get(*d), values) {
+                Rel::Inside => {}
+                Rel::Outside => {
+                    none = true;
+                    break;
+                }
+                Rel::Split(at) => {
+                    all = false;
+                    split.get_or_insert((*d, at));
+                }
+            }
+        }
+        if !none && all {
+            any_yes = true;
+            break;
+        }
+    }
+    let holds = if any_yes {
+        Holds::Yes
+    } else if let Some((d, at)) = split {
+        return Holds::Split(d, at);
+    } else {
+        Holds::No
+    };
+    match (holds, c.negated) {
+        (Holds::Yes, true) => Holds::No,
+        (Holds::No, true) => Holds::Yes,
+        (h, _) => h,
+    }
+}
+
+fn matches(m: &[Match], r: &Region) -> Holds {
+    let mut unknown = None;
+    for one in m {
+        let h = match one {
+            Match::Family(f) => {
+                if *f == r.family {
+                    Holds::Yes
+                } else {
+                    Holds::No
+                }
+            }
+            Match::Fields(c) => condition(c, r),
+            Match::NewConnection(b) => {
+                if *b {
+                    Holds::Yes
+                } else {
+                    Holds::No
+                }
+            }
+            Match::Unknown(what) => Holds::Unknown(what.clone()),
+        };
+        match h {
+            Holds::Yes => {}
+            // A definite miss settles it, whatever else is unknown.
+            Holds::No => return Holds::No,
+            Holds::Split(d, at) => return Holds::Split(d, at),
+            Holds::Unknown(w) => {
+                unknown.get_or_insert(w);
+            }
+        }
+    }
+    unknown.map_or(Holds::Yes, Holds::Unknown)
+}
+
+/// The end of one base chain's walk.
+enum ChainEnd {
+    Accept(Origin),
+    Final(Decision),
+    Split(Dim, u128),
+}
+
+/// Evaluates regions against one hook of a ruleset.
+pub struct Evaluator<'a> {
+    rs: &'a Ruleset,
+    by_name: HashMap<(&'a str, &'a str), usize>,
+    bases: Vec<usize>,
+}
+
+impl<'a> Evaluator<'a> {
+    /// For the base chains on `hook`.
+    pub fn new(rs: &'a Ruleset, hook: Hook) -> Self {
+        let by_name = rs
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.table.as_str(), c.name.as_str()), i))
+            .collect();
+        let mut bases: Vec<usize> = (0..rs.chains.len())
+            .filter(|&i| rs.chains[i].base.as_ref().is_some_and(|b| b.hook == hook))
+            .collect();
+        bases.sort_by_key(|&i| rs.chains[i].base.as_ref().map_or(0, |b| b.priority));
+        Evaluator { rs, by_name, bases }
+    }
+
+    /// Whether any base chain is on the hook.
+    pub fn has_chains(&self) -> bool {
+        !self.bases.is_empty()
+    }
+
+    /// The region's decisions, split where the rules treat its parts differently.
+    pub fn evaluate(&self, region: Region) -> Vec<(Region, Decision)> {
+        let mut todo = vec![region];
+        let mut out = Vec::new();
+        while let Some(r) = todo.pop() {
+            if out.len() + todo.len() >= MAX_REGIONS {
+                out.push((
+                    r,
+                    Decision {
+                        verdict: Verdict::Unknown(format!(
+                            "the rules split this question into more than {MAX_REGIONS} cases"
+                        )),
+                        by: Vec::new(),
+                    },
+                ));
+                continue;
+            }
+            match self.walk(&r) {
+                Ok(d) => out.push((r, d)),
+                Err((d, at)) => {
+                    let (a, b) = r.split(d, at);
+                    // Lower part first out.
+                    todo.push(b);
+                    todo.push(a);
+                }
+            }
+        }
+        out
+    }
+
+    fn walk(&self, r: &Region) -> Result<Decision, (Dim, u128)> {
+        let mut accepted = Vec::new();
+        for &b in &self.bases {
+            let chain = &self.rs.chains[b];
+            if chain.family.is_some_and(|f| f != r.family) {
+                continue;
+            }
+            match self.run(b, r) {
+                ChainEnd::Accept(o) => accepted.push(o),
+                ChainEnd::Final(d) => return Ok(d),
+                ChainEnd::Split(d, at) => return Err((d, at)),
+            }
+        }
+        Ok(Decision {
+            verdict: Verdict::Accept,
+            by: accepted,
+        })
+    }
+
+    fn chain(&self, from: &Chain, name: &str) -> Option<usize> {
+        self.by_name.get(&(from.table.as_str(), name)).copied()
+    }
+
+    /// One base chain, with its jumps.
+    fn run(&self, base: usize, r: &Region) -> ChainEnd {
+        // (chain, next rule); the bottom frame is the base chain.
+        let mut frames: Vec<(usize, usize)> = vec![(base, 0)];
+        loop {
+            let Some(&(c, i)) = frames.last() else {
+                return self.policy(base);
+            };
+            let chain = &self.rs.chains[c];
+            let Some(rule) = chain.rules.get(i) else {
+                // The end of a chain: back to the caller, or the base chain's policy.
+                frames.pop();
+                continue;
+            };
+            if let Some(top) = frames.last_mut() {
+                top.1 += 1;
+            }
+            match matches(&rule.matches, r) {
+                Holds::No => continue,
+                Holds::Split(d, at) => return ChainEnd::Split(d, at),
+                Holds::Unknown(what) => {
+                    if rule.action == Action::Continue {
+                        continue;
+                    }
+                    return unknown(&rule.origin, &what);
+                }
+                Holds::Yes => {}
+            }
+            let mut action = &rule.action;
+            // A verdict map picks its entry's action (no entry: the next rule).
+            if let Action::Map { key, entries } = action {
+                let mut picked = None;
+                for (values, a) in entries {
+                    let c = Condition {
+                        dims: key.clone(),
+                        elements: vec![values.clone()],
+                        negated: false,
+                    };
+                    match condition(&c, r) {
+                        Holds::Yes => {
+                            picked = Some(a);
+                            break;
+                        }
+                        Holds::Split(d, at) => return ChainEnd::Split(d, at),
+                        _ => {}
+                    }
+                }
+                match picked {
+                    Some(a) => action = a,
+                    None => continue,
+                }
+            }
+            match action {
+                Action::Accept => return ChainEnd::Accept(rule.origin.clone()),
+                Action::Drop => return decided(Verdict::Drop, &rule.origin),
+                Action::Reject => return decided(Verdict::Reject, &rule.origin),
+                Action::Continue => {}
+                Action::Return => {
+                    frames.pop();
+                }
+                Action::Jump(name) | Action::Goto(name) => {
+                    let Some(target) = self.chain(chain, name) else {
+                        return unknown(
+                            &rule.origin,
+                            &format!("a jump to chain {name}, which is not defined"),
+                        );
+                    };
+                    if frames.len() >= MAX_DEPTH {
+                        return unknown(&rule.origin, "jumps more than 64 deep (a loop?)");
+                    }
+                    if matches!(action, Action::Goto(_)) {
+                        frames.pop();
+                        // A goto from the base chain: its end is the base chain's end.
+                        if frames.is_empty() {
+                            frames.push((base, usize::MAX));
+                        }
+                    }
+                    frames.push((target, 0));
+                }
+                Action::Map { .. } => return unknown(&rule.origin, "a verdict map inside a map"),
+                Action::Unknown(what) => return unknown(&rule.origin, what),
+            }
+        }
+    }
+
+    fn policy(&self, base: usize) -> ChainEnd {
+        let Some(b) = &self.rs.chains[base].base else {
+            return ChainEnd::Accept(Origin::default());
+        };
+        match b.policy {
+            Action::Drop => decided(Verdict::Drop, &b.policy_origin),
+            Action::Reject => decided(Verdict::Reject, &b.policy_origin),
+            _ => ChainEnd::Accept(b.policy_origin.clone()),
+        }
+    }
+}
+
+fn decided(verdict: Verdict, by: &Origin) -> ChainEnd {
+    ChainEnd::Final(Decision {
+        verdict,
+        by: vec![by.clone()],
+    })
+}
+
+fn unknown(by: &Origin, what: &str) -> ChainEnd {
+    decided(Verdict::Unknown(what.to_owned()), by)
+}

@@ -1,0 +1,214 @@
+//! What every firewall reader produces: chains of rules whose matches are sets of
+//! values on a few packet fields, and verdicts. The evaluator knows only this; a new
+//! configuration format is one new reader (syntax) into it.
+
+use std::fmt;
+
+use edgepath_model::Family;
+
+/// A netfilter hook a base chain is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// Packets routed through the host (a router).
+    Forward,
+    /// Packets the host itself sends (a host firewall).
+    Output,
+    /// Any other hook (prerouting, input, postrouting, ingress): not evaluated.
+    Other,
+}
+
+/// A packet field a match looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dim {
+    /// The layer-4 protocol number (6 TCP, 17 UDP).
+    L4Proto = 0,
+    /// Source address (IPv4 as its 32-bit value).
+    SrcAddr = 1,
+    /// Source port.
+    SrcPort = 2,
+    /// Destination address.
+    DstAddr = 3,
+    /// Destination port.
+    DstPort = 4,
+}
+
+/// The number of [`Dim`]s.
+pub const DIMS: usize = 5;
+
+/// A set of values of one field: sorted, disjoint, inclusive intervals.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Values(pub Vec<(u128, u128)>);
+
+impl Values {
+    /// From intervals in any order; overlapping and adjacent ones are joined.
+    pub fn new(mut v: Vec<(u128, u128)>) -> Self {
+        v.retain(|(a, b)| a <= b);
+        v.sort_unstable();
+        let mut out: Vec<(u128, u128)> = Vec::with_capacity(v.len());
+        for (a, b) in v {
+            match out.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => out.push((a, b)),
+            }
+        }
+        Values(out)
+    }
+
+    /// One value.
+    pub fn one(v: u128) -> Self {
+        Values(vec![(v, v)])
+    }
+}
+
+/// A rule's condition: the packet's fields `dims` (one, or a concatenation) are one of
+/// `elements` (each a set per field); `negated` inverts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The fields.
+    pub dims: Vec<Dim>,
+    /// The accepted combinations: one `Values` per field each.
+    pub elements: Vec<Vec<Values>>,
+    /// `!=` instead of `==`.
+    pub negated: bool,
+}
+
+impl Condition {
+    /// `dim` in `values`.
+    pub fn is(dim: Dim, values: Values) -> Self {
+        Condition {
+            dims: vec![dim],
+            elements: vec![vec![values]],
+            negated: false,
+        }
+    }
+
+    /// `dim` not in `values`.
+    pub fn is_not(dim: Dim, values: Values) -> Self {
+        Condition {
+            negated: true,
+            ..Self::is(dim, values)
+        }
+    }
+}
+
+/// One match of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// Only packets of this family (`ip daddr` in an `inet` table, `meta nfproto`).
+    Family(Family),
+    /// A condition on the packet's fields.
+    Fields(Condition),
+    /// Connection tracking state: whether the first packet of a new connection (the
+    /// one the audit follows; answers are assumed established) matches.
+    NewConnection(bool),
+    /// A match the audit does not model (an interface name, a mark, an ipset whose
+    /// members are not given): it makes the rule's outcome unknown, never a match or a
+    /// miss.
+    Unknown(String),
+}
+
+/// What a rule does when it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The packet passes this base chain.
+    Accept,
+    /// Dropped.
+    Drop,
+    /// Refused (an ICMP error or a TCP reset): blocked like a drop, but fails fast.
+    Reject,
+    /// Back to the calling chain.
+    Return,
+    /// Into a chain, and back.
+    Jump(String),
+    /// Into a chain, not back (its end returns to where the caller would).
+    Goto(String),
+    /// Nothing decided (a counter, a log): the next rule.
+    Continue,
+    /// A verdict map: the verdict of the entry the fields fall in; none: the next rule.
+    Map {
+        /// The fields and their entries.
+        key: Vec<Dim>,
+        /// (values per field, the action).
+        entries: Vec<(Vec<Values>, Action)>,
+    },
+    /// A verdict the audit does not model (a queue to user space, a mark and accept).
+    Unknown(String),
+}
+
+/// Where a rule comes from, to name it in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// The file.
+    pub file: String,
+    /// Its line, for line-based formats.
+    pub line: Option<usize>,
+    /// Table, chain and handle, for nftables.
+    pub place: Option<String>,
+    /// The rule as written (or rendered).
+    pub text: String,
+    /// The table (as the format names it: `inet lab`, `filter`) and chain it is in.
+    pub chain: Option<(String, String)>,
+    /// nftables' rule handle.
+    pub handle: Option<u64>,
+    /// Its position in the chain, from 1 (iptables' rule number).
+    pub position: Option<usize>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.line, &self.place) {
+            (Some(l), _) => write!(f, "{}:{}: {}", self.file, l, self.text),
+            (None, Some(p)) => write!(f, "{} {}: {}", self.file, p, self.text),
+            (None, None) => write!(f, "{}: {}", self.file, self.text),
+        }
+    }
+}
+
+/// One rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// All must hold.
+    pub matches: Vec<Match>,
+    /// What it does then.
+    pub action: Action,
+    /// Where it is written.
+    pub origin: Origin,
+}
+
+/// A base chain's attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// The hook.
+    pub hook: Hook,
+    /// Lower runs first.
+    pub priority: i32,
+    /// The verdict at its end: accept or drop.
+    pub policy: Action,
+    /// Where the policy is written.
+    pub policy_origin: Origin,
+}
+
+/// A chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// The table it belongs to (jumps stay inside it).
+    pub table: String,
+    /// Which packets the table sees: `None` both families (`inet`), else one.
+    pub family: Option<Family>,
+    /// Its name.
+    pub name: String,
+    /// Set for base chains.
+    pub base: Option<Base>,
+    /// Its rules in order.
+    pub rules: Vec<Rule>,
+}
+
+/// A whole firewall configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ruleset {
+    /// Every chain of every table.
+    pub chains: Vec<Chain>,
+    /// What the reader did not understand (the constructs are named), counted in the
+    /// report; rules holding them evaluate as unknown.
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,610 @@
+//! The questions an audit asks the firewall, from the model: per modality, UDP
+//! 3478-3481 from its source range to the media ranges, then TCP 443 to the relays;
+//! per service, TCP 443 to its ranges. The answers in `check`'s words (path, status,
+//! reachable, via), each flow with the rules that decide it, and for a modality short
+//! of `relay-udp` the smallest change that gives it.
+
+use std::net::IpAddr;
+
+use edgepath_model::{Family, MediaPath, MediaRanges, Modality, PortRange, ServiceId, Status, Via};
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::eval::{Decision, Evaluator, Region, Verdict};
+use super::ir::{Dim, Hook, Origin, Ruleset};
+use super::nft::addr;
+use crate::flows::{Proto, RuleSet};
+
+/// How to audit.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// `Forward` for a router, `Output` for a host firewall.
+    pub hook: Hook,
+    /// The families the clients have (a single-stack network: only IPv4).
+    pub families: Vec<Family>,
+    /// The client's address, when rules depend on it; otherwise any address.
+    pub client: Option<IpAddr>,
+    /// The explicit proxy the clients use (address, port), if any. Its own traffic to
+    /// the internet is asked of the same rules (a proxy in a DMZ behind the same
+    /// firewall); it is assumed to allow CONNECT to port 443 (its configuration is
+    /// not read yet).
+    pub proxy: Option<(IpAddr, u16)>,
+}
+
+/// One question put to the firewall and its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowVerdict {
+    /// `ipv4` or `ipv6`.
+    pub family: Family,
+    /// `udp` or `tcp`.
+    pub protocol: &'static str,
+    /// Destination ranges asked about.
+    pub destinations: Vec<String>,
+    /// Destination ports.
+    pub ports: String,
+    /// Client source ports.
+    pub source_ports: String,
+    /// `accepted`, `dropped`, `rejected`, `partly` (some of the destinations or ports
+    /// only) or `unknown`.
+    pub verdict: &'static str,
+    /// The deciding rules, as `file:line: rule` or `file table T chain C handle H: rule`.
+    pub decided_by: Vec<String>,
+    /// Why it is unknown, when it is.
+    pub unknown: Option<String>,
+}
+
+impl FlowVerdict {
+    fn accepted(&self) -> bool {
+        self.verdict == "accepted"
+    }
+}
+
+/// A modality's predicted path.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModalityAudit {
+    /// The modality.
+    pub modality: Modality,
+    /// The best path the rules leave (null when a rule the audit cannot evaluate decides).
+    pub path: Option<MediaPath>,
+    /// Its status, from the path alone (no configuration shows loss or delay).
+    pub status: Option<Status>,
+    /// The source ports asked about.
+    pub source_ports: String,
+    /// The path per family.
+    pub family_paths: std::collections::BTreeMap<&'static str, Option<MediaPath>>,
+    /// The flows asked about.
+    pub flows: Vec<FlowVerdict>,
+    /// The smallest change that gives `relay-udp`, when it is not.
+    pub fix: Vec<String>,
+}
+
+/// A service's predicted reachability.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceAudit {
+    /// The service.
+    pub service: ServiceId,
+    /// Whether TCP 443 to its addresses passes.
+    pub reachable: Option<bool>,
+    /// `direct`, `proxy` (with `--proxy`) or `none`.
+    pub via: Option<Via>,
+    /// The flows asked about.
+    pub flows: Vec<FlowVerdict>,
+}
+
+/// Per family, as `check` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FamilyAudit {
+    /// The family.
+    pub family: Family,
+    /// The best media path in it.
+    pub path: Option<MediaPath>,
+    /// UDP to the relays: `accepted`, `dropped`, ...
+    pub udp: &'static str,
+    /// TCP 443 to the relays.
+    pub tcp: &'static str,
+    /// Services whose TCP 443 passes.
+    pub services_reachable: Vec<ServiceId>,
+}
+
+/// What the audit predicts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// `forward` or `output`.
+    pub hook: &'static str,
+    /// Per modality.
+    pub modalities: Vec<ModalityAudit>,
+    /// Per service.
+    pub services: Vec<ServiceAudit>,
+    /// Per family.
+    pub families: Vec<FamilyAudit>,
+    /// What the readers did not understand.
+    pub warnings: Vec<String>,
+    /// How many questions had an unknown answer.
+    pub unknown: usize,
+    /// What is out of scope.
+    pub notes: Vec<String>,
+}
+
+const SERVICES: [ServiceId; 5] = [
+    ServiceId::Sip,
+    ServiceId::WebServices,
+    ServiceId::DataEdge,
+    ServiceId::Ews,
+    ServiceId::OfficeWebApps,
+];
+
+fn full(f: Family) -> (u128, u128) {
+    match f {
+        Family::Ipv4 => (0, u128::from(u32::MAX)),
+        Family::Ipv6 => (0, u128::MAX),
+    }
+}
+
+fn net_range(n: &IpNet) -> (u128, u128) {
+    (addr(n.network()), addr(n.broadcast()))
+}
+
+/// Asks one question: `proto` from `sports` to `nets` (any address when none) on
+/// `dports`; the answer over all of it.
+fn ask(
+    ev: &Evaluator<'_>,
+    opts: &AuditOptions,
+    family: Family,
+    proto: Proto,
+    sports: (u16, u16),
+    nets: &[IpNet],
+    dports: (u16, u16),
+) -> FlowVerdict {
+    ask_from(ev, opts.client, family, proto, sports, nets, dports)
+}
+
+/// [`ask`] from a given source address (any when `None` or of the other family).
+fn ask_from(
+    ev: &Evaluator<'_>,
+    from: Option<IpAddr>,
+    family: Family,
+    proto: Proto,
+    sports: (u16, u16),
+    nets: &[IpNet],
+    dports: (u16, u16),
+) -> FlowVerdict {
+    let src = match from {
+        Some(ip) if Family::of(ip) == family => (addr(ip), addr(ip)),
+        _ => full(family),
+    };
+    let dsts: Vec<(u128, u128)> = if nets.is_empty() {
+        vec![full(family)]
+    } else {
+        nets.iter().map(net_range).collect()
+    };
+    let mut decisions: Vec<Decision> = Vec::new();
+    for dst in dsts {
+        let region = Region {
+            family,
+            range: [
+                match proto {
+                    Proto::Tcp => (6, 6),
+                    Proto::Udp => (17, 17),
+                },
+                src,
+                (u128::from(sports.0), u128::from(sports.1)),
+                dst,
+                (u128::from(dports.0), u128::from(dports.1)),
+            ],
+        };
+        let _ = Dim::L4Proto;
+        decisions.extend(ev.evaluate(region).into_iter().map(|(_, d)| d));
+    }
+    let unknown = decisions.iter().find_map(|d| match &d.verdict {
+        Verdict::Unknown(w) => Some(w.clone()),
+        _ => None,
+    });
+    let all = |v: &Verdict| decisions.iter().all(|d| &d.verdict == v);
+    let verdict = if unknown.is_some() {
+        "unknown"
+    } else if all(&Verdict::Accept) {
+        "accepted"
+    } else if all(&Verdict::Drop) {
+        "dropped"
+    } else if all(&Verdict::Reject) {
+        "rejected"
+    } else if decisions.iter().all(|d| d.verdict != Verdict::Accept) {
+        "blocked"
+    } else {
+        "partly"
+    };
+    // The deciding rules: for a block, the blocking ones; else every one, once.
+    let mut by: Vec<String> = Vec::new();
+    let blocking = decisions.iter().any(|d| d.verdict != Verdict::Accept);
+    for d in &decisions {
+        if blocking && d.verdict == Verdict::Accept {
+            continue;
+        }
+        for o in &d.by {
+            let s = origin_text(o);
+            if !s.is_empty() && !by.contains(&s) {
+                by.push(s);
+            }
+        }
+    }
+    if decisions.iter().all(|d| d.by.is_empty())
+        && decisions.iter().all(|d| d.verdict == Verdict::Accept)
+    {
+        by.push(format!(
+            "no {} chain on this hook: everything passes",
+            family
+        ));
+    }
+    FlowVerdict {
+        family,
+        protocol: proto.name(),
+        destinations: if nets.is_empty() {
+            vec!["any".into()]
+        } else {
+            nets.iter().map(ToString::to_string).collect()
+        },
+        ports: range_text(dports),
+        source_ports: range_text(sports),
+        verdict,
+        decided_by: by,
+        unknown,
+    }
+}
+
+fn origin_text(o: &Origin) -> String {
+    if o.file.is_empty() {
+        return String::new();
+    }
+    o.to_string()
+}
+
+fn range_text((a, b): (u16, u16)) -> String {
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a}-{b}")
+    }
+}
+
+fn source_range(ranges: &MediaRanges, m: Modality) -> PortRange {
+    match m {
+        Modality::Audio => ranges.audio,
+        Modality::Video => ranges.video,
+        Modality::AppSharing => ranges.app_sharing,
+        Modality::FileTransfer => ranges.file_transfer,
+    }
+}
+
+fn nets_of(flow: &crate::flows::Flow, family: Family) -> Vec<IpNet> {
+    match family {
+        Family::Ipv4 => flow.v4.iter().map(|n| IpNet::V4(*n)).collect(),
+        Family::Ipv6 => flow.v6.iter().map(|n| IpNet::V6(*n)).collect(),
+    }
+}
+
+/// Audits `rules` (every file given, merged) against the flows of `model`.
+pub fn audit(
+    rules: &[Ruleset],
+    model: &RuleSet,
+    ranges: &MediaRanges,
+    opts: &AuditOptions,
+) -> AuditReport {
+    let mut merged = Ruleset::default();
+    for r in rules {
+        merged.chains.extend(r.chains.iter().cloned());
+        merged.warnings.extend(r.warnings.iter().cloned());
+    }
+    let ev = Evaluator::new(&merged, opts.hook);
+    let relay_udp: Vec<&crate::flows::Flow> = model
+        .flows
+        .iter()
+        .filter(|f| f.media && f.proto == Proto::Udp)
+        .collect();
+    let mut unknown = 0;
+    let mut count = |v: &FlowVerdict| {
+        if v.verdict == "unknown" {
+            unknown += 1;
+        }
+    };
+    let mut per_family: Vec<FamilyAudit> = Vec::new();
+    let mut modalities = Vec::new();
+    // TCP 443 to the relays (the addresses media goes to, as `check` probes them) does
+    // not depend on the modality: asked once per family, directly and, with a proxy,
+    // to the proxy and from the proxy.
+    let proxy_of = |family: Family| opts.proxy.filter(|(ip, _)| Family::of(*ip) == family);
+    let mut tcp_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
+    let mut proxy_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
+    for &family in &opts.families {
+        let mut v = Vec::new();
+        let mut via = Vec::new();
+        for f in &relay_udp {
+            let nets = nets_of(f, family);
+            if nets.is_empty() {
+                continue;
+            }
+            v.push(ask(
+                &ev,
+                opts,
+                family,
+                Proto::Tcp,
+                (1024, 65535),
+                &nets,
+                (443, 443),
+            ));
+            if let Some((proxy, _)) = proxy_of(family) {
+                via.push(ask_from(
+                    &ev,
+                    Some(proxy),
+                    family,
+                    Proto::Tcp,
+                    (1024, 65535),
+                    &nets,
+                    (443, 443),
+                ));
+            }
+        }
+        if let Some((proxy, port)) = proxy_of(family) {
+            via.push(ask(
+                &ev,
+                opts,
+                family,
+                Proto::Tcp,
+                (1024, 65535),
+                &[IpNet::from(proxy)],
+                (port, port),
+            ));
+        }
+        v.iter().chain(&via).for_each(&mut count);
+        tcp_relay.push((family, v));
+        proxy_relay.push((family, via));
+    }
+    for m in Modality::ALL.iter().copied() {
+        let src = source_range(ranges, m);
+        let mut flows = Vec::new();
+        let mut family_paths = std::collections::BTreeMap::new();
+        let mut best: Option<MediaPath> = Some(MediaPath::None);
+        let mut undecided = false;
+        for ((family, tcp), (_, via)) in tcp_relay.iter().zip(&proxy_relay) {
+            let mut udp = Vec::new();
+            for f in &relay_udp {
+                let nets = nets_of(f, *family);
+                if nets.is_empty() {
+                    continue;
+                }
+                for p in f.ports.ranges() {
+                    udp.push(ask(
+                        &ev,
+                        opts,
+                        *family,
+                        Proto::Udp,
+                        (src.first(), src.last()),
+                        &nets,
+                        (p.first(), p.last()),
+                    ));
+                }
+            }
+            udp.iter().for_each(&mut count);
+            let path = if !udp.is_empty() && udp.iter().all(FlowVerdict::accepted) {
+                Some(MediaPath::RelayUdp)
+            } else if udp.iter().any(|v| v.verdict == "unknown") {
+                None
+            } else if !tcp.is_empty() && tcp.iter().all(FlowVerdict::accepted) {
+                Some(MediaPath::RelayTcp)
+            } else if tcp.iter().any(|v| v.verdict == "unknown") {
+                None
+            } else if !via.is_empty() && via.iter().all(FlowVerdict::accepted) {
+                Some(MediaPath::RelayTcpProxy)
+            } else if via.iter().any(|v| v.verdict == "unknown") {
+                None
+            } else {
+                Some(MediaPath::None)
+            };
+            if path.is_none() {
+                undecided = true;
+            }
+            family_paths.insert(family.name(), path);
+            if let (Some(p), Some(b)) = (path, best) {
+                if rank(p) < rank(b) {
+                    best = Some(p);
+                }
+            }
+            flows.extend(udp);
+            flows.extend(tcp.iter().cloned());
+            flows.extend(via.iter().cloned());
+        }
+        // A family that surely works beats one that is unknown; otherwise unknown.
+        let path = match best {
+            Some(MediaPath::RelayUdp) => best,
+            _ if undecided => None,
+            b => b,
+        };
+        let fix = if path == Some(MediaPath::RelayUdp) {
+            Vec::new()
+        } else {
+            fixes(&flows, src)
+        };
+        modalities.push(ModalityAudit {
+            modality: m,
+            path,
+            status: path.map(MediaPath::base_status),
+            source_ports: range_text((src.first(), src.last())),
+            family_paths,
+            flows,
+            fix,
+        });
+    }
+    let mut services = Vec::new();
+    for s in SERVICES {
+        let mut flows = Vec::new();
+        let mut via = Vec::new();
+        for &family in &opts.families {
+            for f in model.flows.iter().filter(|f| {
+                f.services.contains(&s) && f.proto == Proto::Tcp && f.ports.contains(443)
+            }) {
+                let nets = nets_of(f, family);
+                if nets.is_empty() && f.has_addresses() {
+                    continue;
+                }
+                flows.push(ask(
+                    &ev,
+                    opts,
+                    family,
+                    Proto::Tcp,
+                    (1024, 65535),
+                    &nets,
+                    (443, 443),
+                ));
+                if let Some((proxy, _)) = proxy_of(family) {
+                    via.push(ask_from(
+                        &ev,
+                        Some(proxy),
+                        family,
+                        Proto::Tcp,
+                        (1024, 65535),
+                        &nets,
+                        (443, 443),
+                    ));
+                }
+            }
+            if let Some((proxy, port)) = proxy_of(family) {
+                via.push(ask(
+                    &ev,
+                    opts,
+                    family,
+                    Proto::Tcp,
+                    (1024, 65535),
+                    &[IpNet::from(proxy)],
+                    (port, port),
+                ));
+            }
+        }
+        flows.iter().chain(&via).for_each(&mut count);
+        // Reachable when some family passes for all of the service's destinations.
+        let passes = |list: &[FlowVerdict]| {
+            opts.families.iter().any(|fam| {
+                let mine: Vec<&FlowVerdict> = list.iter().filter(|v| v.family == *fam).collect();
+                !mine.is_empty() && mine.iter().all(|v| v.accepted())
+            })
+        };
+        let unknown = |list: &[FlowVerdict]| list.iter().any(|v| v.verdict == "unknown");
+        let via_kind = if passes(&flows) {
+            Some(Via::Direct)
+        } else if unknown(&flows) {
+            None
+        } else if passes(&via) {
+            Some(Via::Proxy)
+        } else if unknown(&via) {
+            None
+        } else {
+            Some(Via::None)
+        };
+        flows.extend(via);
+        services.push(ServiceAudit {
+            service: s,
+            reachable: via_kind.map(|v| v != Via::None),
+            via: via_kind,
+            flows,
+        });
+    }
+    for (family, tcp) in &tcp_relay {
+        let path = modalities
+            .first()
+            .and_then(|m| m.family_paths.get(family.name()).copied().flatten());
+        let udp = modalities
+            .first()
+            .map(|m| {
+                let mine: Vec<&FlowVerdict> = m
+                    .flows
+                    .iter()
+                    .filter(|v| v.family == *family && v.protocol == "udp")
+                    .collect();
+                summary(&mine)
+            })
+            .unwrap_or("none");
+        per_family.push(FamilyAudit {
+            family: *family,
+            path,
+            udp,
+            tcp: summary(&tcp.iter().collect::<Vec<_>>()),
+            services_reachable: services
+                .iter()
+                .filter(|s| {
+                    let mine: Vec<&FlowVerdict> =
+                        s.flows.iter().filter(|v| v.family == *family).collect();
+                    !mine.is_empty() && mine.iter().all(|v| v.accepted())
+                })
+                .map(|s| s.service)
+                .collect(),
+        });
+    }
+    AuditReport {
+        hook: match opts.hook {
+            Hook::Forward => "forward",
+            Hook::Output => "output",
+            Hook::Other => "other",
+        },
+        modalities,
+        services,
+        families: per_family,
+        warnings: merged.warnings,
+        unknown,
+        notes: vec![
+            "NAT is out of scope: rules are read as filters on the client's own addresses and ports.".into(),
+        ],
+    }
+}
+
+fn summary(v: &[&FlowVerdict]) -> &'static str {
+    if v.is_empty() {
+        "none"
+    } else if v.iter().all(|f| f.verdict == v[0].verdict) {
+        v[0].verdict
+    } else if v.iter().any(|f| f.verdict == "unknown") {
+        "unknown"
+    } else {
+        "partly"
+    }
+}
+
+fn rank(p: MediaPath) -> u8 {
+    match p {
+        MediaPath::RelayUdp | MediaPath::P2pUdp => 0,
+        MediaPath::RelayTcp => 1,
+        MediaPath::RelayTcpProxy => 2,
+        MediaPath::None => 3,
+    }
+}
+
+/// The smallest change that lets the blocked UDP through: remove (or narrow) the rule
+/// that drops it, or add an accept before the policy that does.
+fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in flows
+        .iter()
+        .filter(|f| f.protocol == "udp" && !f.accepted())
+    {
+        for by in &f.decided_by {
+            let line = if by.contains(" policy drop") || by.ends_with("policy drop") {
+                format!(
+                    "{by}: add an accept before the policy for UDP from source ports {} to {} port {} ({})",
+                    range_text((src.first(), src.last())),
+                    f.destinations.join(", "),
+                    f.ports,
+                    f.family
+                )
+            } else {
+                format!(
+                    "{by}: this rule blocks UDP from source ports {} to {} port {} ({}): remove it, or put an accept for that flow before it",
+                    range_text((src.first(), src.last())),
+                    f.destinations.join(", "),
+                    f.ports,
+                    f.family
+                )
+            };
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
