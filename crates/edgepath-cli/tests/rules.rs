@@ -1006,3 +1006,108 @@ fn wireguard_and_openvpn_accept_the_split_tunnels() {
         }
     }
 }
+
+/// `edgepath audit` of every firewall `rules` writes (nftables through `nft -j list
+/// ruleset` in a scratch namespace, iptables and ip6tables as written) predicts the
+/// best path for every modality and direct reach for every service, on both hooks.
+#[test]
+fn audit_of_every_generated_firewall_predicts_relay_udp_and_direct_services() {
+    let nft = available("nft", true) && available("unshare", false);
+    let targets = ["nftables", "iptables", "ip6tables"];
+    for (file, args) in CASES.iter().filter(|(_, a)| targets.contains(&a[1])) {
+        let text = rules(args);
+        let path = if args[1] == "nftables" {
+            if !nft {
+                continue;
+            }
+            let p = write_tmp(file, &text);
+            let script = format!("nft -f {} && nft -j list ruleset", p.display());
+            let out = in_new_netns(&["sh", "-c", &script], None);
+            assert_ok(&format!("nft -f then -j list ({file})"), &out);
+            write_tmp(
+                &format!("{file}.json"),
+                &String::from_utf8_lossy(&out.stdout),
+            )
+        } else {
+            write_tmp(file, &text)
+        };
+        let family = if args[1] == "ip6tables" {
+            "ipv6"
+        } else if args[1] == "iptables" {
+            "ipv4"
+        } else {
+            "both"
+        };
+        for hook in ["forward", "output"] {
+            let mut audit = vec![
+                "audit",
+                path.to_str().unwrap(),
+                "--json",
+                "--hook",
+                hook,
+                "--family",
+                family,
+                "--endpoints",
+                FIXTURE,
+                "--endpoints-version",
+                FIXTURE_VERSION,
+            ];
+            // The same model the rules were made from.
+            for flag in ["--profile", "--provisioning"] {
+                if let Some(i) = args.iter().position(|a| *a == flag) {
+                    audit.extend_from_slice(&[flag, args[i + 1]]);
+                }
+            }
+            let out = edgepath(&audit);
+            let doc: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| panic!("{file}: {}", String::from_utf8_lossy(&out.stderr)));
+            for m in doc["modalities"].as_array().unwrap() {
+                assert_eq!(m["path"], "relay-udp", "{file} {hook}: {m}");
+            }
+            for s in doc["services"].as_array().unwrap() {
+                assert_eq!(s["via"], "direct", "{file} {hook}: {s}");
+            }
+            assert_eq!(doc["unknown"], 0, "{file} {hook}");
+            assert_eq!(out.status.code(), Some(0), "{file} {hook}");
+        }
+    }
+}
+
+/// Malformed configurations exit 2 naming the file and the line.
+#[test]
+fn audit_names_the_file_and_line_of_bad_input() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "bad.json",
+            "{\"nftables\": [\n  {\"table\": }\n]}",
+            "bad.json:2: not JSON",
+        ),
+        (
+            "bad.rules",
+            "*filter\n:FORWARD DROP [0:0]\nthis is not a rule\nCOMMIT\n",
+            "bad.rules:3: expected `-A CHAIN",
+        ),
+        (
+            "quote.rules",
+            "*filter\n-A FORWARD -m comment --comment \"open -j ACCEPT\nCOMMIT\n",
+            "quote.rules:2: an unclosed quote",
+        ),
+        (
+            "port.rules",
+            "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p udp --dport 99999 -j ACCEPT\nCOMMIT\n",
+            "port.rules:3: port `99999`",
+        ),
+        (
+            "plain.txt",
+            "hello\n",
+            "plain.txt: not a configuration audit reads",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let p = write_tmp(name, text);
+        let out = edgepath(&["audit", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(want), "{name}: {err}");
+    }
+}

@@ -363,3 +363,110 @@ fn decided(verdict: Verdict, by: &Origin) -> ChainEnd {
 fn unknown(by: &Origin, what: &str) -> ChainEnd {
     decided(Verdict::Unknown(what.to_owned()), by)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::iptables;
+    use crate::audit::nft::addr;
+
+    fn ip(s: &str) -> u128 {
+        addr(s.parse().unwrap())
+    }
+
+    /// UDP from 192.168.1.10, source port `sport`, to `dst`/`bits` on `dport`.
+    fn udp(sport: u16, dst: &str, bits: u32, dport: u16) -> Region {
+        let lo = ip(dst);
+        Region {
+            family: Family::Ipv4,
+            range: [
+                (17, 17),
+                (ip("192.168.1.10"), ip("192.168.1.10")),
+                (u128::from(sport), u128::from(sport)),
+                (lo, lo + (1u128 << (32 - bits)) - 1),
+                (u128::from(dport), u128::from(dport)),
+            ],
+        }
+    }
+
+    fn verdicts(rules: &str, r: Region) -> Vec<(Verdict, Option<usize>)> {
+        let text = format!("*filter\n:FORWARD DROP [0:0]\n:TEAMS - [0:0]\n{rules}\nCOMMIT\n");
+        let rs = iptables::read("t", &text).unwrap();
+        Evaluator::new(&rs, Hook::Forward)
+            .evaluate(r)
+            .into_iter()
+            .map(|(_, d)| (d.verdict, d.by.first().and_then(|o| o.line)))
+            .collect()
+    }
+
+    #[test]
+    fn netfilter_semantics_over_regions() {
+        use Verdict::*;
+        let to_relay = udp(50000, "52.112.0.0", 14, 3478);
+        // (rules, question, the verdicts and deciding lines of its parts, in order)
+        type Case<'a> = (&'a str, Region, &'a [(Verdict, Option<usize>)]);
+        let cases: &[Case] = &[
+            // The policy, named by its line.
+            ("", to_relay, &[(Drop, Some(2))]),
+            ("-A FORWARD -p udp --dport 3478:3481 -j ACCEPT", to_relay, &[(Accept, Some(4))]),
+            ("-A FORWARD -p tcp --dport 3478:3481 -j ACCEPT", to_relay, &[(Drop, Some(2))]),
+            ("-A FORWARD ! -p udp -j ACCEPT", to_relay, &[(Drop, Some(2))]),
+            ("-A FORWARD -p udp -m multiport --dports 53,3478 -j REJECT", to_relay, &[(Reject, Some(4))]),
+            // A jump returns; a RETURN goes back; the accept after it decides.
+            (
+                "-A FORWARD -j TEAMS\n-A FORWARD -j ACCEPT\n-A TEAMS -p udp -j RETURN\n-A TEAMS -j DROP",
+                to_relay,
+                &[(Accept, Some(5))],
+            ),
+            // A goto from the base chain: the end of the target is the base chain's end.
+            ("-A FORWARD -g TEAMS\n-A FORWARD -j ACCEPT", to_relay, &[(Drop, Some(2))]),
+            // Source ports: the audio range passes, video's does not.
+            ("-A FORWARD -p udp --sport 50000:50019 -j ACCEPT", udp(50025, "52.112.0.0", 14, 3478), &[(Drop, Some(2))]),
+            // Half of a /24 accepted: two answers, split at the rule's boundary.
+            (
+                "-A FORWARD -d 10.1.1.0/25 -j ACCEPT",
+                udp(50000, "10.1.1.0", 24, 3478),
+                &[(Accept, Some(4)), (Drop, Some(2))],
+            ),
+            ("-A FORWARD -m iprange --dst-range 52.112.0.0-52.115.255.255 -j ACCEPT", to_relay, &[(Accept, Some(4))]),
+            // The first packet of a connection is NEW, not ESTABLISHED.
+            ("-A FORWARD -m conntrack --ctstate ESTABLISHED -j ACCEPT", to_relay, &[(Drop, Some(2))]),
+            ("-A FORWARD -m state --state NEW -j ACCEPT", to_relay, &[(Accept, Some(4))]),
+            // What is not modelled is unknown, with the rule named; a sure miss is not.
+            ("-A FORWARD -o eth1 -j ACCEPT", to_relay, &[(Unknown("interface match -o eth1 (not modelled)".into()), Some(4))]),
+            ("-A FORWARD -p tcp -o eth1 -j ACCEPT", to_relay, &[(Drop, Some(2))]),
+            // A counter-like target decides nothing, even when its match is unknown.
+            ("-A FORWARD -o eth1 -j LOG", to_relay, &[(Drop, Some(2))]),
+        ];
+        for (rules, region, want) in cases {
+            assert_eq!(&verdicts(rules, *region), want, "rules:\n{rules}");
+        }
+    }
+
+    #[test]
+    fn nftables_json_sets_maps_and_priorities() {
+        let json = r#"{"nftables": [
+          {"table": {"family": "inet", "name": "a", "handle": 1}},
+          {"set": {"family": "inet", "table": "a", "name": "relays", "type": ["ipv4_addr", "inet_service"],
+                   "flags": ["interval"], "elem": [{"concat": [{"prefix": {"addr": "52.112.0.0", "len": 14}}, {"range": [3478, 3481]}]}]}},
+          {"chain": {"family": "inet", "table": "a", "name": "fwd", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+          {"chain": {"family": "inet", "table": "a", "name": "late", "handle": 2, "type": "filter", "hook": "forward", "prio": 10, "policy": "drop"}},
+          {"rule": {"family": "inet", "table": "a", "chain": "fwd", "handle": 3, "expr": [
+             {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "udp", "field": "dport"}}]}, "right": "@relays"}},
+             {"accept": null}]}},
+          {"rule": {"family": "inet", "table": "a", "chain": "late", "handle": 4, "expr": [
+             {"vmap": {"key": {"payload": {"protocol": "udp", "field": "dport"}}, "data": {"set": [[3478, {"accept": null}], [{"range": [3479, 3481]}, {"drop": null}]]}}}]}}
+        ]}"#;
+        let rs = crate::audit::nft::read("n.json", json).unwrap();
+        let ev = Evaluator::new(&rs, Hook::Forward);
+        let v = |r: Region| -> Vec<Verdict> {
+            ev.evaluate(r).into_iter().map(|(_, d)| d.verdict).collect()
+        };
+        // The first chain accepts (the set holds), the later one must accept too: its
+        // verdict map does for 3478 only.
+        assert_eq!(v(udp(50000, "52.112.0.0", 14, 3478)), [Verdict::Accept]);
+        assert_eq!(v(udp(50000, "52.112.0.0", 14, 3479)), [Verdict::Drop]);
+        // Outside the set, and no entry of the map for port 53: the later policy drops.
+        assert_eq!(v(udp(50000, "8.8.8.0", 24, 53)), [Verdict::Drop]);
+    }
+}

@@ -9,7 +9,9 @@ use std::net::IpAddr;
 
 use edgepath_model::Family;
 
-use super::ir::{Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values};
+use super::ir::{
+    loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values,
+};
 use super::nft::addr;
 use super::AuditError;
 
@@ -351,6 +353,14 @@ fn rule_words(w: &[String]) -> Result<(Vec<Match>, Action, Vec<String>), String>
                 matches.push(Match::Unknown(what));
                 i += 3;
                 continue;
+            }
+            "-i" | "--in-interface" | "-o" | "--out-interface" if arg(i)? == "lo" => {
+                let d = if opt.starts_with("-o") || opt == "--out-interface" {
+                    Dim::DstAddr
+                } else {
+                    Dim::SrcAddr
+                };
+                matches.push(cond(d, loopback(), neg));
             }
             "-i" | "--in-interface" | "-o" | "--out-interface" => {
                 let what = format!("interface match {opt} {} (not modelled)", arg(i)?);

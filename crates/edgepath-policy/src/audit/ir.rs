@@ -212,3 +212,10 @@ pub struct Ruleset {
     /// report; rules holding them evaluate as unknown.
     pub warnings: Vec<String>,
 }
+
+/// The loopback addresses of both families (127.0.0.0/8, ::1), as a set of values: a
+/// match on the loopback interface is a match on them, since the flows an audit asks
+/// about go to Microsoft's addresses, never out of `lo`.
+pub fn loopback() -> Values {
+    Values::new(vec![(127 << 24, (128 << 24) - 1), (1, 1)])
+}

@@ -11,7 +11,9 @@ use std::net::IpAddr;
 use edgepath_model::Family;
 use serde_json::Value;
 
-use super::ir::{Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values};
+use super::ir::{
+    loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values,
+};
 use super::AuditError;
 
 /// A named set or map: its elements, each a set of values per field, with the map's
@@ -276,6 +278,22 @@ fn action(e: &Value) -> Result<Action, String> {
     })
 }
 
+/// The family or protocol a payload expression implies, whatever its field.
+fn implied_by(left: &Value) -> Option<Match> {
+    let proto = str_of(left.get("payload")?, "protocol");
+    let n = match proto.as_str() {
+        "ip" => return Some(Match::Family(Family::Ipv4)),
+        "ip6" => return Some(Match::Family(Family::Ipv6)),
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        "icmpv6" => 58,
+        "sctp" => 132,
+        _ => return None,
+    };
+    Some(Match::Fields(Condition::is(Dim::L4Proto, Values::one(n))))
+}
+
 /// A field an expression reads, with the family and protocol it implies.
 fn field(left: &Value) -> Result<(Vec<Match>, Dim), String> {
     if let Some(p) = left.get("payload") {
@@ -357,6 +375,22 @@ fn condition(m: &Value, ctx: &Ctx<'_>) -> Result<Vec<Match>, String> {
         };
         return Ok(vec![Match::Family(if negated { other } else { fam })]);
     }
+    // The loopback interface: the loopback addresses.
+    if let Some(key) = left.get("meta").map(|m| str_of(m, "key")) {
+        if (key == "oifname" || key == "iifname") && right.as_str() == Some("lo") {
+            let d = if key == "oifname" {
+                Dim::DstAddr
+            } else {
+                Dim::SrcAddr
+            };
+            let c = if negated {
+                Condition::is_not(d, loopback())
+            } else {
+                Condition::is(d, loopback())
+            };
+            return Ok(vec![Match::Fields(c)]);
+        }
+    }
     // A concatenation: `ip daddr . udp dport @set`.
     let parts: Vec<&Value> = match left.get("concat").and_then(Value::as_array) {
         Some(a) => a.iter().collect(),
@@ -365,7 +399,17 @@ fn condition(m: &Value, ctx: &Ctx<'_>) -> Result<Vec<Match>, String> {
     let mut out = Vec::new();
     let mut dims = Vec::new();
     for p in parts {
-        let (mut implied, d) = field(p)?;
+        let (mut implied, d) = match field(p) {
+            Ok(f) => f,
+            // A field not modelled still says which packets it can be about: `icmpv6
+            // type ...` is no UDP packet's, `ip dscp ...` no IPv6 packet's.
+            Err(what) => {
+                return Ok(implied_by(p)
+                    .into_iter()
+                    .chain([Match::Unknown(what)])
+                    .collect())
+            }
+        };
         out.append(&mut implied);
         dims.push(d);
     }
