@@ -137,7 +137,7 @@ fn render(r: &AuditReport, files: &str) -> String {
         ));
     }
     out.push('\n');
-    let fixes: Vec<&String> = r.modalities.iter().flat_map(|m| &m.fix).collect();
+    let fixes: Vec<&audit::Fix> = r.modalities.iter().flat_map(|m| &m.fix).collect();
     let mut seen = Vec::new();
     for f in fixes {
         if !seen.contains(&f) {
@@ -147,7 +147,7 @@ fn render(r: &AuditReport, files: &str) -> String {
     if !seen.is_empty() {
         out.push_str("\nTo give media UDP to the relays (relay-udp):\n");
         for f in seen {
-            out.push_str(&format!("  - {f}\n"));
+            out.push_str(&format!("  {}\n      ({})\n", f.command, f.reason));
         }
     }
     let unknown: Vec<String> = r

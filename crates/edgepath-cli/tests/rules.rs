@@ -1111,3 +1111,62 @@ fn audit_names_the_file_and_line_of_bad_input() {
         assert!(err.contains(want), "{name}: {err}");
     }
 }
+
+/// The fixes `audit` proposes are real commands: applied with nft and iptables to the
+/// configuration in a scratch namespace, exported again and audited, every modality has
+/// UDP to the relays.
+#[test]
+fn audit_fixes_applied_with_the_real_tools_give_relay_udp() {
+    if !available("nft", true)
+        || !available("unshare", false)
+        || !available("iptables-restore", false)
+    {
+        return;
+    }
+    let nft = "table inet site {\n  chain forward {\n    type filter hook forward priority filter; policy drop;\n    ct state established,related accept\n    tcp dport { 80, 443 } accept\n    udp dport 3478-3481 drop\n  }\n}\n";
+    let ipt = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A FORWARD -p tcp -m multiport --dports 80,443 -j ACCEPT\n-A FORWARD -p udp --dport 3478:3481 -j DROP\nCOMMIT\n";
+    let cases = [
+        ("fix.nft", nft, "nft -f {f}", "nft -j list ruleset"),
+        ("fix.rules", ipt, "iptables-restore < {f}", "iptables-save"),
+    ];
+    for (name, text, load, export) in cases {
+        let f = write_tmp(name, text);
+        let load = load.replace("{f}", f.to_str().unwrap());
+        let exported = |extra: &str| {
+            let script = format!("{load} && {extra} {export}");
+            let out = in_new_netns(&["sh", "-c", &script], None);
+            assert_ok(&format!("{name}: {script}"), &out);
+            write_tmp(
+                &format!("{name}.export"),
+                &String::from_utf8_lossy(&out.stdout),
+            )
+        };
+        let audit = |p: &Path| -> Value {
+            let out = edgepath(&[
+                "audit",
+                p.to_str().unwrap(),
+                "--json",
+                "--family",
+                "ipv4",
+                "--endpoints",
+                FIXTURE,
+                "--endpoints-version",
+                FIXTURE_VERSION,
+            ]);
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        let before = audit(&exported(""));
+        let mut commands = Vec::new();
+        for m in before["modalities"].as_array().unwrap() {
+            assert_eq!(m["path"], "relay-tcp", "{name}: {m}");
+            for fix in m["fix"].as_array().unwrap() {
+                commands.push(format!("{} && ", fix["command"].as_str().unwrap()));
+            }
+        }
+        assert!(!commands.is_empty(), "{name}: no fix proposed");
+        let after = audit(&exported(&commands.concat()));
+        for m in after["modalities"].as_array().unwrap() {
+            assert_eq!(m["path"], "relay-udp", "{name} after {commands:?}: {m}");
+        }
+    }
+}

@@ -12,7 +12,7 @@ pub mod ir;
 pub mod nft;
 pub mod predict;
 
-pub use predict::{audit, AuditOptions, AuditReport};
+pub use predict::{audit, AuditOptions, AuditReport, Fix};
 
 /// Why a configuration cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

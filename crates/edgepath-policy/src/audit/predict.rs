@@ -51,6 +51,9 @@ pub struct FlowVerdict {
     pub decided_by: Vec<String>,
     /// Why it is unknown, when it is.
     pub unknown: Option<String>,
+    /// The deciding rules themselves, for the fix.
+    #[serde(skip)]
+    origins: Vec<Origin>,
 }
 
 impl FlowVerdict {
@@ -75,7 +78,16 @@ pub struct ModalityAudit {
     /// The flows asked about.
     pub flows: Vec<FlowVerdict>,
     /// The smallest change that gives `relay-udp`, when it is not.
-    pub fix: Vec<String>,
+    pub fix: Vec<Fix>,
+}
+
+/// One change to the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// The command, in the configuration's own tool (`nft ...`, `iptables ...`).
+    pub command: String,
+    /// Why: the rule or policy it gets past.
+    pub reason: String,
 }
 
 /// A service's predicted reachability.
@@ -215,6 +227,7 @@ fn ask_from(
     };
     // The deciding rules: for a block, the blocking ones; else every one, once.
     let mut by: Vec<String> = Vec::new();
+    let mut origins = Vec::new();
     let blocking = decisions.iter().any(|d| d.verdict != Verdict::Accept);
     for d in &decisions {
         if blocking && d.verdict == Verdict::Accept {
@@ -224,6 +237,7 @@ fn ask_from(
             let s = origin_text(o);
             if !s.is_empty() && !by.contains(&s) {
                 by.push(s);
+                origins.push(o.clone());
             }
         }
     }
@@ -248,6 +262,7 @@ fn ask_from(
         verdict,
         decided_by: by,
         unknown,
+        origins,
     }
 }
 
@@ -575,34 +590,66 @@ fn rank(p: MediaPath) -> u8 {
     }
 }
 
-/// The smallest change that lets the blocked UDP through: remove (or narrow) the rule
-/// that drops it, or add an accept before the policy that does.
-fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<String> {
+/// The smallest change that lets the blocked UDP through, as a command in the
+/// configuration's own language: an accept for exactly that flow, inserted before the
+/// rule that drops it, or appended before the policy that does.
+fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<Fix> {
     let mut out = Vec::new();
-    for f in flows
-        .iter()
-        .filter(|f| f.protocol == "udp" && !f.accepted())
-    {
-        for by in &f.decided_by {
-            let line = if by.contains(" policy drop") || by.ends_with("policy drop") {
+    let blocked =
+        |f: &&FlowVerdict| matches!(f.verdict, "dropped" | "rejected" | "blocked" | "partly");
+    for f in flows.iter().filter(|f| f.protocol == "udp").filter(blocked) {
+        for o in &f.origins {
+            let Some((table, chain)) = &o.chain else {
+                continue;
+            };
+            let by_policy = o.text.contains("policy");
+            let line = if o.line.is_some() {
+                // iptables: -I before the rule, -A (before the policy) otherwise.
+                let tool = if f.family == Family::Ipv6 {
+                    "ip6tables"
+                } else {
+                    "iptables"
+                };
+                let place = match (by_policy, o.position) {
+                    (false, Some(p)) => format!("-I {chain} {p}"),
+                    _ => format!("-A {chain}"),
+                };
                 format!(
-                    "{by}: add an accept before the policy for UDP from source ports {} to {} port {} ({})",
-                    range_text((src.first(), src.last())),
-                    f.destinations.join(", "),
-                    f.ports,
-                    f.family
+                    "{tool} -t {table} {place} -p udp -d {} --sport {}:{} --dport {} -j ACCEPT",
+                    f.destinations.join(","),
+                    src.first(),
+                    src.last(),
+                    f.ports.replace('-', ":")
                 )
             } else {
+                let ip = if f.family == Family::Ipv6 {
+                    "ip6"
+                } else {
+                    "ip"
+                };
+                let place = match (by_policy, o.handle) {
+                    (false, Some(h)) => format!("insert rule {table} {chain} position {h}"),
+                    _ => format!("add rule {table} {chain}"),
+                };
                 format!(
-                    "{by}: this rule blocks UDP from source ports {} to {} port {} ({}): remove it, or put an accept for that flow before it",
-                    range_text((src.first(), src.last())),
+                    "nft {place} {ip} daddr {{ {} }} udp sport {}-{} udp dport {} accept",
                     f.destinations.join(", "),
-                    f.ports,
-                    f.family
+                    src.first(),
+                    src.last(),
+                    f.ports
                 )
             };
-            if !out.contains(&line) {
-                out.push(line);
+            let reason = if by_policy {
+                format!("{} drops it by its policy", origin_text(o))
+            } else {
+                format!("before {}, which blocks it", origin_text(o))
+            };
+            let fix = Fix {
+                command: line,
+                reason,
+            };
+            if !out.contains(&fix) {
+                out.push(fix);
             }
         }
     }
