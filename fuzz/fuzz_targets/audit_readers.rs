@@ -1,0 +1,37 @@
+//! The audit's readers (nftables JSON, iptables-save) and the evaluator on arbitrary
+//! text: no panic, no hang; what reads is evaluated on a question from every source
+//! address to every destination, whose parts must lie inside it.
+#![no_main]
+
+use edgepath_model::Family;
+use edgepath_policy::audit::eval::{Evaluator, Region};
+use edgepath_policy::audit::ir::{Hook, DIMS};
+use edgepath_policy::audit::{nft, iptables};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for rs in [nft::read("f", text), iptables::read("f", text)].into_iter().flatten() {
+        for hook in [Hook::Forward, Hook::Output] {
+            let ev = Evaluator::new(&rs, hook);
+            for (family, hi) in [(Family::Ipv4, u128::from(u32::MAX)), (Family::Ipv6, u128::MAX)] {
+                let mut range = [(0u128, 0u128); DIMS];
+                range[0] = (17, 17);
+                range[1] = (0, hi);
+                range[2] = (50000, 50019);
+                range[3] = (0, hi);
+                range[4] = (3478, 3481);
+                let region = Region { family, range };
+                let parts = ev.evaluate(region);
+                assert!(!parts.is_empty());
+                // Every part lies inside the question and is a real interval.
+                for (p, _) in &parts {
+                    for d in 0..DIMS {
+                        assert!(p.range[d].0 >= region.range[d].0 && p.range[d].1 <= region.range[d].1);
+                        assert!(p.range[d].0 <= p.range[d].1);
+                    }
+                }
+            }
+        }
+    }
+});
