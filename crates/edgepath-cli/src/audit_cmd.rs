@@ -46,7 +46,7 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
     if rulesets.is_empty() {
         bail!("give at least one configuration file");
     }
-    let report = audit::audit(&rulesets, &model, &input.ranges, &opts);
+    let report = audit::audit(rulesets, &model, &input.ranges, &opts);
     let all_good = report
         .modalities
         .iter()

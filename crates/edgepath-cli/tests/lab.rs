@@ -162,6 +162,9 @@ fn qos_marks_show_on_the_wan_side_only() {
         wan = wan.display()
     );
     let out = Command::new(lab_dir().join("run"))
+        // The router loads `edgepath rules`: this build's binary, not a release one
+        // that a fresh checkout does not have.
+        .args(["--edgepath", env!("CARGO_BIN_EXE_edgepath")])
         .args(["generated-rules", "--", "sh", "-c", &script])
         .output()
         .unwrap();
@@ -247,6 +250,7 @@ fn a_long_check_stops_on_ctrl_c_and_still_reports() {
     );
     let t0 = std::time::Instant::now();
     let out = Command::new(lab_dir().join("run"))
+        .args(["--edgepath", env!("CARGO_BIN_EXE_edgepath")])
         .args(["home-nat", "--", "sh", "-c", &script])
         .output()
         .unwrap();
@@ -300,6 +304,7 @@ fn capture_during_check(scenario: &str) -> Value {
         p = pcap.display()
     );
     let out = Command::new(lab_dir().join("run"))
+        .args(["--edgepath", env!("CARGO_BIN_EXE_edgepath")])
         .args([scenario, "--", "sh", "-c", &script])
         .output()
         .unwrap();

@@ -88,6 +88,7 @@ mod live {
             file = file.display()
         );
         let out = Command::new(lab_dir().join("run"))
+            .args(["--edgepath", BIN])
             .args(["home-nat", "--", "sh", "-c", &script])
             .output()
             .unwrap();

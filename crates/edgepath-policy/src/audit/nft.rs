@@ -110,6 +110,9 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
         }
         rs.chains[c].rules.push(rule);
     }
+    // Freeing a parsed document of tens of thousands of small maps took an eighth of a
+    // 10,000-rule audit; the other core does it while the audit goes on.
+    std::thread::spawn(move || drop(doc));
     Ok(rs)
 }
 
@@ -192,15 +195,14 @@ struct Ctx<'a> {
 }
 
 fn rule(file: &str, r: &Value, ctx: &Ctx<'_>, warnings: &mut Vec<String>) -> Rule {
-    let exprs = r
+    let exprs: &[Value] = r
         .get("expr")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[], Vec::as_slice);
     let mut matches = Vec::new();
     let mut act = Action::Continue;
     let mut text = Vec::new();
-    for e in &exprs {
+    for e in exprs {
         text.push(render_stmt(e));
         if let Some(m) = e.get("match") {
             match condition(m, ctx) {

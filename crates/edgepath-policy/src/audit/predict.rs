@@ -299,15 +299,15 @@ fn nets_of(flow: &crate::flows::Flow, family: Family) -> Vec<IpNet> {
 
 /// Audits `rules` (every file given, merged) against the flows of `model`.
 pub fn audit(
-    rules: &[Ruleset],
+    rules: Vec<Ruleset>,
     model: &RuleSet,
     ranges: &MediaRanges,
     opts: &AuditOptions,
 ) -> AuditReport {
     let mut merged = Ruleset::default();
     for r in rules {
-        merged.chains.extend(r.chains.iter().cloned());
-        merged.warnings.extend(r.warnings.iter().cloned());
+        merged.chains.extend(r.chains);
+        merged.warnings.extend(r.warnings);
     }
     let ev = Evaluator::new(&merged, opts.hook);
     let relay_udp: Vec<&crate::flows::Flow> = model
