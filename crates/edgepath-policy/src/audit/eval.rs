@@ -153,6 +153,7 @@ fn matches(m: &[Match], r: &Region) -> Holds {
                     Holds::No
                 }
             }
+            Match::Share(_) => Holds::No,
             Match::Unknown(what) => Holds::Unknown(what.clone()),
         };
         match h {
@@ -435,6 +436,12 @@ mod tests {
             // What is not modelled is unknown, with the rule named; a sure miss is not.
             ("-A FORWARD -o eth1 -j ACCEPT", to_relay, &[(Unknown("interface match -o eth1 (not modelled)".into()), Some(4))]),
             ("-A FORWARD -p tcp -o eth1 -j ACCEPT", to_relay, &[(Drop, Some(2))]),
+            // A random share dropped is loss, not a block: the next rules decide.
+            (
+                "-A FORWARD -p udp -m statistic --mode random --probability 0.03 -j DROP\n-A FORWARD -j ACCEPT",
+                to_relay,
+                &[(Accept, Some(5))],
+            ),
             // A counter-like target decides nothing, even when its match is unknown.
             ("-A FORWARD -o eth1 -j LOG", to_relay, &[(Drop, Some(2))]),
         ];

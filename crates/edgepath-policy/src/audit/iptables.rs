@@ -319,14 +319,24 @@ fn rule_words(w: &[String]) -> Result<(Vec<Match>, Action, Vec<String>), String>
             }
             "-m" | "--match" => {
                 let m = arg(i)?;
+                let share = matches!(m.as_str(), "limit" | "hashlimit" | "statistic");
                 if !matches!(
                     m.as_str(),
                     "tcp" | "udp" | "multiport" | "conntrack" | "state" | "iprange" | "comment"
                 ) {
-                    // Its options follow; the match as a whole is not modelled.
-                    let what = format!("match -m {m} (not modelled)");
-                    unknown.push(what.clone());
-                    matches.push(Match::Unknown(what));
+                    // Its options follow; the match as a whole is not modelled, or is a
+                    // share of packets (loss or rate limiting, not a block).
+                    if share {
+                        unknown.push(format!(
+                            "a rule matches a share of packets or at a rate (-m {m}): loss or \
+                             rate limiting, not a block; it decides no path"
+                        ));
+                        matches.push(Match::Share(format!("-m {m}")));
+                    } else {
+                        let what = format!("match -m {m} (not modelled)");
+                        unknown.push(what.clone());
+                        matches.push(Match::Unknown(what));
+                    }
                     i += 2;
                     while i < w.len()
                         && w[i].starts_with("--")

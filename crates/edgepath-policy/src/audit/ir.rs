@@ -101,6 +101,10 @@ pub enum Match {
     /// Connection tracking state: whether the first packet of a new connection (the
     /// one the audit follows; answers are assumed established) matches.
     NewConnection(bool),
+    /// A match that holds for a random share of packets or above a rate (`numgen
+    /// random`, `limit`, `-m statistic`, `-m limit`): loss or rate limiting, not a
+    /// block, so it decides no path; the rules after it do. Named in the warnings.
+    Share(String),
     /// A match the audit does not model (an interface name, a mark, an ipset whose
     /// members are not given): it makes the rule's outcome unknown, never a match or a
     /// miss.

@@ -206,7 +206,14 @@ fn rule(file: &str, r: &Value, ctx: &Ctx<'_>, warnings: &mut Vec<String>) -> Rul
         text.push(render_stmt(e));
         if let Some(m) = e.get("match") {
             match condition(m, ctx) {
-                Ok(mut ms) => matches.append(&mut ms),
+                Ok(mut ms) => {
+                    if let Some(Match::Share(what)) =
+                        ms.iter().find(|m| matches!(m, Match::Share(_)))
+                    {
+                        warnings.push(format!("{file}: a rule matches a random share of packets ({what}): loss, not a block; it decides no path"));
+                    }
+                    matches.append(&mut ms)
+                }
                 Err(what) => {
                     warnings.push(format!("{file}: {what}"));
                     matches.push(Match::Unknown(what));
@@ -222,6 +229,12 @@ fn rule(file: &str, r: &Value, ctx: &Ctx<'_>, warnings: &mut Vec<String>) -> Rul
                     Action::Unknown(what)
                 }
             };
+            continue;
+        }
+        if e.get("limit").is_some() {
+            let what = format!("limit {}", render_expr(&e["limit"]));
+            warnings.push(format!("{file}: a rule matches at a rate ({what}): rate limiting, not a block; it decides no path"));
+            matches.push(Match::Share(what));
             continue;
         }
         match action(e) {
@@ -376,6 +389,13 @@ fn condition(m: &Value, ctx: &Ctx<'_>) -> Result<Vec<Match>, String> {
             Family::Ipv4
         };
         return Ok(vec![Match::Family(if negated { other } else { fam })]);
+    }
+    // A random share of packets: loss, not a block.
+    if left.get("numgen").is_some() {
+        return Ok(vec![Match::Share(format!(
+            "numgen {} {op} {right}",
+            render_expr(&left["numgen"])
+        ))]);
     }
     // The loopback interface: the loopback addresses.
     if let Some(key) = left.get("meta").map(|m| str_of(m, "key")) {

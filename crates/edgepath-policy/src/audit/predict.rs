@@ -273,6 +273,11 @@ fn origin_text(o: &Origin) -> String {
     o.to_string()
 }
 
+fn port_span(text: &str) -> (u16, u16) {
+    let (a, b) = text.split_once('-').unwrap_or((text, text));
+    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
+}
+
 fn range_text((a, b): (u16, u16)) -> String {
     if a == b {
         a.to_string()
@@ -381,25 +386,38 @@ pub fn audit(
         let mut undecided = false;
         for ((family, tcp), (_, via)) in tcp_relay.iter().zip(&proxy_relay) {
             let mut udp = Vec::new();
+            let mut udp_ok = true;
             for f in &relay_udp {
                 let nets = nets_of(f, *family);
                 if nets.is_empty() {
                     continue;
                 }
+                // The client needs one relay port that passes (media works on 3478
+                // alone): the four standard ports are asked one by one, a wider range
+                // (the legacy high ports) as a whole.
+                let first = udp.len();
                 for p in f.ports.ranges() {
-                    udp.push(ask(
-                        &ev,
-                        opts,
-                        *family,
-                        Proto::Udp,
-                        (src.first(), src.last()),
-                        &nets,
-                        (p.first(), p.last()),
-                    ));
+                    let ports: Vec<(u16, u16)> = if p.last() - p.first() < 8 {
+                        (p.first()..=p.last()).map(|x| (x, x)).collect()
+                    } else {
+                        vec![(p.first(), p.last())]
+                    };
+                    for ports in ports {
+                        udp.push(ask(
+                            &ev,
+                            opts,
+                            *family,
+                            Proto::Udp,
+                            (src.first(), src.last()),
+                            &nets,
+                            ports,
+                        ));
+                    }
                 }
+                udp_ok &= udp[first..].iter().any(FlowVerdict::accepted);
             }
             udp.iter().for_each(&mut count);
-            let path = if !udp.is_empty() && udp.iter().all(FlowVerdict::accepted) {
+            let path = if !udp.is_empty() && udp_ok {
                 Some(MediaPath::RelayUdp)
             } else if udp.iter().any(|v| v.verdict == "unknown") {
                 None
@@ -533,7 +551,12 @@ pub fn audit(
                     .iter()
                     .filter(|v| v.family == *family && v.protocol == "udp")
                     .collect();
-                summary(&mine)
+                // As `check`: the relay answers on UDP when some port of it passes.
+                if m.family_paths.get(family.name()) == Some(&Some(MediaPath::RelayUdp)) {
+                    "accepted"
+                } else {
+                    summary(&mine)
+                }
             })
             .unwrap_or("none");
         per_family.push(FamilyAudit {
@@ -597,7 +620,28 @@ fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<Fix> {
     let mut out = Vec::new();
     let blocked =
         |f: &&FlowVerdict| matches!(f.verdict, "dropped" | "rejected" | "blocked" | "partly");
+    // The relay ports were asked one by one: one fix opens the span of those blocked
+    // for the same destinations.
+    let mut spans: Vec<FlowVerdict> = Vec::new();
     for f in flows.iter().filter(|f| f.protocol == "udp").filter(blocked) {
+        let (a, b) = port_span(&f.ports);
+        match spans
+            .iter_mut()
+            .find(|g| g.family == f.family && g.destinations == f.destinations)
+        {
+            Some(g) => {
+                let (c, d) = port_span(&g.ports);
+                g.ports = range_text((a.min(c), b.max(d)));
+                for o in &f.origins {
+                    if !g.origins.contains(o) {
+                        g.origins.push(o.clone());
+                    }
+                }
+            }
+            None => spans.push(f.clone()),
+        }
+    }
+    for f in &spans {
         for o in &f.origins {
             let Some((table, chain)) = &o.chain else {
                 continue;
