@@ -20,11 +20,20 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
     };
     let input = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let mut rulesets = Vec::new();
+    let mut squid = None;
     let mut names = Vec::new();
     for path in &args.files {
         let (text, _) = read_text(path)?;
         let shown = path.display().to_string();
-        rulesets.push(audit::read(&shown, &text, format)?);
+        match audit::read(&shown, &text, format)? {
+            audit::Config::Firewall(rs) => rulesets.push(rs),
+            audit::Config::Proxy(sq) => {
+                if squid.is_some() {
+                    bail!("{shown}: a second proxy configuration; give one");
+                }
+                squid = Some(sq);
+            }
+        }
         names.push(shown);
     }
     let model = edgepath_policy::build(&input.catalog, &input.ranges, &Default::default())?;
@@ -42,8 +51,9 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
         families,
         client: args.client,
         proxy: args.proxy.map(|p| (p.ip(), p.port())),
+        squid,
     };
-    if rulesets.is_empty() {
+    if args.files.is_empty() {
         bail!("give at least one configuration file");
     }
     let report = audit::audit(rulesets, &model, &input.ranges, &opts);
@@ -107,7 +117,7 @@ fn render(r: &AuditReport, files: &str) -> String {
     }
     t.render(&mut out);
     out.push('\n');
-    let mut t = Table::new(&["SERVICE", "REACHABLE", "VIA", "TCP 443 DECIDED BY"]);
+    let mut t = Table::new(&["SERVICE", "REACHABLE", "VIA", "INTERCEPTED", "DECIDED BY"]);
     for s in &r.services {
         let by = s
             .flows
@@ -123,6 +133,7 @@ fn render(r: &AuditReport, files: &str) -> String {
             s.service.id().to_owned(),
             or_unknown(s.reachable.map(|b| if b { "yes" } else { "no" })),
             or_unknown(s.via),
+            or_unknown(s.intercepted.map(|b| if b { "yes" } else { "no" })),
             by,
         ]);
     }

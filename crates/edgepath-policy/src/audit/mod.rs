@@ -11,6 +11,7 @@ pub mod iptables;
 pub mod ir;
 pub mod nft;
 pub mod predict;
+pub mod squid;
 
 pub use predict::{audit, AuditOptions, AuditReport, Fix};
 
@@ -45,6 +46,17 @@ pub enum Format {
     NftablesJson,
     /// `iptables-save` / `ip6tables-save`.
     IptablesSave,
+    /// A Squid configuration.
+    Squid,
+}
+
+/// What a file holds: packet-filter rules, or a proxy's configuration.
+#[derive(Debug, Clone)]
+pub enum Config {
+    /// A firewall.
+    Firewall(ir::Ruleset),
+    /// A Squid proxy.
+    Proxy(squid::Squid),
 }
 
 impl Format {
@@ -59,8 +71,28 @@ impl Format {
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'));
-        if lines.next().is_some_and(|l| l.starts_with('*')) {
+        let first = lines.next();
+        if first.is_some_and(|l| l.starts_with('*')) {
             return Some(Format::IptablesSave);
+        }
+        let squid_word = |l: &str| {
+            [
+                "http_port",
+                "http_access",
+                "acl ",
+                "ssl_bump",
+                "cache_peer",
+                "visible_hostname",
+            ]
+            .iter()
+            .any(|w| l.starts_with(w))
+        };
+        if first.is_some_and(squid_word)
+            || t.lines()
+                .map(str::trim)
+                .any(|l| l.starts_with("http_access "))
+        {
+            return Some(Format::Squid);
         }
         None
     }
@@ -70,6 +102,7 @@ impl Format {
         match self {
             Format::NftablesJson => "nftables-json",
             Format::IptablesSave => "iptables-save",
+            Format::Squid => "squid",
         }
     }
 
@@ -78,23 +111,25 @@ impl Format {
         match s {
             "nftables-json" | "nft-json" | "nftables" => Some(Format::NftablesJson),
             "iptables-save" | "iptables" | "ip6tables-save" => Some(Format::IptablesSave),
+            "squid" | "squid.conf" => Some(Format::Squid),
             _ => None,
         }
     }
 }
 
-/// Reads one configuration file into rules.
-pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<ir::Ruleset, AuditError> {
+/// Reads one configuration file.
+pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, AuditError> {
     let format = format
         .or_else(|| Format::detect(text))
         .ok_or_else(|| AuditError::Format {
             file: file.to_owned(),
-            what: "not a configuration audit reads: `nft -j list ruleset` JSON or iptables-save \
-               output (give --format to say which)"
+            what: "not a configuration audit reads: `nft -j list ruleset` JSON, iptables-save \
+                   output or a squid.conf (give --format to say which)"
                 .into(),
         })?;
-    match format {
-        Format::NftablesJson => nft::read(file, text),
-        Format::IptablesSave => iptables::read(file, text),
-    }
+    Ok(match format {
+        Format::NftablesJson => Config::Firewall(nft::read(file, text)?),
+        Format::IptablesSave => Config::Firewall(iptables::read(file, text)?),
+        Format::Squid => Config::Proxy(squid::read(file, text)?),
+    })
 }

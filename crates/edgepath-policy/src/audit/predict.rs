@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::eval::{Decision, Evaluator, Region, Verdict};
 use super::ir::{Dim, Hook, Origin, Ruleset};
 use super::nft::addr;
+use super::squid::{Connect, Squid};
 use crate::flows::{Proto, RuleSet};
 
 /// How to audit.
@@ -29,6 +30,9 @@ pub struct AuditOptions {
     /// firewall); it is assumed to allow CONNECT to port 443 (its configuration is
     /// not read yet).
     pub proxy: Option<(IpAddr, u16)>,
+    /// The proxy's Squid configuration, when given: its CONNECT rules and TLS bumping
+    /// are asked too (and its `http_port` gives the proxy's address without --proxy).
+    pub squid: Option<Squid>,
 }
 
 /// One question put to the firewall and its answer.
@@ -97,8 +101,11 @@ pub struct ServiceAudit {
     pub service: ServiceId,
     /// Whether TCP 443 to its addresses passes.
     pub reachable: Option<bool>,
-    /// `direct`, `proxy` (with `--proxy`) or `none`.
+    /// `direct`, `proxy` (with `--proxy` or a squid.conf) or `none`.
     pub via: Option<Via>,
+    /// Whether the proxy bumps (intercepts) its TLS, from the squid.conf's `ssl_bump`
+    /// (a transparent device on a direct path cannot be seen in a configuration).
+    pub intercepted: Option<bool>,
     /// The flows asked about.
     pub flows: Vec<FlowVerdict>,
 }
@@ -266,6 +273,44 @@ fn ask_from(
     }
 }
 
+/// What the proxy does with a CONNECT to the service's first probe name and addresses
+/// on 443, as one of the questions.
+fn connect(
+    sq: &Squid,
+    client: Option<IpAddr>,
+    family: Family,
+    service: ServiceId,
+    nets: &[IpNet],
+) -> FlowVerdict {
+    let name = service.def().probe_names.first().copied();
+    let ranges: Vec<(u128, u128)> = nets.iter().map(net_range).collect();
+    let d = sq.decide(&Connect {
+        client,
+        name,
+        addresses: &ranges,
+        port: 443,
+    });
+    let verdict = match (d.allowed, d.bumped) {
+        (None, _) | (Some(true), None) => "unknown",
+        (Some(false), _) => "denied",
+        (Some(true), Some(true)) => "intercepted",
+        (Some(true), Some(false)) => "accepted",
+    };
+    let mut destinations: Vec<String> = name.map(str::to_owned).into_iter().collect();
+    destinations.extend(nets.iter().map(ToString::to_string));
+    FlowVerdict {
+        family,
+        protocol: "http-connect",
+        destinations,
+        ports: "443".into(),
+        source_ports: "-".into(),
+        verdict,
+        decided_by: d.by,
+        unknown: d.unknown,
+        origins: Vec::new(),
+    }
+}
+
 fn origin_text(o: &Origin) -> String {
     if o.file.is_empty() {
         return String::new();
@@ -314,6 +359,9 @@ pub fn audit(
         merged.chains.extend(r.chains);
         merged.warnings.extend(r.warnings);
     }
+    if let Some(sq) = &opts.squid {
+        merged.warnings.extend(sq.warnings.iter().cloned());
+    }
     let ev = Evaluator::new(&merged, opts.hook);
     let relay_udp: Vec<&crate::flows::Flow> = model
         .flows
@@ -331,7 +379,14 @@ pub fn audit(
     // TCP 443 to the relays (the addresses media goes to, as `check` probes them) does
     // not depend on the modality: asked once per family, directly and, with a proxy,
     // to the proxy and from the proxy.
-    let proxy_of = |family: Family| opts.proxy.filter(|(ip, _)| Family::of(*ip) == family);
+    let proxy = opts.proxy.or_else(|| {
+        opts.squid.as_ref().and_then(|s| {
+            s.ports
+                .iter()
+                .find_map(|(ip, port, _)| ip.map(|ip| (ip, *port)))
+        })
+    });
+    let proxy_of = |family: Family| proxy.filter(|(ip, _)| Family::of(*ip) == family);
     let mut tcp_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
     let mut proxy_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
     for &family in &opts.families {
@@ -373,6 +428,10 @@ pub fn audit(
                 &[IpNet::from(proxy)],
                 (port, port),
             ));
+        }
+        if let (Some(sq), Some(_)) = (&opts.squid, proxy_of(family)) {
+            let nets: Vec<IpNet> = relay_udp.iter().flat_map(|f| nets_of(f, family)).collect();
+            via.push(connect(sq, opts.client, family, ServiceId::AvEdge, &nets));
         }
         v.iter().chain(&via).for_each(&mut count);
         tcp_relay.push((family, v));
@@ -509,14 +568,28 @@ pub fn audit(
                     &[IpNet::from(proxy)],
                     (port, port),
                 ));
+                if let Some(sq) = &opts.squid {
+                    let nets: Vec<IpNet> = model
+                        .flows
+                        .iter()
+                        .filter(|f| f.services.contains(&s) && f.proto == Proto::Tcp)
+                        .flat_map(|f| nets_of(f, family))
+                        .collect();
+                    via.push(connect(sq, opts.client, family, s, &nets));
+                }
             }
         }
         flows.iter().chain(&via).for_each(&mut count);
         // Reachable when some family passes for all of the service's destinations.
+        // An intercepting proxy still reaches a service (the client sees another
+        // issuer); media through it does not.
         let passes = |list: &[FlowVerdict]| {
             opts.families.iter().any(|fam| {
                 let mine: Vec<&FlowVerdict> = list.iter().filter(|v| v.family == *fam).collect();
-                !mine.is_empty() && mine.iter().all(|v| v.accepted())
+                !mine.is_empty()
+                    && mine
+                        .iter()
+                        .all(|v| v.accepted() || v.verdict == "intercepted")
             })
         };
         let unknown = |list: &[FlowVerdict]| list.iter().any(|v| v.verdict == "unknown");
@@ -532,10 +605,18 @@ pub fn audit(
             Some(Via::None)
         };
         flows.extend(via);
+        let intercepted = if via_kind == Some(Via::Proxy) {
+            Some(flows.iter().any(|v| v.verdict == "intercepted"))
+        } else if via_kind.is_some() {
+            Some(false)
+        } else {
+            None
+        };
         services.push(ServiceAudit {
             service: s,
             reachable: via_kind.map(|v| v != Via::None),
             via: via_kind,
+            intercepted,
             flows,
         });
     }
@@ -586,9 +667,12 @@ pub fn audit(
         families: per_family,
         warnings: merged.warnings,
         unknown,
-        notes: vec![
-            "NAT is out of scope: rules are read as filters on the client's own addresses and ports.".into(),
-        ],
+        notes: std::iter::once(
+            "NAT is out of scope: rules are read as filters on the client's own addresses and ports."
+                .to_owned(),
+        )
+        .chain(opts.squid.iter().flat_map(|s| s.notes.iter().cloned()))
+        .collect(),
     }
 }
 
