@@ -147,7 +147,7 @@ pub fn read(file: &str, text: &str) -> Result<Squid, AuditError> {
                 let at = w
                     .get(1)
                     .ok_or_else(|| syntax(start, "http_port without a port".into()))?;
-                let bump = w.iter().any(|o| *o == "ssl-bump");
+                let bump = w.contains(&"ssl-bump");
                 if let Ok(sa) = at.parse::<SocketAddr>() {
                     sq.ports.push((Some(sa.ip()), sa.port(), bump));
                 } else if let Ok(p) = at.parse::<u16>() {
