@@ -2,7 +2,7 @@
 //! modality and service, and the rule that decides.
 
 use anyhow::{anyhow, bail, Result};
-use edgepath_model::{Family, MediaPath};
+use edgepath_model::{Family, MediaPath, Via};
 use edgepath_policy::audit::{self, ir::Hook, AuditOptions, AuditReport, Format};
 
 use crate::args::AuditArgs;
@@ -119,15 +119,22 @@ fn render(r: &AuditReport, files: &str) -> String {
     out.push('\n');
     let mut t = Table::new(&["SERVICE", "REACHABLE", "VIA", "INTERCEPTED", "DECIDED BY"]);
     for s in &r.services {
-        let by = s
-            .flows
-            .iter()
-            .flat_map(|f| {
+        // The question that settles the route: the direct one when direct works, else
+        // the proxy's own decision, else the first that blocks.
+        let settles = if s.via == Some(Via::Direct) {
+            s.flows.iter().find(|f| f.verdict == "accepted")
+        } else {
+            s.flows
+                .iter()
+                .find(|f| f.protocol == "http-connect")
+                .or_else(|| s.flows.iter().find(|f| f.verdict != "accepted"))
+        };
+        let by = settles
+            .and_then(|f| {
                 f.decided_by
-                    .iter()
-                    .map(move |b| format!("{} {}: {b}", f.family, f.verdict))
+                    .first()
+                    .map(|b| format!("{} {}: {b}", f.family, f.verdict))
             })
-            .next()
             .unwrap_or_default();
         t.row(vec![
             s.service.id().to_owned(),

@@ -1170,3 +1170,99 @@ fn audit_fixes_applied_with_the_real_tools_give_relay_udp() {
         }
     }
 }
+
+/// `audit` of configurations no one here wrote, as Debian installs them: the default
+/// /etc/nftables.conf (loaded and exported with `nft -j`) and the default
+/// /etc/squid/squid.conf behind a firewall that lets clients out only through the
+/// proxy. Golden outputs in tests/rules/audit-*.txt (EDGEPATH_BLESS=1 rewrites them).
+#[test]
+fn audit_of_debian_defaults_matches_its_golden_files() {
+    if !available("nft", true) || !available("unshare", false) {
+        return;
+    }
+    let (nft_conf, squid_conf) = (
+        Path::new("/etc/nftables.conf"),
+        Path::new("/etc/squid/squid.conf"),
+    );
+    for p in [nft_conf, squid_conf] {
+        if !p.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing under CI (.ci/run installs nftables and squid-openssl)",
+                p.display()
+            );
+            eprintln!("SKIPPED audit of Debian's defaults: no {}", p.display());
+            return;
+        }
+    }
+    // nft -f loads the file as Debian ships it (it flushes only the scratch namespace).
+    let out = in_new_netns(
+        &[
+            "sh",
+            "-c",
+            "nft -f /etc/nftables.conf && nft -j list ruleset",
+        ],
+        None,
+    );
+    assert_ok("nft -f /etc/nftables.conf", &out);
+    let debian_nft = write_tmp(
+        "debian-nftables.json",
+        &String::from_utf8_lossy(&out.stdout),
+    );
+    // Out only through the proxy at 10.0.0.2:3128, which may go anywhere.
+    let proxy_only = write_tmp(
+        "proxy-only.rules",
+        "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -s 10.0.0.2 -j ACCEPT\n-A FORWARD -d 10.0.0.2 -p tcp --dport 3128 -j ACCEPT\nCOMMIT\n",
+    );
+    let squid = write_tmp("squid.conf", &std::fs::read_to_string(squid_conf).unwrap());
+    let cases: [(&str, Vec<&str>); 2] = [
+        (
+            "audit-debian-nftables.txt",
+            vec![debian_nft.to_str().unwrap()],
+        ),
+        (
+            "audit-debian-squid.txt",
+            vec![
+                proxy_only.to_str().unwrap(),
+                squid.to_str().unwrap(),
+                "--proxy",
+                "10.0.0.2:3128",
+                "--client",
+                "192.168.1.10",
+            ],
+        ),
+    ];
+    let bless = std::env::var_os("EDGEPATH_BLESS").is_some();
+    for (golden, files) in cases {
+        let mut args = vec![
+            "audit",
+            "--family",
+            "ipv4",
+            "--endpoints",
+            FIXTURE,
+            "--endpoints-version",
+            FIXTURE_VERSION,
+        ];
+        args.extend(files);
+        let out = edgepath(&args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{golden}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The scratch files' directory differs per run.
+        let dir = write_tmp("x", "").parent().unwrap().display().to_string();
+        let got = String::from_utf8_lossy(&out.stdout).replace(&dir, "TMP");
+        let path = golden_dir().join(golden);
+        if bless {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (EDGEPATH_BLESS=1 writes it)", path.display()));
+        assert_eq!(
+            got, want,
+            "{golden} differs (EDGEPATH_BLESS=1 after a deliberate change)"
+        );
+    }
+}

@@ -264,8 +264,23 @@ pub fn read(file: &str, text: &str) -> Result<Squid, AuditError> {
                     sq.bump.push(l);
                 }
             }
+            "include" => sq.warnings.push(format!(
+                "{file}:{start}: `{line}` is not followed: give the included files' lines in the \
+                 configuration if they hold acl, http_access or ssl_bump lines"
+            )),
             _ => {} // other directives decide nothing about CONNECT
         }
+    }
+    // Squid's predefined acls, unless the file defines its own.
+    let loopback = Values::new(vec![(127 << 24, (128 << 24) - 1), (1, 1)]);
+    for (name, acl) in [
+        ("localhost", Acl::Src(loopback.clone())),
+        ("to_localhost", Acl::Dst(loopback)),
+        // The cache manager's own requests: never a client's CONNECT to 443.
+        ("manager", Acl::Method(vec!["CACHE_OBJECT".into()])),
+        ("CONNECT", Acl::Method(vec!["CONNECT".into()])),
+    ] {
+        sq.acls.entry(name.to_owned()).or_insert_with(|| vec![acl]);
     }
     Ok(sq)
 }
@@ -411,5 +426,73 @@ impl Squid {
             }
         }
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(
+        conf: &str,
+        client: &str,
+        name: &str,
+        port: u16,
+    ) -> (Option<bool>, Option<bool>, Option<usize>) {
+        let sq = read("squid.conf", conf).unwrap();
+        let relay = [(
+            addr("52.112.0.1".parse().unwrap()),
+            addr("52.112.0.1".parse().unwrap()),
+        )];
+        let d = sq.decide(&Connect {
+            client: client.parse().ok(),
+            name: Some(name),
+            addresses: &relay,
+            port,
+        });
+        let line = d.by.first().and_then(|b| b.split(':').nth(1)?.parse().ok());
+        (d.allowed, d.bumped, line)
+    }
+
+    #[test]
+    fn connect_decisions_first_match_defaults_and_bumping() {
+        let lan = "acl lan src 192.168.0.0/16\nacl SSL_ports port 443\n";
+        let cases: &[(&str, &str, &str, u16, (Option<bool>, Option<bool>, Option<usize>))] = &[
+            // The first line that holds decides.
+            ("http_access allow lan\nhttp_access deny all", "192.168.1.10", "teams.microsoft.com", 443, (Some(true), Some(false), Some(3))),
+            ("http_access allow lan\nhttp_access deny all", "10.0.0.5", "teams.microsoft.com", 443, (Some(false), Some(false), Some(4))),
+            // CONNECT only to SSL ports (CONNECT is predefined).
+            ("http_access deny CONNECT !SSL_ports\nhttp_access allow lan", "192.168.1.10", "x.example", 8443, (Some(false), Some(false), Some(3))),
+            // No line holds: the opposite of the last line's action.
+            ("http_access deny !lan", "192.168.1.10", "teams.microsoft.com", 443, (Some(true), Some(false), None)),
+            // dstdomain with a leading dot covers the domain and its subdomains.
+            ("acl ms dstdomain .microsoft.com\nhttp_access allow ms\nhttp_access deny all", "192.168.1.10", "worldaz.tr.teams.microsoft.com", 443, (Some(true), Some(false), Some(4))),
+            ("acl ms dstdomain microsoft.com\nhttp_access allow ms\nhttp_access deny all", "192.168.1.10", "teams.microsoft.com", 443, (Some(false), Some(false), Some(5))),
+            // Peek at step 1, then bump: intercepted.
+            ("http_access allow lan\nacl step1 at_step SslBump1\nssl_bump peek step1\nssl_bump bump all", "192.168.1.10", "teams.microsoft.com", 443, (Some(true), Some(true), Some(3))),
+            // Splice what is Microsoft's, bump the rest.
+            ("http_access allow lan\nacl ms ssl::server_name .microsoft.com\nacl step1 at_step SslBump1\nssl_bump peek step1\nssl_bump splice ms\nssl_bump bump all", "192.168.1.10", "teams.microsoft.com", 443, (Some(true), Some(false), Some(3))),
+            ("http_access allow lan\nssl_bump terminate all", "192.168.1.10", "teams.microsoft.com", 443, (Some(false), Some(false), Some(3))),
+            // An acl whose values are in a file: unknown, with the line named.
+            ("acl blocked dstdomain \"/etc/squid/blocked\"\nhttp_access deny blocked\nhttp_access allow lan", "192.168.1.10", "teams.microsoft.com", 443, (None, Some(false), Some(4))),
+        ];
+        for (conf, client, name, port, want) in cases {
+            let conf = format!("{lan}{conf}");
+            assert_eq!(&decide(&conf, client, name, *port), want, "{conf}");
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        for (conf, line) in [
+            ("acl x src not-an-address\n", 1),
+            ("\nhttp_access maybe all\n", 2),
+            ("acl y\n", 1),
+        ] {
+            match read("s.conf", conf) {
+                Err(AuditError::Syntax { line: l, .. }) => assert_eq!(l, line, "{conf}"),
+                other => panic!("{conf}: {other:?}"),
+            }
+        }
     }
 }
