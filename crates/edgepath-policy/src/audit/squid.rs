@@ -457,7 +457,9 @@ mod tests {
     #[test]
     fn connect_decisions_first_match_defaults_and_bumping() {
         let lan = "acl lan src 192.168.0.0/16\nacl SSL_ports port 443\n";
-        let cases: &[(&str, &str, &str, u16, (Option<bool>, Option<bool>, Option<usize>))] = &[
+        // (configuration after `lan`, client, name, port, (allowed, bumped, deciding line))
+        type Case<'a> = (&'a str, &'a str, &'a str, u16, Outcome);
+        let cases: &[Case] = &[
             // The first line that holds decides.
             ("http_access allow lan\nhttp_access deny all", "192.168.1.10", "teams.microsoft.com", 443, (Some(true), Some(false), Some(3))),
             ("http_access allow lan\nhttp_access deny all", "10.0.0.5", "teams.microsoft.com", 443, (Some(false), Some(false), Some(4))),
