@@ -433,12 +433,10 @@ impl Squid {
 mod tests {
     use super::*;
 
-    fn decide(
-        conf: &str,
-        client: &str,
-        name: &str,
-        port: u16,
-    ) -> (Option<bool>, Option<bool>, Option<usize>) {
+    /// (allowed, bumped, the deciding line)
+    type Outcome = (Option<bool>, Option<bool>, Option<usize>);
+
+    fn decide(conf: &str, client: &str, name: &str, port: u16) -> Outcome {
         let sq = read("squid.conf", conf).unwrap();
         let relay = [(
             addr("52.112.0.1".parse().unwrap()),
