@@ -88,6 +88,26 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         "{stdout}"
     );
 
+    // The policy lens on the same labs: `edgepath audit` of each router's exported
+    // ruleset (and proxy's squid.conf) agrees with the expectations and with check.
+    let out = Command::new(lab_dir().join("run"))
+        .args([
+            "--audit-all",
+            "--jobs",
+            "2",
+            "--edgepath",
+            env!("CARGO_BIN_EXE_edgepath"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains(" 0 failed"),
+        "edgepath audit disagrees with a scenario or with check:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The capture lens on the lab's own traffic: what `edgepath check` did, captured
     // with dumpcap in the client namespace, read back by `edgepath capture`.
     let proxy = capture_during_check("corporate-proxy");
