@@ -1,4 +1,4 @@
-//! The audit's readers (nftables JSON, iptables-save) and the evaluator on arbitrary
+//! The audit's readers (nftables JSON, iptables-save, squid.conf) and the evaluator on arbitrary
 //! text: no panic, no hang; what reads is evaluated on a question from every source
 //! address to every destination, whose parts must lie inside it.
 #![no_main]
@@ -6,11 +6,18 @@
 use edgepath_model::Family;
 use edgepath_policy::audit::eval::{Evaluator, Region};
 use edgepath_policy::audit::ir::{Hook, DIMS};
-use edgepath_policy::audit::{nft, iptables};
+use edgepath_policy::audit::squid::{self, Connect};
+use edgepath_policy::audit::{iptables, nft};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(sq) = squid::read("s", text) {
+        for client in [None, Some("192.168.1.10".parse().unwrap())] {
+            let d = sq.decide(&Connect { client, name: Some("worldaz.tr.teams.microsoft.com"), addresses: &[(0, 5)], port: 443 });
+            assert!(!d.by.is_empty() || d.unknown.is_some() || d.allowed.is_some());
+        }
+    }
     for rs in [nft::read("f", text), iptables::read("f", text)].into_iter().flatten() {
         for hook in [Hook::Forward, Hook::Output] {
             let ev = Evaluator::new(&rs, hook);
