@@ -1215,10 +1215,45 @@ fn audit_of_debian_defaults_matches_its_golden_files() {
         "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -s 10.0.0.2 -j ACCEPT\n-A FORWARD -d 10.0.0.2 -p tcp --dport 3128 -j ACCEPT\nCOMMIT\n",
     );
     let squid = write_tmp("squid.conf", &std::fs::read_to_string(squid_conf).unwrap());
-    let cases: [(&str, Vec<&str>); 2] = [
+    // The rules ufw writes when enabled (default: deny incoming, allow outgoing, deny
+    // routed) with one allow, in a scratch network namespace and a private mount of a
+    // copy of /etc/ufw, so this machine's own ufw is not touched.
+    let ufw_copy = write_tmp("ufw", "").with_extension("d");
+    let _ = std::fs::remove_dir_all(&ufw_copy);
+    let copy = Command::new("cp")
+        .args(["-a", "/etc/ufw"])
+        .arg(&ufw_copy)
+        .status()
+        .unwrap();
+    assert!(copy.success(), "cp -a /etc/ufw");
+    let script = format!(
+        "mount --bind {} /etc/ufw && ufw --force enable >/dev/null && ufw allow 22/tcp >/dev/null && iptables-save",
+        ufw_copy.display()
+    );
+    let out = run_with_stdin(
+        Command::new("unshare").args(["--net", "--mount", "sh", "-c", &script]),
+        b"",
+    );
+    assert_ok("ufw enable in a scratch namespace", &out);
+    // iptables-save's header and counters carry the date: keep the rules.
+    let saved: String = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ufw = write_tmp("ufw.rules", &saved);
+    let cases: [(&str, Vec<&str>); 4] = [
         (
             "audit-debian-nftables.txt",
             vec![debian_nft.to_str().unwrap()],
+        ),
+        (
+            "audit-ufw-output.txt",
+            vec![ufw.to_str().unwrap(), "--hook", "output"],
+        ),
+        (
+            "audit-ufw-forward.txt",
+            vec![ufw.to_str().unwrap(), "--hook", "forward"],
         ),
         (
             "audit-debian-squid.txt",
