@@ -173,7 +173,22 @@ fn matches(m: &[Match], r: &Region) -> Holds {
 enum ChainEnd {
     Accept(Origin),
     Final(Decision),
-    Split(Dim, u128),
+    /// Split the region; the frames point at the rule that split it.
+    Split(Dim, u128, Vec<(usize, usize)>),
+}
+
+/// Where a split region's parts resume: every rule before the one that split it missed
+/// the whole region, so it misses each part too, and the walk goes on from there
+/// instead of from the first rule (a ruleset of many small matches would otherwise cost
+/// rules x parts).
+#[derive(Debug, Clone, Default)]
+struct Resume {
+    /// The index into the hook's base chains.
+    base: usize,
+    /// The chain frames in that base chain (empty: from its start).
+    frames: Vec<(usize, usize)>,
+    /// The accepting rules of the base chains before it.
+    accepted: Vec<Origin>,
 }
 
 /// Evaluates regions against one hook of a ruleset.
@@ -206,9 +221,9 @@ impl<'a> Evaluator<'a> {
 
     /// The region's decisions, split where the rules treat its parts differently.
     pub fn evaluate(&self, region: Region) -> Vec<(Region, Decision)> {
-        let mut todo = vec![region];
+        let mut todo = vec![(region, Resume::default())];
         let mut out = Vec::new();
-        while let Some(r) = todo.pop() {
+        while let Some((r, resume)) = todo.pop() {
             if out.len() + todo.len() >= MAX_REGIONS {
                 out.push((
                     r,
@@ -221,30 +236,46 @@ impl<'a> Evaluator<'a> {
                 ));
                 continue;
             }
-            match self.walk(&r) {
+            match self.walk(&r, resume) {
                 Ok(d) => out.push((r, d)),
-                Err((d, at)) => {
+                Err((d, at, resume)) => {
                     let (a, b) = r.split(d, at);
                     // Lower part first out.
-                    todo.push(b);
-                    todo.push(a);
+                    todo.push((b, resume.clone()));
+                    todo.push((a, resume));
                 }
             }
         }
         out
     }
 
-    fn walk(&self, r: &Region) -> Result<Decision, (Dim, u128)> {
-        let mut accepted = Vec::new();
-        for &b in &self.bases {
+    fn walk(&self, r: &Region, resume: Resume) -> Result<Decision, (Dim, u128, Resume)> {
+        let Resume {
+            base: start,
+            frames,
+            mut accepted,
+        } = resume;
+        let mut frames = Some(frames).filter(|f| !f.is_empty());
+        for (k, &b) in self.bases.iter().enumerate().skip(start) {
             let chain = &self.rs.chains[b];
             if chain.family.is_some_and(|f| f != r.family) {
                 continue;
             }
-            match self.run(b, r) {
+            let from = frames.take().unwrap_or_else(|| vec![(b, 0)]);
+            match self.run(b, r, from) {
                 ChainEnd::Accept(o) => accepted.push(o),
                 ChainEnd::Final(d) => return Ok(d),
-                ChainEnd::Split(d, at) => return Err((d, at)),
+                ChainEnd::Split(d, at, frames) => {
+                    return Err((
+                        d,
+                        at,
+                        Resume {
+                            base: k,
+                            frames,
+                            accepted,
+                        },
+                    ))
+                }
             }
         }
         Ok(Decision {
@@ -257,10 +288,9 @@ impl<'a> Evaluator<'a> {
         self.by_name.get(&(from.table.as_str(), name)).copied()
     }
 
-    /// One base chain, with its jumps.
-    fn run(&self, base: usize, r: &Region) -> ChainEnd {
-        // (chain, next rule); the bottom frame is the base chain.
-        let mut frames: Vec<(usize, usize)> = vec![(base, 0)];
+    /// One base chain, with its jumps, from `frames` ((chain, next rule); the bottom
+    /// frame is the base chain).
+    fn run(&self, base: usize, r: &Region, mut frames: Vec<(usize, usize)>) -> ChainEnd {
         loop {
             let Some(&(c, i)) = frames.last() else {
                 return self.policy(base);
@@ -276,7 +306,7 @@ impl<'a> Evaluator<'a> {
             }
             match matches(&rule.matches, r) {
                 Holds::No => continue,
-                Holds::Split(d, at) => return ChainEnd::Split(d, at),
+                Holds::Split(d, at) => return split_at(d, at, frames),
                 Holds::Unknown(what) => {
                     if rule.action == Action::Continue {
                         continue;
@@ -300,7 +330,7 @@ impl<'a> Evaluator<'a> {
                             picked = Some(a);
                             break;
                         }
-                        Holds::Split(d, at) => return ChainEnd::Split(d, at),
+                        Holds::Split(d, at) => return split_at(d, at, frames),
                         _ => {}
                     }
                 }
@@ -352,6 +382,14 @@ impl<'a> Evaluator<'a> {
             _ => ChainEnd::Accept(b.policy_origin.clone()),
         }
     }
+}
+
+/// A split at the rule just taken: its parts resume at that rule.
+fn split_at(d: Dim, at: u128, mut frames: Vec<(usize, usize)>) -> ChainEnd {
+    if let Some(top) = frames.last_mut() {
+        top.1 -= 1;
+    }
+    ChainEnd::Split(d, at, frames)
 }
 
 fn decided(verdict: Verdict, by: &Origin) -> ChainEnd {
