@@ -177,6 +177,64 @@ fn ask(
     ask_from(ev, opts.client, family, proto, sports, nets, dports)
 }
 
+/// The TCP questions every route asks: HTTPS from the client, to the proxy, and from
+/// the proxy onwards.
+struct Https<'a> {
+    ev: &'a Evaluator<'a>,
+    opts: &'a AuditOptions,
+    proxy: Option<(IpAddr, u16)>,
+}
+
+/// A client's TCP source ports.
+const EPHEMERAL: (u16, u16) = (1024, 65535);
+
+impl Https<'_> {
+    fn proxy(&self, family: Family) -> Option<(IpAddr, u16)> {
+        self.proxy.filter(|(ip, _)| Family::of(*ip) == family)
+    }
+
+    /// TCP 443 from the client to `nets`.
+    fn direct(&self, family: Family, nets: &[IpNet]) -> FlowVerdict {
+        ask(
+            self.ev,
+            self.opts,
+            family,
+            Proto::Tcp,
+            EPHEMERAL,
+            nets,
+            (443, 443),
+        )
+    }
+
+    /// TCP 443 from the proxy to `nets`, when there is a proxy of the family.
+    fn onwards(&self, family: Family, nets: &[IpNet]) -> Option<FlowVerdict> {
+        let (proxy, _) = self.proxy(family)?;
+        Some(ask_from(
+            self.ev,
+            Some(proxy),
+            family,
+            Proto::Tcp,
+            EPHEMERAL,
+            nets,
+            (443, 443),
+        ))
+    }
+
+    /// TCP from the client to the proxy's port, when there is a proxy of the family.
+    fn to_proxy(&self, family: Family) -> Option<FlowVerdict> {
+        let (proxy, port) = self.proxy(family)?;
+        Some(ask(
+            self.ev,
+            self.opts,
+            family,
+            Proto::Tcp,
+            EPHEMERAL,
+            &[IpNet::from(proxy)],
+            (port, port),
+        ))
+    }
+}
+
 /// [`ask`] from a given source address (any when `None` or of the other family).
 fn ask_from(
     ev: &Evaluator<'_>,
@@ -386,7 +444,11 @@ pub fn audit(
                 .find_map(|(ip, port, _)| ip.map(|ip| (ip, *port)))
         })
     });
-    let proxy_of = |family: Family| proxy.filter(|(ip, _)| Family::of(*ip) == family);
+    let https = Https {
+        ev: &ev,
+        opts,
+        proxy,
+    };
     let mut tcp_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
     let mut proxy_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
     for &family in &opts.families {
@@ -397,39 +459,11 @@ pub fn audit(
             if nets.is_empty() {
                 continue;
             }
-            v.push(ask(
-                &ev,
-                opts,
-                family,
-                Proto::Tcp,
-                (1024, 65535),
-                &nets,
-                (443, 443),
-            ));
-            if let Some((proxy, _)) = proxy_of(family) {
-                via.push(ask_from(
-                    &ev,
-                    Some(proxy),
-                    family,
-                    Proto::Tcp,
-                    (1024, 65535),
-                    &nets,
-                    (443, 443),
-                ));
-            }
+            v.push(https.direct(family, &nets));
+            via.extend(https.onwards(family, &nets));
         }
-        if let Some((proxy, port)) = proxy_of(family) {
-            via.push(ask(
-                &ev,
-                opts,
-                family,
-                Proto::Tcp,
-                (1024, 65535),
-                &[IpNet::from(proxy)],
-                (port, port),
-            ));
-        }
-        if let (Some(sq), Some(_)) = (&opts.squid, proxy_of(family)) {
+        via.extend(https.to_proxy(family));
+        if let (Some(sq), Some(_)) = (&opts.squid, https.proxy(family)) {
             let nets: Vec<IpNet> = relay_udp.iter().flat_map(|f| nets_of(f, family)).collect();
             via.push(connect(sq, opts.client, family, ServiceId::AvEdge, &nets));
         }
@@ -537,37 +571,11 @@ pub fn audit(
                 if nets.is_empty() && f.has_addresses() {
                     continue;
                 }
-                flows.push(ask(
-                    &ev,
-                    opts,
-                    family,
-                    Proto::Tcp,
-                    (1024, 65535),
-                    &nets,
-                    (443, 443),
-                ));
-                if let Some((proxy, _)) = proxy_of(family) {
-                    via.push(ask_from(
-                        &ev,
-                        Some(proxy),
-                        family,
-                        Proto::Tcp,
-                        (1024, 65535),
-                        &nets,
-                        (443, 443),
-                    ));
-                }
+                flows.push(https.direct(family, &nets));
+                via.extend(https.onwards(family, &nets));
             }
-            if let Some((proxy, port)) = proxy_of(family) {
-                via.push(ask(
-                    &ev,
-                    opts,
-                    family,
-                    Proto::Tcp,
-                    (1024, 65535),
-                    &[IpNet::from(proxy)],
-                    (port, port),
-                ));
+            if let Some(to_proxy) = https.to_proxy(family) {
+                via.push(to_proxy);
                 if let Some(sq) = &opts.squid {
                     let nets: Vec<IpNet> = model
                         .flows
