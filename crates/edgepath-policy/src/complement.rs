@@ -5,8 +5,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
-/// Inclusive integer intervals, sorted and merged.
-fn merge(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
+/// Inclusive integer intervals, sorted and merged (overlapping and adjacent ones
+/// joined); the audit's value sets use it too.
+pub(crate) fn merge(mut v: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
     v.sort_unstable();
     let mut out: Vec<(u128, u128)> = Vec::with_capacity(v.len());
     for (a, b) in v {

@@ -407,7 +407,7 @@ fn unknown(by: &Origin, what: &str) -> ChainEnd {
 mod tests {
     use super::*;
     use crate::audit::iptables;
-    use crate::audit::nft::addr;
+    use crate::audit::ir::addr;
 
     fn ip(s: &str) -> u128 {
         addr(s.parse().unwrap())
@@ -480,6 +480,9 @@ mod tests {
                 to_relay,
                 &[(Accept, Some(5))],
             ),
+            // A /0 is every address (no overflow at the family's width).
+            ("-A FORWARD -d 0.0.0.0/0 -j ACCEPT", to_relay, &[(Accept, Some(4))]),
+            ("-A FORWARD -d 0.0.0.0/0.0.0.0 -j REJECT", to_relay, &[(Reject, Some(4))]),
             // A counter-like target decides nothing, even when its match is unknown.
             ("-A FORWARD -o eth1 -j LOG", to_relay, &[(Drop, Some(2))]),
         ];
@@ -512,6 +515,27 @@ mod tests {
         assert_eq!(v(udp(50000, "52.112.0.0", 14, 3478)), [Verdict::Accept]);
         assert_eq!(v(udp(50000, "52.112.0.0", 14, 3479)), [Verdict::Drop]);
         // Outside the set, and no entry of the map for port 53: the later policy drops.
+        // (An IPv6 /0 and an empty concatenation are read, or refused, without a panic.)
+        let odd = r#"{"nftables": [{"chain": {"family": "ip6", "table": "t", "name": "c", "hook": "forward", "type": "filter", "prio": 0, "policy": "drop"}},
+          {"rule": {"family": "ip6", "table": "t", "chain": "c", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": {"prefix": {"addr": "::", "len": 0}}}}, {"accept": null}]}},
+          {"rule": {"family": "ip6", "table": "t", "chain": "c", "handle": 3, "expr": [{"match": {"op": "==", "left": {"concat": []}, "right": {"concat": []}}}, {"drop": null}]}}]}"#;
+        let odd = crate::audit::nft::read("odd.json", odd).unwrap();
+        let all6 = Region {
+            family: Family::Ipv6,
+            range: [
+                (17, 17),
+                (0, u128::MAX),
+                (50000, 50000),
+                (0, u128::MAX),
+                (3478, 3478),
+            ],
+        };
+        let got: Vec<Verdict> = Evaluator::new(&odd, Hook::Forward)
+            .evaluate(all6)
+            .into_iter()
+            .map(|(_, d)| d.verdict)
+            .collect();
+        assert_eq!(got, [Verdict::Accept]);
         assert_eq!(v(udp(50000, "8.8.8.0", 24, 53)), [Verdict::Drop]);
     }
 }

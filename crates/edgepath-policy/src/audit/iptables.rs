@@ -10,9 +10,9 @@ use std::net::IpAddr;
 use edgepath_model::Family;
 
 use super::ir::{
-    loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values,
+    addr, cidr, loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset,
+    Values,
 };
-use super::nft::addr;
 use super::AuditError;
 
 /// Splits a line into words, honouring the double quotes iptables-save writes around
@@ -219,33 +219,10 @@ fn ports(s: &str) -> Result<Values, String> {
 }
 
 fn addresses(s: &str) -> Result<Values, String> {
-    let mut v = Vec::new();
-    for part in s.split(',') {
-        let (a, len) = part
-            .split_once('/')
-            .map_or((part, None), |(a, l)| (a, Some(l)));
-        let ip: IpAddr = a.parse().map_err(|_| format!("address `{part}`"))?;
-        let bits: u32 = if ip.is_ipv4() { 32 } else { 128 };
-        let len: u32 = match len {
-            None => bits,
-            Some(l) => match l.parse::<u32>() {
-                Ok(n) if n <= bits => n,
-                // A dotted mask: 255.255.255.0.
-                _ => match l.parse::<IpAddr>() {
-                    Ok(IpAddr::V4(m)) => u32::from(m).count_ones(),
-                    _ => return Err(format!("prefix `{part}`")),
-                },
-            },
-        };
-        let host = if len == bits {
-            0
-        } else {
-            (1u128 << (bits - len)) - 1
-        };
-        let lo = addr(ip) & !host;
-        v.push((lo, lo | host));
-    }
-    Ok(Values::new(v))
+    s.split(',')
+        .map(|part| cidr(part).ok_or_else(|| format!("address `{part}`")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Values::new)
 }
 
 fn ip_range(s: &str) -> Result<Values, String> {

@@ -3,6 +3,7 @@
 //! configuration format is one new reader (syntax) into it.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use edgepath_model::Family;
 
@@ -43,15 +44,7 @@ impl Values {
     /// From intervals in any order; overlapping and adjacent ones are joined.
     pub fn new(mut v: Vec<(u128, u128)>) -> Self {
         v.retain(|(a, b)| a <= b);
-        v.sort_unstable();
-        let mut out: Vec<(u128, u128)> = Vec::with_capacity(v.len());
-        for (a, b) in v {
-            match out.last_mut() {
-                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
-                _ => out.push((a, b)),
-            }
-        }
-        Values(out)
+        Values(crate::complement::merge(v))
     }
 
     /// One value.
@@ -222,4 +215,52 @@ pub struct Ruleset {
 /// about go to Microsoft's addresses, never out of `lo`.
 pub fn loopback() -> Values {
     Values::new(vec![(127 << 24, (128 << 24) - 1), (1, 1)])
+}
+
+/// An address as a number (IPv4 in the low 32 bits).
+pub fn addr(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// The addresses of `ip/len` as an interval; `None` when `len` is longer than the
+/// family's addresses. `/0` is every address of the family.
+pub fn prefix(ip: IpAddr, len: u32) -> Option<(u128, u128)> {
+    let bits: u32 = if ip.is_ipv4() { 32 } else { 128 };
+    let host_bits = bits.checked_sub(len)?;
+    // Shifting the all-ones value right never overflows, even for all 128 bits.
+    let host = if host_bits == 0 {
+        0
+    } else {
+        u128::MAX >> (128 - host_bits)
+    };
+    let lo = addr(ip) & !host;
+    Some((lo, lo | host))
+}
+
+/// `ADDR`, `ADDR/LEN` or `ADDR/DOTTED-MASK` (iptables and Squid write all three).
+pub fn cidr(text: &str) -> Option<(u128, u128)> {
+    let (a, len) = text
+        .split_once('/')
+        .map_or((text, None), |(a, l)| (a, Some(l)));
+    let ip: IpAddr = a.parse().ok()?;
+    let len = match len {
+        None => {
+            if ip.is_ipv4() {
+                32
+            } else {
+                128
+            }
+        }
+        Some(l) => match l.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => match l.parse::<IpAddr>().ok()? {
+                IpAddr::V4(m) if ip.is_ipv4() => u32::from(m).count_ones(),
+                _ => return None,
+            },
+        },
+    };
+    prefix(ip, len)
 }

@@ -12,7 +12,8 @@ use edgepath_model::Family;
 use serde_json::Value;
 
 use super::ir::{
-    loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values,
+    addr, loopback, prefix, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule,
+    Ruleset, Values,
 };
 use super::AuditError;
 
@@ -544,6 +545,9 @@ fn element(v: &Value) -> Result<Vec<Values>, String> {
         return element(&inner["val"]);
     }
     if let Some(parts) = v.get("concat").and_then(Value::as_array) {
+        if parts.is_empty() {
+            return Err("an empty concatenation".into());
+        }
         return parts
             .iter()
             .map(|p| element(p).map(|mut e| e.remove(0)))
@@ -584,17 +588,10 @@ fn value(v: &Value) -> Result<(u128, u128), String> {
             .get("len")
             .and_then(Value::as_u64)
             .ok_or_else(|| format!("prefix {p}"))?;
-        let bits = if ip.is_ipv4() { 32 } else { 128 };
-        if len > bits {
-            return Err(format!("prefix length {len}"));
-        }
-        let host = if len == bits {
-            0
-        } else {
-            (1u128 << (bits - len)) - 1
-        };
-        let lo = addr(ip) & !host;
-        return Ok((lo, lo | host));
+        return u32::try_from(len)
+            .ok()
+            .and_then(|len| prefix(ip, len))
+            .ok_or_else(|| format!("prefix length {len}"));
     }
     if let Some(r) = v.get("range").and_then(Value::as_array) {
         if r.len() == 2 {
@@ -604,14 +601,6 @@ fn value(v: &Value) -> Result<(u128, u128), String> {
         }
     }
     Err(format!("value {v} (not modelled)"))
-}
-
-/// An address as a number (IPv4 in the low 32 bits).
-pub fn addr(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(a) => u128::from(u32::from(a)),
-        IpAddr::V6(a) => u128::from(a),
-    }
 }
 
 fn render_expr(e: &Value) -> String {

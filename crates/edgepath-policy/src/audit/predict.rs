@@ -11,8 +11,8 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use super::eval::{Decision, Evaluator, Region, Verdict};
+use super::ir::addr;
 use super::ir::{Dim, Hook, Origin, Ruleset};
-use super::nft::addr;
 use super::squid::{Connect, Squid};
 use crate::flows::{Proto, RuleSet};
 
@@ -738,7 +738,9 @@ fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<Fix> {
             let Some((table, chain)) = &o.chain else {
                 continue;
             };
-            let by_policy = o.text.contains("policy");
+            // A chain's policy has no place among its rules (no handle, no position);
+            // its text is not read: a rule's comment may say "policy".
+            let by_policy = o.handle.is_none() && o.position.is_none();
             let line = if o.line.is_some() {
                 // iptables: -I before the rule, -A (before the policy) otherwise.
                 let tool = if f.family == Family::Ipv6 {

@@ -8,8 +8,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::ir::Values;
-use super::nft::addr;
+use super::ir::{addr, cidr, Values};
 use super::AuditError;
 
 /// One acl: its type and values.
@@ -84,31 +83,13 @@ fn parse_values<T>(vals: &[&str], one: impl Fn(&str) -> Option<T>) -> Option<Vec
     vals.iter().map(|v| one(v)).collect()
 }
 
-fn cidr(v: &str) -> Option<(u128, u128)> {
+/// `ADDR`, `ADDR/LEN`, `ADDR/MASK` or Squid's `ADDR-ADDR[/MASK]` range.
+fn src_dst(v: &str) -> Option<(u128, u128)> {
     if let Some((a, b)) = v.split_once('-') {
         let (a, b): (IpAddr, IpAddr) = (a.parse().ok()?, b.split('/').next()?.parse().ok()?);
         return Some((addr(a), addr(b)));
     }
-    let (a, len) = v.split_once('/').map_or((v, None), |(a, l)| (a, Some(l)));
-    let ip: IpAddr = a.parse().ok()?;
-    let bits: u32 = if ip.is_ipv4() { 32 } else { 128 };
-    let len = match len {
-        None => bits,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if n <= bits => n,
-            _ => match l.parse::<IpAddr>().ok()? {
-                IpAddr::V4(m) => u32::from(m).count_ones(),
-                IpAddr::V6(_) => return None,
-            },
-        },
-    };
-    let host = if len == bits {
-        0
-    } else {
-        (1u128 << (bits - len)) - 1
-    };
-    let lo = addr(ip) & !host;
-    Some((lo, lo | host))
+    cidr(v)
 }
 
 /// Reads the text of `file`.
@@ -176,7 +157,7 @@ pub fn read(file: &str, text: &str) -> Result<Squid, AuditError> {
                     Acl::Unknown(format!("acl {name}: values in a file ({})", vals.join(" ")))
                 } else {
                     match kind {
-                        "src" | "dst" => match parse_values(&vals, cidr) {
+                        "src" | "dst" => match parse_values(&vals, src_dst) {
                             Some(v) => {
                                 let v = Values::new(v);
                                 if kind == "src" {
