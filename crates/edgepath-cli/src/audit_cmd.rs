@@ -2,8 +2,8 @@
 //! modality and service, and the rule that decides.
 
 use anyhow::{anyhow, bail, Result};
-use edgepath_model::{Family, MediaPath, Via};
-use edgepath_policy::audit::{self, ir::Hook, AuditOptions, AuditReport, Format};
+use edgepath_model::{Family, FlowVerdict, MediaPath, Via};
+use edgepath_policy::audit::{self, ir::Hook, predict::Asked, AuditOptions, AuditReport, Format};
 
 use crate::args::AuditArgs;
 use crate::model_input;
@@ -99,7 +99,7 @@ fn render(r: &AuditReport, files: &str) -> String {
         let by = m
             .flows
             .iter()
-            .filter(|f| f.protocol == "udp")
+            .filter(|f| f.protocol == Asked::Udp)
             .flat_map(|f| {
                 f.decided_by
                     .iter()
@@ -122,12 +122,12 @@ fn render(r: &AuditReport, files: &str) -> String {
         // The question that settles the route: the direct one when direct works, else
         // the proxy's own decision, else the first that blocks.
         let settles = if s.via == Some(Via::Direct) {
-            s.flows.iter().find(|f| f.verdict == "accepted")
+            s.flows.iter().find(|f| f.verdict == FlowVerdict::Accepted)
         } else {
             s.flows
                 .iter()
-                .find(|f| f.protocol == "http-connect")
-                .or_else(|| s.flows.iter().find(|f| f.verdict != "accepted"))
+                .find(|f| f.protocol == Asked::HttpConnect)
+                .or_else(|| s.flows.iter().find(|f| f.verdict != FlowVerdict::Accepted))
         };
         let by = settles
             .and_then(|f| {

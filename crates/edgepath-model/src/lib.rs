@@ -25,4 +25,4 @@ pub use ports::{PortError, PortRange, PortSet};
 pub use provisioning::{Provisioning, ProvisioningError};
 pub use service::{Profile, ServiceId, SourceClass};
 pub use version::{DataVersion, Freshness, VersionError, STALE_AFTER_DAYS};
-pub use vocab::{Family, FlowService, MediaPath, Severity, Status, Via};
+pub use vocab::{Family, FlowService, FlowVerdict, MediaPath, Severity, Status, Via, VpnState};

@@ -198,6 +198,47 @@ impl Family {
     }
 }
 
+named_enum! {
+    /// Where Teams media goes when a VPN is up (the probe finds it from the routing
+    /// table, the audit from the VPN's configuration).
+    pub enum VpnState {
+        /// No tunnel carries anything looked up.
+        None => "none",
+        /// Media direct, other traffic through a tunnel (Microsoft's advice).
+        Split => "split",
+        /// Media through the tunnel: a hairpin through the company.
+        Forced => "forced",
+        /// Some media ranges through the tunnel, some direct: a stale split list.
+        Partial => "partial",
+        /// Routes could not be looked up.
+        Unknown => "unknown",
+    }
+}
+
+named_enum! {
+    /// What a configuration does to one flow an audit asks about.
+    pub enum FlowVerdict {
+        /// Passes, all of it.
+        Accepted => "accepted",
+        /// Dropped, all of it.
+        Dropped => "dropped",
+        /// Rejected, all of it.
+        Rejected => "rejected",
+        /// Dropped or rejected, part each.
+        Blocked => "blocked",
+        /// Part passes, part does not (some destinations or ports only).
+        Partly => "partly",
+        /// The proxy refuses the CONNECT.
+        Denied => "denied",
+        /// The proxy allows the CONNECT and bumps (intercepts) its TLS.
+        Intercepted => "intercepted",
+        /// A rule the audit cannot evaluate decides.
+        Unknown => "unknown",
+        /// Nothing was asked (no flow of the kind).
+        NotAsked => "none",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

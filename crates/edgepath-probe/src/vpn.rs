@@ -12,23 +12,9 @@
 
 use serde::Serialize;
 
-use crate::route::{Route, RouteError, TunnelKind};
+pub use edgepath_model::VpnState;
 
-/// The VPN situation for Teams media.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VpnState {
-    /// No tunnel carries anything looked up.
-    None,
-    /// Media direct, other traffic through a tunnel.
-    Split,
-    /// Media through the tunnel.
-    Forced,
-    /// Some media ranges through the tunnel, some direct.
-    Partial,
-    /// Route lookup failed or is not supported here.
-    Unknown,
-}
+use crate::route::{Route, RouteError, TunnelKind};
 
 /// The route of one address range (or of the relay address).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,7 +6,9 @@
 
 use std::net::IpAddr;
 
-use edgepath_model::{Family, MediaPath, MediaRanges, Modality, PortRange, ServiceId, Status, Via};
+use edgepath_model::{
+    Family, FlowVerdict, MediaPath, MediaRanges, Modality, PortRange, ServiceId, Status, Via,
+};
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -37,20 +39,21 @@ pub struct AuditOptions {
 
 /// One question put to the firewall and its answer.
 #[derive(Debug, Clone, Serialize)]
-pub struct FlowVerdict {
+pub struct FlowAudit {
     /// `ipv4` or `ipv6`.
     pub family: Family,
-    /// `udp` or `tcp`.
-    pub protocol: &'static str,
+    /// `udp`, `tcp`, or `http-connect` (a question to the proxy).
+    pub protocol: Asked,
     /// Destination ranges asked about.
     pub destinations: Vec<String>,
-    /// Destination ports.
-    pub ports: String,
+    /// Destination ports (`3478`, `3478-3481`).
+    #[serde(serialize_with = "span_text")]
+    pub ports: (u16, u16),
     /// Client source ports.
     pub source_ports: String,
     /// `accepted`, `dropped`, `rejected`, `partly` (some of the destinations or ports
     /// only) or `unknown`.
-    pub verdict: &'static str,
+    pub verdict: FlowVerdict,
     /// The deciding rules, as `file:line: rule` or `file table T chain C handle H: rule`.
     pub decided_by: Vec<String>,
     /// Why it is unknown, when it is.
@@ -60,10 +63,35 @@ pub struct FlowVerdict {
     origins: Vec<Origin>,
 }
 
-impl FlowVerdict {
+impl FlowAudit {
     fn accepted(&self) -> bool {
-        self.verdict == "accepted"
+        self.verdict == FlowVerdict::Accepted
     }
+}
+
+/// What kind of question a flow is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Asked {
+    /// UDP through the firewall.
+    Udp,
+    /// TCP through the firewall.
+    Tcp,
+    /// A CONNECT the proxy decides.
+    HttpConnect,
+}
+
+impl From<Proto> for Asked {
+    fn from(p: Proto) -> Self {
+        match p {
+            Proto::Udp => Asked::Udp,
+            Proto::Tcp => Asked::Tcp,
+        }
+    }
+}
+
+fn span_text<S: serde::Serializer>(span: &(u16, u16), s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&range_text(*span))
 }
 
 /// A modality's predicted path.
@@ -80,7 +108,7 @@ pub struct ModalityAudit {
     /// The path per family.
     pub family_paths: std::collections::BTreeMap<&'static str, Option<MediaPath>>,
     /// The flows asked about.
-    pub flows: Vec<FlowVerdict>,
+    pub flows: Vec<FlowAudit>,
     /// The smallest change that gives `relay-udp`, when it is not.
     pub fix: Vec<Fix>,
 }
@@ -107,7 +135,7 @@ pub struct ServiceAudit {
     /// (a transparent device on a direct path cannot be seen in a configuration).
     pub intercepted: Option<bool>,
     /// The flows asked about.
-    pub flows: Vec<FlowVerdict>,
+    pub flows: Vec<FlowAudit>,
 }
 
 /// Per family, as `check` reports it.
@@ -118,9 +146,9 @@ pub struct FamilyAudit {
     /// The best media path in it.
     pub path: Option<MediaPath>,
     /// UDP to the relays: `accepted`, `dropped`, ...
-    pub udp: &'static str,
+    pub udp: FlowVerdict,
     /// TCP 443 to the relays.
-    pub tcp: &'static str,
+    pub tcp: FlowVerdict,
     /// Services whose TCP 443 passes.
     pub services_reachable: Vec<ServiceId>,
 }
@@ -173,7 +201,7 @@ fn ask(
     sports: (u16, u16),
     nets: &[IpNet],
     dports: (u16, u16),
-) -> FlowVerdict {
+) -> FlowAudit {
     ask_from(ev, opts.client, family, proto, sports, nets, dports)
 }
 
@@ -194,7 +222,7 @@ impl Https<'_> {
     }
 
     /// TCP 443 from the client to `nets`.
-    fn direct(&self, family: Family, nets: &[IpNet]) -> FlowVerdict {
+    fn direct(&self, family: Family, nets: &[IpNet]) -> FlowAudit {
         ask(
             self.ev,
             self.opts,
@@ -207,7 +235,7 @@ impl Https<'_> {
     }
 
     /// TCP 443 from the proxy to `nets`, when there is a proxy of the family.
-    fn onwards(&self, family: Family, nets: &[IpNet]) -> Option<FlowVerdict> {
+    fn onwards(&self, family: Family, nets: &[IpNet]) -> Option<FlowAudit> {
         let (proxy, _) = self.proxy(family)?;
         Some(ask_from(
             self.ev,
@@ -221,7 +249,7 @@ impl Https<'_> {
     }
 
     /// TCP from the client to the proxy's port, when there is a proxy of the family.
-    fn to_proxy(&self, family: Family) -> Option<FlowVerdict> {
+    fn to_proxy(&self, family: Family) -> Option<FlowAudit> {
         let (proxy, port) = self.proxy(family)?;
         Some(ask(
             self.ev,
@@ -244,7 +272,7 @@ fn ask_from(
     sports: (u16, u16),
     nets: &[IpNet],
     dports: (u16, u16),
-) -> FlowVerdict {
+) -> FlowAudit {
     let src = match from {
         Some(ip) if Family::of(ip) == family => (addr(ip), addr(ip)),
         _ => full(family),
@@ -278,17 +306,17 @@ fn ask_from(
     });
     let all = |v: &Verdict| decisions.iter().all(|d| &d.verdict == v);
     let verdict = if unknown.is_some() {
-        "unknown"
+        FlowVerdict::Unknown
     } else if all(&Verdict::Accept) {
-        "accepted"
+        FlowVerdict::Accepted
     } else if all(&Verdict::Drop) {
-        "dropped"
+        FlowVerdict::Dropped
     } else if all(&Verdict::Reject) {
-        "rejected"
+        FlowVerdict::Rejected
     } else if decisions.iter().all(|d| d.verdict != Verdict::Accept) {
-        "blocked"
+        FlowVerdict::Blocked
     } else {
-        "partly"
+        FlowVerdict::Partly
     };
     // The deciding rules: for a block, the blocking ones; else every one, once.
     let mut by: Vec<String> = Vec::new();
@@ -314,15 +342,15 @@ fn ask_from(
             family
         ));
     }
-    FlowVerdict {
+    FlowAudit {
         family,
-        protocol: proto.name(),
+        protocol: proto.into(),
         destinations: if nets.is_empty() {
             vec!["any".into()]
         } else {
             nets.iter().map(ToString::to_string).collect()
         },
-        ports: range_text(dports),
+        ports: dports,
         source_ports: range_text(sports),
         verdict,
         decided_by: by,
@@ -339,7 +367,7 @@ fn connect(
     family: Family,
     service: ServiceId,
     nets: &[IpNet],
-) -> FlowVerdict {
+) -> FlowAudit {
     let name = service.def().probe_names.first().copied();
     let ranges: Vec<(u128, u128)> = nets.iter().map(net_range).collect();
     let d = sq.decide(&Connect {
@@ -349,18 +377,18 @@ fn connect(
         port: 443,
     });
     let verdict = match (d.allowed, d.bumped) {
-        (None, _) | (Some(true), None) => "unknown",
-        (Some(false), _) => "denied",
-        (Some(true), Some(true)) => "intercepted",
-        (Some(true), Some(false)) => "accepted",
+        (None, _) | (Some(true), None) => FlowVerdict::Unknown,
+        (Some(false), _) => FlowVerdict::Denied,
+        (Some(true), Some(true)) => FlowVerdict::Intercepted,
+        (Some(true), Some(false)) => FlowVerdict::Accepted,
     };
     let mut destinations: Vec<String> = name.map(str::to_owned).into_iter().collect();
     destinations.extend(nets.iter().map(ToString::to_string));
-    FlowVerdict {
+    FlowAudit {
         family,
-        protocol: "http-connect",
+        protocol: Asked::HttpConnect,
         destinations,
-        ports: "443".into(),
+        ports: (443, 443),
         source_ports: "-".into(),
         verdict,
         decided_by: d.by,
@@ -374,11 +402,6 @@ fn origin_text(o: &Origin) -> String {
         return String::new();
     }
     o.to_string()
-}
-
-fn port_span(text: &str) -> (u16, u16) {
-    let (a, b) = text.split_once('-').unwrap_or((text, text));
-    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
 }
 
 fn range_text((a, b): (u16, u16)) -> String {
@@ -427,8 +450,8 @@ pub fn audit(
         .filter(|f| f.media && f.proto == Proto::Udp)
         .collect();
     let mut unknown = 0;
-    let mut count = |v: &FlowVerdict| {
-        if v.verdict == "unknown" {
+    let mut count = |v: &FlowAudit| {
+        if v.verdict == FlowVerdict::Unknown {
             unknown += 1;
         }
     };
@@ -449,8 +472,8 @@ pub fn audit(
         opts,
         proxy,
     };
-    let mut tcp_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
-    let mut proxy_relay: Vec<(Family, Vec<FlowVerdict>)> = Vec::new();
+    let mut tcp_relay: Vec<(Family, Vec<FlowAudit>)> = Vec::new();
+    let mut proxy_relay: Vec<(Family, Vec<FlowAudit>)> = Vec::new();
     for &family in &opts.families {
         let mut v = Vec::new();
         let mut via = Vec::new();
@@ -507,20 +530,20 @@ pub fn audit(
                         ));
                     }
                 }
-                udp_ok &= udp[first..].iter().any(FlowVerdict::accepted);
+                udp_ok &= udp[first..].iter().any(FlowAudit::accepted);
             }
             udp.iter().for_each(&mut count);
             let path = if !udp.is_empty() && udp_ok {
                 Some(MediaPath::RelayUdp)
-            } else if udp.iter().any(|v| v.verdict == "unknown") {
+            } else if udp.iter().any(|v| v.verdict == FlowVerdict::Unknown) {
                 None
-            } else if !tcp.is_empty() && tcp.iter().all(FlowVerdict::accepted) {
+            } else if !tcp.is_empty() && tcp.iter().all(FlowAudit::accepted) {
                 Some(MediaPath::RelayTcp)
-            } else if tcp.iter().any(|v| v.verdict == "unknown") {
+            } else if tcp.iter().any(|v| v.verdict == FlowVerdict::Unknown) {
                 None
-            } else if !via.is_empty() && via.iter().all(FlowVerdict::accepted) {
+            } else if !via.is_empty() && via.iter().all(FlowAudit::accepted) {
                 Some(MediaPath::RelayTcpProxy)
-            } else if via.iter().any(|v| v.verdict == "unknown") {
+            } else if via.iter().any(|v| v.verdict == FlowVerdict::Unknown) {
                 None
             } else {
                 Some(MediaPath::None)
@@ -591,16 +614,16 @@ pub fn audit(
         // Reachable when some family passes for all of the service's destinations.
         // An intercepting proxy still reaches a service (the client sees another
         // issuer); media through it does not.
-        let passes = |list: &[FlowVerdict]| {
+        let passes = |list: &[FlowAudit]| {
             opts.families.iter().any(|fam| {
-                let mine: Vec<&FlowVerdict> = list.iter().filter(|v| v.family == *fam).collect();
+                let mine: Vec<&FlowAudit> = list.iter().filter(|v| v.family == *fam).collect();
                 !mine.is_empty()
                     && mine
                         .iter()
-                        .all(|v| v.accepted() || v.verdict == "intercepted")
+                        .all(|v| v.accepted() || v.verdict == FlowVerdict::Intercepted)
             })
         };
-        let unknown = |list: &[FlowVerdict]| list.iter().any(|v| v.verdict == "unknown");
+        let unknown = |list: &[FlowAudit]| list.iter().any(|v| v.verdict == FlowVerdict::Unknown);
         let via_kind = if passes(&flows) {
             Some(Via::Direct)
         } else if unknown(&flows) {
@@ -614,7 +637,7 @@ pub fn audit(
         };
         flows.extend(via);
         let intercepted = if via_kind == Some(Via::Proxy) {
-            Some(flows.iter().any(|v| v.verdict == "intercepted"))
+            Some(flows.iter().any(|v| v.verdict == FlowVerdict::Intercepted))
         } else if via_kind.is_some() {
             Some(false)
         } else {
@@ -635,19 +658,19 @@ pub fn audit(
         let udp = modalities
             .first()
             .map(|m| {
-                let mine: Vec<&FlowVerdict> = m
+                let mine: Vec<&FlowAudit> = m
                     .flows
                     .iter()
-                    .filter(|v| v.family == *family && v.protocol == "udp")
+                    .filter(|v| v.family == *family && v.protocol == Asked::Udp)
                     .collect();
                 // As `check`: the relay answers on UDP when some port of it passes.
                 if m.family_paths.get(family.name()) == Some(&Some(MediaPath::RelayUdp)) {
-                    "accepted"
+                    FlowVerdict::Accepted
                 } else {
                     summary(&mine)
                 }
             })
-            .unwrap_or("none");
+            .unwrap_or(FlowVerdict::NotAsked);
         per_family.push(FamilyAudit {
             family: *family,
             path,
@@ -656,7 +679,7 @@ pub fn audit(
             services_reachable: services
                 .iter()
                 .filter(|s| {
-                    let mine: Vec<&FlowVerdict> =
+                    let mine: Vec<&FlowAudit> =
                         s.flows.iter().filter(|v| v.family == *family).collect();
                     !mine.is_empty() && mine.iter().all(|v| v.accepted())
                 })
@@ -684,15 +707,15 @@ pub fn audit(
     }
 }
 
-fn summary(v: &[&FlowVerdict]) -> &'static str {
+fn summary(v: &[&FlowAudit]) -> FlowVerdict {
     if v.is_empty() {
-        "none"
+        FlowVerdict::NotAsked
     } else if v.iter().all(|f| f.verdict == v[0].verdict) {
         v[0].verdict
-    } else if v.iter().any(|f| f.verdict == "unknown") {
-        "unknown"
+    } else if v.iter().any(|f| f.verdict == FlowVerdict::Unknown) {
+        FlowVerdict::Unknown
     } else {
-        "partly"
+        FlowVerdict::Partly
     }
 }
 
@@ -708,22 +731,33 @@ fn rank(p: MediaPath) -> u8 {
 /// The smallest change that lets the blocked UDP through, as a command in the
 /// configuration's own language: an accept for exactly that flow, inserted before the
 /// rule that drops it, or appended before the policy that does.
-fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<Fix> {
+fn fixes(flows: &[FlowAudit], src: PortRange) -> Vec<Fix> {
     let mut out = Vec::new();
-    let blocked =
-        |f: &&FlowVerdict| matches!(f.verdict, "dropped" | "rejected" | "blocked" | "partly");
+    let blocked = |f: &&FlowAudit| {
+        matches!(
+            f.verdict,
+            FlowVerdict::Dropped
+                | FlowVerdict::Rejected
+                | FlowVerdict::Blocked
+                | FlowVerdict::Partly
+        )
+    };
     // The relay ports were asked one by one: one fix opens the span of those blocked
     // for the same destinations.
-    let mut spans: Vec<FlowVerdict> = Vec::new();
-    for f in flows.iter().filter(|f| f.protocol == "udp").filter(blocked) {
-        let (a, b) = port_span(&f.ports);
+    let mut spans: Vec<FlowAudit> = Vec::new();
+    for f in flows
+        .iter()
+        .filter(|f| f.protocol == Asked::Udp)
+        .filter(blocked)
+    {
+        let (a, b) = f.ports;
         match spans
             .iter_mut()
             .find(|g| g.family == f.family && g.destinations == f.destinations)
         {
             Some(g) => {
-                let (c, d) = port_span(&g.ports);
-                g.ports = range_text((a.min(c), b.max(d)));
+                let (c, d) = g.ports;
+                g.ports = (a.min(c), b.max(d));
                 for o in &f.origins {
                     if !g.origins.contains(o) {
                         g.origins.push(o.clone());
@@ -757,7 +791,7 @@ fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<Fix> {
                     f.destinations.join(","),
                     src.first(),
                     src.last(),
-                    f.ports.replace('-', ":")
+                    range_text(f.ports).replace('-', ":")
                 )
             } else {
                 let ip = if f.family == Family::Ipv6 {
@@ -774,7 +808,7 @@ fn fixes(flows: &[FlowVerdict], src: PortRange) -> Vec<Fix> {
                     f.destinations.join(", "),
                     src.first(),
                     src.last(),
-                    f.ports
+                    range_text(f.ports)
                 )
             };
             let reason = if by_policy {
