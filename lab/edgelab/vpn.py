@@ -1,6 +1,8 @@
 """Real VPN tunnels between the client and the company's gateway: WireGuard in user
 space (wireguard-go: this kernel has no WireGuard module) configured with wg, or
-OpenVPN with a tun device. The client's routes are what the VPN client would install:
+OpenVPN with a tun device. Each client reads a configuration file the lab writes
+(`wg setconf`, `openvpn --config`), kept as `lab.vpn_config` for `lab/run --audit`,
+which audits that same file. The client's routes are what the VPN client would install:
 for WireGuard, one route per AllowedIPs entry (0.0.0.0/0 as the two halves, as wg-quick
 does) plus the gateway's own address via the home router; for OpenVPN, its own
 redirect-gateway and the `route ... net_gateway` lines edgepath writes.
@@ -96,9 +98,17 @@ def wireguard(lab):
     lab.exec("company", ["ip", "link", "set", server_if, "up"])
     allowed = allowed_ips(lab)
     _wireguard_go(lab, "client", client_if)
-    lab.exec("client", ["wg", "set", client_if, "private-key", ckey, "peer", spub,
-                        "endpoint", f"{plan.COMPANY_WAN}:{plan.WG_PORT}", "allowed-ips", ",".join(allowed),
-                        "persistent-keepalive", "5"])
+    # The client's configuration as a file (wg's own format, what `wg showconf` prints).
+    with open(ckey) as f:
+        private = f.read().strip()
+    conf = lab.path("wg-client.conf")
+    with open(conf, "w") as f:
+        f.write(f"[Interface]\nPrivateKey = {private}\n\n[Peer]\nPublicKey = {spub}\n"
+                f"Endpoint = {plan.COMPANY_WAN}:{plan.WG_PORT}\nAllowedIPs = {', '.join(allowed)}\n"
+                "PersistentKeepalive = 5\n")
+    os.chmod(conf, 0o600)
+    lab.vpn_config = conf
+    lab.exec("client", ["wg", "setconf", client_if, conf])
     lab.exec("client", ["ip", "addr", "add", f"{plan.WG_CLIENT}/24", "dev", client_if])
     lab.exec("client", ["ip", "link", "set", client_if, "up"])
     # What wg-quick installs: the gateway itself via the home router, then one route per
@@ -124,17 +134,21 @@ def openvpn(lab):
               "--verb", "3", "--ping", "2"]
     lab.spawn("company", "openvpn-company", [*common, "--dev", server_if, "--lport", str(plan.OVPN_PORT),
                                              "--ifconfig", plan.OVPN_COMPANY, plan.OVPN_CLIENT])
-    args = [*common, "--dev", client_if, "--nobind", "--remote", plan.COMPANY_WAN, str(plan.OVPN_PORT),
-            "--ifconfig", plan.OVPN_CLIENT, plan.OVPN_COMPANY, "--redirect-gateway", "def1"]
+    # The client's whole configuration as a file; the options are those of the server
+    # above without their dashes.
+    lines = [f"remote {plan.COMPANY_WAN} {plan.OVPN_PORT}", "dev-type tun", f"dev {client_if}", "proto udp",
+             "nobind", f"secret {key}", "cipher AES-256-CBC", "verb 3", "ping 2",
+             f"ifconfig {plan.OVPN_CLIENT} {plan.OVPN_COMPANY}", "redirect-gateway def1"]
     if lab.scenario.vpn_mode == "split":
         # edgepath's split: `route NET MASK net_gateway` per Optimize range (the IPv6
         # lines are left out: the VPN scenarios are IPv4 only).
         text = _edgepath(lab, "openvpn", plan.CATALOG)
-        conf = lab.path("edgepath-openvpn.conf")
-        with open(conf, "w") as f:
-            f.write("\n".join(l for l in text.splitlines() if not l.startswith("route-ipv6")) + "\n")
-        args += ["--config", conf]
-    lab.spawn("client", "openvpn-client", args)
+        lines += [l for l in text.splitlines() if not l.startswith("route-ipv6")]
+    conf = lab.path("openvpn-client.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    lab.vpn_config = conf
+    lab.spawn("client", "openvpn-client", ["openvpn", "--config", conf])
     _wait(lab, lambda: _tunnel_works(lab), "the OpenVPN tunnel carries nothing", timeout=15)
 
 

@@ -62,7 +62,8 @@ pub struct AuditArgs {
     /// content.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// The format of every file: nftables-json or iptables-save (default: recognised).
+    /// The format of every file: nftables-json, iptables-save, squid, wireguard or
+    /// openvpn (default: recognised by content).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     #[command(flatten)]
@@ -90,6 +91,11 @@ pub struct AuditArgs {
     /// through it where direct paths are blocked.
     #[arg(long, value_name = "ADDR:PORT")]
     pub proxy: Option<std::net::SocketAddr>,
+    /// With a VPN configuration among the files: the firewall where tunnelled traffic
+    /// leaves the company (`nft -j list ruleset` or iptables-save; repeatable).
+    /// Without it, what the tunnel carries is taken to pass.
+    #[arg(long, value_name = "FILE")]
+    pub egress: Vec<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -2,7 +2,7 @@
 //! modality and service, and the rule that decides.
 
 use anyhow::{anyhow, bail, Result};
-use edgepath_model::{Family, FlowVerdict, MediaPath, Via};
+use edgepath_model::{Family, FlowVerdict, MediaPath, Status, Via};
 use edgepath_policy::audit::{self, ir::Hook, predict::Asked, AuditOptions, AuditReport, Format};
 
 use crate::args::AuditArgs;
@@ -13,14 +13,14 @@ use crate::output::{emit, emit_json, read_text, Outcome, Table, WithEndpoints};
 pub fn run(args: &AuditArgs) -> Result<Outcome> {
     let format = match &args.format {
         None => None,
-        Some(f) => Some(
-            Format::parse(f)
-                .ok_or_else(|| anyhow!("--format {f}: one of nftables-json, iptables-save"))?,
-        ),
+        Some(f) => Some(Format::parse(f).ok_or_else(|| {
+            anyhow!("--format {f}: one of nftables-json, iptables-save, squid, wireguard, openvpn")
+        })?),
     };
     let input = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let mut rulesets = Vec::new();
     let mut squid = None;
+    let mut tunnel = None;
     let mut names = Vec::new();
     for path in &args.files {
         let (text, _) = read_text(path)?;
@@ -33,8 +33,32 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
                 }
                 squid = Some(sq);
             }
+            audit::Config::Tunnel(t) => {
+                if tunnel.is_some() {
+                    bail!("{shown}: a second VPN configuration; give one");
+                }
+                tunnel = Some(t);
+            }
         }
         names.push(shown);
+    }
+    let mut egress: Option<audit::ir::Ruleset> = None;
+    for path in &args.egress {
+        let (text, _) = read_text(path)?;
+        let shown = path.display().to_string();
+        match audit::read(&shown, &text, None)? {
+            audit::Config::Firewall(rs) => {
+                let e = egress.get_or_insert_with(Default::default);
+                e.chains.extend(rs.chains);
+                e.warnings.extend(rs.warnings);
+            }
+            _ => bail!(
+                "--egress {shown}: the company's egress is a firewall ruleset (`nft -j list ruleset` or iptables-save)"
+            ),
+        }
+    }
+    if egress.is_some() && tunnel.is_none() {
+        bail!("--egress is the firewall behind a VPN: give the VPN's configuration (WireGuard or OpenVPN) too");
     }
     let model = edgepath_policy::build(&input.catalog, &input.ranges, &Default::default())?;
     let families = match args.family.as_str() {
@@ -52,6 +76,8 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
         client: args.client,
         proxy: args.proxy.map(|p| (p.ip(), p.port())),
         squid,
+        tunnel,
+        egress,
     };
     if args.files.is_empty() {
         bail!("give at least one configuration file");
@@ -60,7 +86,7 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
     let all_good = report
         .modalities
         .iter()
-        .all(|m| m.path == Some(MediaPath::RelayUdp))
+        .all(|m| m.path == Some(MediaPath::RelayUdp) && m.status == Some(Status::Good))
         && report.services.iter().all(|s| s.reachable == Some(true));
     if args.output.json {
         emit_json(&WithEndpoints {
@@ -160,6 +186,38 @@ fn render(r: &AuditReport, files: &str) -> String {
     for f in fixes {
         if !seen.contains(&f) {
             seen.push(f);
+        }
+    }
+    if let Some(v) = &r.vpn {
+        out.push_str(&format!("\nVPN ({}): {}: {}\n", v.file, v.state, v.note));
+        for m in &v.media {
+            out.push_str(&format!(
+                "  {} {}{}\n",
+                m.net,
+                m.route_word(),
+                if m.routed_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", m.routed_by.join("; "))
+                }
+            ));
+        }
+        for c in &v.carriers {
+            out.push_str(&format!(
+                "  the tunnel itself, {} to {} port {}: {}{}\n",
+                serde_json::to_value(c.protocol)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                c.destinations.join(", "),
+                c.ports.0,
+                c.verdict,
+                if c.decided_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.decided_by.join("; "))
+                }
+            ));
         }
     }
     if !seen.is_empty() {

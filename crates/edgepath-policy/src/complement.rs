@@ -68,6 +68,39 @@ fn to_cidrs(mut a: u128, b: u128, bits: u32) -> Vec<(u128, u8)> {
     }
 }
 
+/// `from` minus `minus` (both intervals in a `bits`-bit space), as the fewest CIDRs:
+/// what a split list must still send into a tunnel when some ranges leave it.
+pub(crate) fn subtract(
+    from: Vec<(u128, u128)>,
+    minus: Vec<(u128, u128)>,
+    bits: u32,
+) -> Vec<(u128, u8)> {
+    let minus = merge(minus);
+    let mut out = Vec::new();
+    for (mut a, b) in merge(from) {
+        let mut open = true;
+        for &(c, d) in &minus {
+            if d < a || c > b {
+                continue;
+            }
+            if c > a {
+                out.extend(to_cidrs(a, c - 1, bits));
+            }
+            match d.checked_add(1) {
+                Some(next) if next <= b => a = next,
+                _ => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if open {
+            out.extend(to_cidrs(a, b, bits));
+        }
+    }
+    out
+}
+
 /// A range as an inclusive integer interval.
 fn span_v4(n: &Ipv4Net) -> (u128, u128) {
     (
@@ -105,6 +138,26 @@ pub fn complement_v6(excluded: &[Ipv6Net]) -> Vec<Ipv6Net> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn subtract_cuts_holes() {
+        let all = vec![(0, u128::from(u32::MAX))];
+        // 0.0.0.0/0 minus 128.0.0.0/1 is 0.0.0.0/1.
+        assert_eq!(
+            subtract(all.clone(), vec![(1 << 31, u128::from(u32::MAX))], 32),
+            vec![(0, 1)]
+        );
+        // Minus nothing: itself; minus everything: nothing.
+        assert_eq!(subtract(all.clone(), vec![], 32), vec![(0, 0)]);
+        assert!(subtract(all.clone(), all, 32).is_empty());
+        // A hole in the middle of 10.0.0.0/8: 10.0.0.0/9 and 10.192.0.0/10 remain.
+        let ten = (10u128 << 24, (11u128 << 24) - 1);
+        let hole = (10u128 << 24 | 128 << 16, (10u128 << 24 | 192 << 16) - 1);
+        assert_eq!(
+            subtract(vec![ten], vec![hole], 32),
+            vec![(10 << 24, 9), (10 << 24 | 192 << 16, 10)]
+        );
+    }
 
     fn v4(s: &str) -> Ipv4Net {
         s.parse().unwrap()

@@ -2,7 +2,8 @@
 //! service, in `check`'s words, with the rule that decides each flow.
 //!
 //! Readers (one per format: [`nft`] for `nft -j list ruleset`, [`iptables`] for
-//! `iptables-save`) turn text into the rules of [`ir`]; [`eval`] holds the semantics;
+//! `iptables-save`, [`squid`] for a proxy, [`vpn`] for WireGuard and OpenVPN) turn
+//! text into the rules of [`ir`] (or a proxy's decisions, or a tunnel's routes); [`eval`] holds the semantics;
 //! [`predict`] asks it about the flows the model says a client needs. docs/audit.md
 //! writes the semantics down.
 
@@ -12,6 +13,7 @@ pub mod ir;
 pub mod nft;
 pub mod predict;
 pub mod squid;
+pub mod vpn;
 
 pub use predict::{audit, AuditOptions, AuditReport, Fix};
 
@@ -48,6 +50,10 @@ pub enum Format {
     IptablesSave,
     /// A Squid configuration.
     Squid,
+    /// A WireGuard configuration (wg-quick or `wg setconf`).
+    Wireguard,
+    /// An OpenVPN configuration.
+    Openvpn,
 }
 
 /// What a file holds: packet-filter rules, or a proxy's configuration.
@@ -57,6 +63,8 @@ pub enum Config {
     Firewall(ir::Ruleset),
     /// A Squid proxy.
     Proxy(squid::Squid),
+    /// A VPN client: which destinations its tunnel carries.
+    Tunnel(vpn::Tunnel),
 }
 
 impl Format {
@@ -94,6 +102,36 @@ impl Format {
         {
             return Some(Format::Squid);
         }
+        let meaningful = || {
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+        };
+        if meaningful().any(|l| {
+            let l = l.to_ascii_lowercase();
+            l == "[interface]" || l == "[peer]" || l.starts_with("allowedips")
+        }) {
+            return Some(Format::Wireguard);
+        }
+        let openvpn_word = |l: &str| {
+            let w = l.split_whitespace().next().unwrap_or("");
+            [
+                "client",
+                "remote",
+                "dev",
+                "proto",
+                "redirect-gateway",
+                "route",
+                "route-ipv6",
+                "push",
+                "ifconfig",
+                "nobind",
+            ]
+            .contains(&w)
+        };
+        if meaningful().next().is_some_and(openvpn_word) {
+            return Some(Format::Openvpn);
+        }
         None
     }
 
@@ -103,6 +141,8 @@ impl Format {
             Format::NftablesJson => "nftables-json",
             Format::IptablesSave => "iptables-save",
             Format::Squid => "squid",
+            Format::Wireguard => "wireguard",
+            Format::Openvpn => "openvpn",
         }
     }
 
@@ -112,6 +152,8 @@ impl Format {
             "nftables-json" | "nft-json" | "nftables" => Some(Format::NftablesJson),
             "iptables-save" | "iptables" | "ip6tables-save" => Some(Format::IptablesSave),
             "squid" | "squid.conf" => Some(Format::Squid),
+            "wireguard" | "wg" => Some(Format::Wireguard),
+            "openvpn" | "ovpn" => Some(Format::Openvpn),
             _ => None,
         }
     }
@@ -124,12 +166,15 @@ pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, Au
         .ok_or_else(|| AuditError::Format {
             file: file.to_owned(),
             what: "not a configuration audit reads: `nft -j list ruleset` JSON, iptables-save \
-                   output or a squid.conf (give --format to say which)"
+                   output, a squid.conf, a WireGuard or an OpenVPN configuration (give --format \
+                   to say which)"
                 .into(),
         })?;
     Ok(match format {
         Format::NftablesJson => Config::Firewall(nft::read(file, text)?),
         Format::IptablesSave => Config::Firewall(iptables::read(file, text)?),
         Format::Squid => Config::Proxy(squid::read(file, text)?),
+        Format::Wireguard => Config::Tunnel(vpn::read_wireguard(file, text)?),
+        Format::Openvpn => Config::Tunnel(vpn::read_openvpn(file, text)?),
     })
 }

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use edgepath_model::{
     Family, FlowVerdict, MediaPath, MediaRanges, Modality, PortRange, ServiceId, Status, Via,
+    VpnState,
 };
 use ipnet::IpNet;
 use serde::Serialize;
@@ -16,6 +17,7 @@ use super::eval::{Decision, Evaluator, Region, Verdict};
 use super::ir::addr;
 use super::ir::{Dim, Hook, Origin, Ruleset};
 use super::squid::{Connect, Squid};
+use super::vpn::{Piece, Tunnel, TunnelKind};
 use crate::flows::{Proto, RuleSet};
 
 /// How to audit.
@@ -35,6 +37,14 @@ pub struct AuditOptions {
     /// The proxy's Squid configuration, when given: its CONNECT rules and TLS bumping
     /// are asked too (and its `http_port` gives the proxy's address without --proxy).
     pub squid: Option<Squid>,
+    /// The VPN client's configuration, when given: destinations its routes send into
+    /// the tunnel are asked of `egress` instead of the local rules (with a host
+    /// firewall, `--hook output`, of both), and only while the local rules pass the
+    /// tunnel's own packets to its server.
+    pub tunnel: Option<Tunnel>,
+    /// The firewall where tunnelled traffic leaves the company (`--egress`); none given:
+    /// it passes everything.
+    pub egress: Option<Ruleset>,
 }
 
 /// One question put to the firewall and its answer.
@@ -58,9 +68,84 @@ pub struct FlowAudit {
     pub decided_by: Vec<String>,
     /// Why it is unknown, when it is.
     pub unknown: Option<String>,
+    /// With a VPN configuration: whether the destinations go `direct`, through the
+    /// `tunnel`, or `split` between the two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteTaken>,
+    /// The VPN configuration's lines that route it (none: the system's default route).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routed_by: Vec<String>,
     /// The deciding rules themselves, for the fix.
     #[serde(skip)]
     origins: Vec<Origin>,
+}
+
+/// Which way a flow's destinations are routed when a VPN is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteTaken {
+    /// Outside the tunnel.
+    Direct,
+    /// Through it.
+    Tunnel,
+    /// Part each.
+    Split,
+}
+
+impl RouteTaken {
+    fn of(direct: bool, tunnel: bool) -> Option<RouteTaken> {
+        match (direct, tunnel) {
+            (true, true) => Some(RouteTaken::Split),
+            (false, true) => Some(RouteTaken::Tunnel),
+            (true, false) => Some(RouteTaken::Direct),
+            (false, false) => None,
+        }
+    }
+}
+
+/// What the VPN configuration does to Teams media, in `check`'s words.
+#[derive(Debug, Clone, Serialize)]
+pub struct VpnAudit {
+    /// `none`, `split`, `forced`, `partial` (as `check`'s `vpn.state`).
+    pub state: VpnState,
+    /// `wireguard` or `openvpn`.
+    pub tunnel: TunnelKind,
+    /// The configuration file.
+    pub file: String,
+    /// Each media range and the way it is routed.
+    pub media: Vec<RangeAudit>,
+    /// The tunnel's own packets to its server, asked of the local rules.
+    pub carriers: Vec<FlowAudit>,
+    /// Whether a ruleset for the company's egress was given (`--egress`).
+    pub egress_given: bool,
+    /// What it means, in a sentence.
+    pub note: String,
+    /// The change that takes media out of the tunnel, when it is in it.
+    pub fix: Vec<Fix>,
+    /// What the reader assumed.
+    pub notes: Vec<String>,
+}
+
+/// One media range and its route.
+#[derive(Debug, Clone, Serialize)]
+pub struct RangeAudit {
+    /// The range.
+    pub net: String,
+    /// `direct`, `tunnel` or `split`.
+    pub route: RouteTaken,
+    /// The routes that decide it.
+    pub routed_by: Vec<String>,
+}
+
+impl RangeAudit {
+    /// "direct", "through the tunnel", "partly through the tunnel".
+    pub fn route_word(&self) -> &'static str {
+        match self.route {
+            RouteTaken::Direct => "direct",
+            RouteTaken::Tunnel => "through the tunnel",
+            RouteTaken::Split => "partly through the tunnel",
+        }
+    }
 }
 
 impl FlowAudit {
@@ -170,6 +255,8 @@ pub struct AuditReport {
     pub unknown: usize,
     /// What is out of scope.
     pub notes: Vec<String>,
+    /// With a VPN configuration: where it sends Teams media (null without one).
+    pub vpn: Option<VpnAudit>,
 }
 
 const SERVICES: [ServiceId; 5] = [
@@ -191,10 +278,61 @@ fn net_range(n: &IpNet) -> (u128, u128) {
     (addr(n.network()), addr(n.broadcast()))
 }
 
+/// Whether the tunnel can carry anything: the local rules' answer to its own packets.
+enum CarrierState {
+    /// Some server is reachable, or none could be asked (a name): it carries.
+    Up,
+    /// Every server is blocked: tunnelled flows end in these decisions.
+    Down(Vec<Decision>),
+}
+
+/// The rules a flow meets: the local ones, and with a VPN the company's egress for
+/// what the tunnel carries.
+struct Paths<'a> {
+    local: Evaluator<'a>,
+    hook: Hook,
+    tunnel: Option<&'a Tunnel>,
+    egress: Option<Evaluator<'a>>,
+    carrier: CarrierState,
+}
+
+impl Paths<'_> {
+    /// The decisions for a region the tunnel carries: the carrier's when it is down;
+    /// else (a host firewall sees the inner packet too) the local rules', then the
+    /// egress' from any source (the tunnel's address, or the company's NAT).
+    fn through_tunnel(&self, region: Region) -> Vec<Decision> {
+        if let CarrierState::Down(d) = &self.carrier {
+            return d.clone();
+        }
+        let local = if self.hook == Hook::Output {
+            self.local.evaluate(region)
+        } else {
+            vec![(
+                region,
+                Decision {
+                    verdict: Verdict::Accept,
+                    by: Vec::new(),
+                },
+            )]
+        };
+        let mut out = Vec::new();
+        for (mut r, d) in local {
+            match (&self.egress, &d.verdict) {
+                (Some(e), Verdict::Accept) => {
+                    r.range[Dim::SrcAddr as usize] = full(r.family);
+                    out.extend(e.evaluate(r).into_iter().map(|(_, d)| d));
+                }
+                _ => out.push(d),
+            }
+        }
+        out
+    }
+}
+
 /// Asks one question: `proto` from `sports` to `nets` (any address when none) on
 /// `dports`; the answer over all of it.
 fn ask(
-    ev: &Evaluator<'_>,
+    ev: &Paths<'_>,
     opts: &AuditOptions,
     family: Family,
     proto: Proto,
@@ -208,7 +346,7 @@ fn ask(
 /// The TCP questions every route asks: HTTPS from the client, to the proxy, and from
 /// the proxy onwards.
 struct Https<'a> {
-    ev: &'a Evaluator<'a>,
+    ev: &'a Paths<'a>,
     opts: &'a AuditOptions,
     proxy: Option<(IpAddr, u16)>,
 }
@@ -265,7 +403,7 @@ impl Https<'_> {
 
 /// [`ask`] from a given source address (any when `None` or of the other family).
 fn ask_from(
-    ev: &Evaluator<'_>,
+    ev: &Paths<'_>,
     from: Option<IpAddr>,
     family: Family,
     proto: Proto,
@@ -283,22 +421,44 @@ fn ask_from(
         nets.iter().map(net_range).collect()
     };
     let mut decisions: Vec<Decision> = Vec::new();
+    let (mut direct, mut tunnelled) = (false, false);
+    let mut routed_by: Vec<String> = Vec::new();
     for dst in dsts {
-        let region = Region {
-            family,
-            range: [
-                match proto {
-                    Proto::Tcp => (6, 6),
-                    Proto::Udp => (17, 17),
-                },
-                src,
-                (u128::from(sports.0), u128::from(sports.1)),
-                dst,
-                (u128::from(dports.0), u128::from(dports.1)),
-            ],
+        let pieces = match ev.tunnel {
+            Some(t) => t.split(family, dst),
+            None => vec![Piece {
+                range: dst,
+                route: None,
+            }],
         };
-        let _ = Dim::L4Proto;
-        decisions.extend(ev.evaluate(region).into_iter().map(|(_, d)| d));
+        for piece in pieces {
+            let region = Region {
+                family,
+                range: [
+                    match proto {
+                        Proto::Tcp => (6, 6),
+                        Proto::Udp => (17, 17),
+                    },
+                    src,
+                    (u128::from(sports.0), u128::from(sports.1)),
+                    piece.range,
+                    (u128::from(dports.0), u128::from(dports.1)),
+                ],
+            };
+            if let Some(r) = piece.route {
+                let text = r.origin.to_string();
+                if !routed_by.contains(&text) {
+                    routed_by.push(text);
+                }
+            }
+            if piece.tunnelled() {
+                tunnelled = true;
+                decisions.extend(ev.through_tunnel(region));
+            } else {
+                direct = true;
+                decisions.extend(ev.local.evaluate(region).into_iter().map(|(_, d)| d));
+            }
+        }
     }
     let unknown = decisions.iter().find_map(|d| match &d.verdict {
         Verdict::Unknown(w) => Some(w.clone()),
@@ -355,6 +515,8 @@ fn ask_from(
         verdict,
         decided_by: by,
         unknown,
+        route: ev.tunnel.and_then(|_| RouteTaken::of(direct, tunnelled)),
+        routed_by,
         origins,
     }
 }
@@ -393,6 +555,8 @@ fn connect(
         verdict,
         decided_by: d.by,
         unknown: d.unknown,
+        route: None,
+        routed_by: Vec::new(),
         origins: Vec::new(),
     }
 }
@@ -443,7 +607,62 @@ pub fn audit(
     if let Some(sq) = &opts.squid {
         merged.warnings.extend(sq.warnings.iter().cloned());
     }
-    let ev = Evaluator::new(&merged, opts.hook);
+    for extra in [
+        opts.tunnel.as_ref().map(|t| &t.warnings),
+        opts.egress.as_ref().map(|e| &e.warnings),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        merged.warnings.extend(extra.iter().cloned());
+    }
+    let mut ev = Paths {
+        local: Evaluator::new(&merged, opts.hook),
+        hook: opts.hook,
+        tunnel: None,
+        egress: opts
+            .egress
+            .as_ref()
+            .map(|e| Evaluator::new(e, Hook::Forward)),
+        carrier: CarrierState::Up,
+    };
+    // The tunnel's own packets go to its server outside the tunnel, through the local
+    // rules; asked before the tunnel is in place.
+    let carriers: Vec<FlowAudit> = opts
+        .tunnel
+        .iter()
+        .flat_map(|t| &t.carriers)
+        .filter_map(|c| {
+            let a = c.address?;
+            Some(ask_from(
+                &ev,
+                opts.client,
+                Family::of(a),
+                c.proto,
+                EPHEMERAL,
+                &[IpNet::from(a)],
+                (c.port, c.port),
+            ))
+        })
+        .collect();
+    if !carriers.is_empty() && !carriers.iter().any(FlowAudit::accepted) {
+        ev.carrier = CarrierState::Down(
+            carriers
+                .iter()
+                .map(|c| Decision {
+                    verdict: match c.verdict {
+                        FlowVerdict::Rejected => Verdict::Reject,
+                        FlowVerdict::Unknown => {
+                            Verdict::Unknown(c.unknown.clone().unwrap_or_else(|| "unknown".into()))
+                        }
+                        _ => Verdict::Drop,
+                    },
+                    by: c.origins.clone(),
+                })
+                .collect(),
+        );
+    }
+    ev.tunnel = opts.tunnel.as_ref();
     let relay_udp: Vec<&crate::flows::Flow> = model
         .flows
         .iter()
@@ -687,6 +906,59 @@ pub fn audit(
                 .collect(),
         });
     }
+    let vpn = opts.tunnel.as_ref().map(|t| {
+        let media: Vec<IpNet> = relay_udp
+            .iter()
+            .flat_map(|f| opts.families.iter().flat_map(|fam| nets_of(f, *fam)))
+            .collect();
+        let services_tunnelled = services
+            .iter()
+            .flat_map(|s| &s.flows)
+            .any(|f| matches!(f.route, Some(RouteTaken::Tunnel | RouteTaken::Split)));
+        vpn_audit(
+            t,
+            &media,
+            services_tunnelled,
+            carriers,
+            opts.egress.is_some(),
+        )
+    });
+    if let Some(v) = &vpn {
+        if matches!(v.state, VpnState::Forced | VpnState::Partial) {
+            // As `check`: media through the tunnel is degraded, whatever path it takes.
+            for m in &mut modalities {
+                if m.status == Some(Status::Good) {
+                    m.status = Some(Status::Degraded);
+                }
+                m.fix.extend(v.fix.iter().cloned());
+            }
+        }
+    }
+    let mut notes = vec![
+        "NAT is out of scope: rules are read as filters on the client's own addresses and ports."
+            .to_owned(),
+    ];
+    notes.extend(opts.squid.iter().flat_map(|s| s.notes.iter().cloned()));
+    if let Some(t) = &opts.tunnel {
+        notes.extend(t.notes.iter().cloned());
+        if opts.egress.is_none() {
+            notes.push(
+                "no --egress ruleset: what the tunnel carries is taken to pass the company's egress"
+                    .to_owned(),
+            );
+        }
+        if t.carriers.iter().any(|c| c.address.is_none()) {
+            notes.push(format!(
+                "the tunnel's server {} is a name: its packets are not asked of the local rules",
+                t.carriers
+                    .iter()
+                    .filter(|c| c.address.is_none())
+                    .map(|c| c.host.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     AuditReport {
         hook: match opts.hook {
             Hook::Forward => "forward",
@@ -698,12 +970,167 @@ pub fn audit(
         families: per_family,
         warnings: merged.warnings,
         unknown,
-        notes: std::iter::once(
-            "NAT is out of scope: rules are read as filters on the client's own addresses and ports."
-                .to_owned(),
+        notes,
+        vpn,
+    }
+}
+
+/// Where the tunnel sends the media ranges, in `check`'s VPN words, and the change
+/// that takes them out of it.
+fn vpn_audit(
+    t: &Tunnel,
+    media: &[IpNet],
+    services_tunnelled: bool,
+    carriers: Vec<FlowAudit>,
+    egress_given: bool,
+) -> VpnAudit {
+    let mut ranges = Vec::new();
+    let mut inside: Vec<IpNet> = Vec::new();
+    for net in media {
+        let pieces = t.split(Family::of(net.addr()), net_range(net));
+        let tunnelled = pieces.iter().any(Piece::tunnelled);
+        let direct = pieces.iter().any(|p| !p.tunnelled());
+        let mut routed_by: Vec<String> = Vec::new();
+        for r in pieces.iter().filter_map(|p| p.route) {
+            let text = r.origin.to_string();
+            if !routed_by.contains(&text) {
+                routed_by.push(text);
+            }
+        }
+        if tunnelled && !inside.contains(net) {
+            inside.push(*net);
+        }
+        if let Some(route) = RouteTaken::of(direct, tunnelled) {
+            ranges.push(RangeAudit {
+                net: net.to_string(),
+                route,
+                routed_by,
+            });
+        }
+    }
+    let any_direct = ranges.iter().any(|r| r.route != RouteTaken::Tunnel);
+    let names = inside
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (state, note) = if inside.is_empty() {
+        if services_tunnelled {
+            (
+                VpnState::Split,
+                format!(
+                    "split tunnel: Teams media goes direct, other traffic through {}",
+                    t.label()
+                ),
+            )
+        } else {
+            (
+                VpnState::None,
+                format!("{} carries none of the destinations asked about", t.label()),
+            )
+        }
+    } else if any_direct {
+        (
+            VpnState::Partial,
+            format!(
+                "partial split tunnel: {names} through {}, the other media ranges direct: the split list is out of date",
+                t.label()
+            ),
         )
-        .chain(opts.squid.iter().flat_map(|s| s.notes.iter().cloned()))
-        .collect(),
+    } else {
+        (
+            VpnState::Forced,
+            format!(
+                "forced tunnel: Teams media goes through {} to the company and back out (a hairpin)",
+                t.label()
+            ),
+        )
+    };
+    let fix = if inside.is_empty() {
+        Vec::new()
+    } else {
+        tunnel_fix(t, media, &inside)
+    };
+    VpnAudit {
+        state,
+        tunnel: t.kind,
+        file: t.file.clone(),
+        media: ranges,
+        carriers,
+        egress_given,
+        note,
+        fix,
+        notes: t.notes.clone(),
+    }
+}
+
+/// The smallest change to the VPN configuration that routes every media range outside
+/// the tunnel: WireGuard's AllowedIPs without them; OpenVPN's `net_gateway` routes.
+fn tunnel_fix(t: &Tunnel, media: &[IpNet], inside: &[IpNet]) -> Vec<Fix> {
+    let lines = |routes: &mut dyn Iterator<Item = &super::vpn::TunnelRoute>| {
+        let mut v: Vec<String> = routes
+            .filter_map(|r| r.origin.line.map(|l| format!("{}:{l}", r.origin.file)))
+            .collect();
+        v.dedup();
+        v.join(", ")
+    };
+    let reason = format!(
+        "{} leave the tunnel (Microsoft's VPN split-tunnel advice; `edgepath rules --target {}` writes the whole list)",
+        inside
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        match t.kind {
+            TunnelKind::Wireguard => "wireguard",
+            TunnelKind::Openvpn => "openvpn",
+        }
+    );
+    match t.kind {
+        TunnelKind::Wireguard => {
+            let mut allowed: Vec<String> = Vec::new();
+            for family in [Family::Ipv4, Family::Ipv6] {
+                let from: Vec<(u128, u128)> = t
+                    .routes
+                    .iter()
+                    .filter(|r| r.family == family && r.tunnel)
+                    .map(|r| r.range)
+                    .collect();
+                let minus: Vec<(u128, u128)> = media
+                    .iter()
+                    .filter(|n| Family::of(n.addr()) == family)
+                    .map(net_range)
+                    .collect();
+                let bits = if family == Family::Ipv4 { 32 } else { 128 };
+                for (a, len) in crate::complement::subtract(from, minus, bits) {
+                    let ip = match family {
+                        // The value came from an IPv4 range: it fits in 32 bits.
+                        Family::Ipv4 => IpAddr::from(std::net::Ipv4Addr::from(a as u32)),
+                        Family::Ipv6 => IpAddr::from(std::net::Ipv6Addr::from(a)),
+                    };
+                    allowed.push(format!("{ip}/{len}"));
+                }
+            }
+            vec![Fix {
+                command: format!("AllowedIPs = {}", allowed.join(", ")),
+                reason: format!(
+                    "instead of the AllowedIPs at {}: {reason}",
+                    lines(&mut t.routes.iter())
+                ),
+            }]
+        }
+        TunnelKind::Openvpn => inside
+            .iter()
+            .map(|n| Fix {
+                command: match n {
+                    IpNet::V4(v4) => {
+                        format!("route {} {} net_gateway", v4.network(), v4.netmask())
+                    }
+                    IpNet::V6(v6) => format!("route-ipv6 {v6} net_gateway"),
+                },
+                reason: format!("add to {}: {reason}", t.file),
+            })
+            .collect(),
     }
 }
 
