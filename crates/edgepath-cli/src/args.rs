@@ -62,8 +62,8 @@ pub struct AuditArgs {
     /// content.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// The format of every file: nftables-json, iptables-save, squid, wireguard or
-    /// openvpn (default: recognised by content).
+    /// The format of every file: nftables-json, iptables-save, squid, pac, wireguard
+    /// or openvpn (default: recognised by content).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
     #[command(flatten)]

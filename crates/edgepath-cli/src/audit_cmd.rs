@@ -14,13 +14,16 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
     let format = match &args.format {
         None => None,
         Some(f) => Some(Format::parse(f).ok_or_else(|| {
-            anyhow!("--format {f}: one of nftables-json, iptables-save, squid, wireguard, openvpn")
+            anyhow!(
+                "--format {f}: one of nftables-json, iptables-save, squid, pac, wireguard, openvpn"
+            )
         })?),
     };
     let input = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let mut rulesets = Vec::new();
     let mut squid = None;
     let mut tunnel = None;
+    let mut pac = None;
     let mut names = Vec::new();
     for path in &args.files {
         let (text, _) = read_text(path)?;
@@ -38,6 +41,12 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
                     bail!("{shown}: a second VPN configuration; give one");
                 }
                 tunnel = Some(t);
+            }
+            audit::Config::Pac(p) => {
+                if pac.is_some() {
+                    bail!("{shown}: a second PAC file; give one");
+                }
+                pac = Some(p);
             }
         }
         names.push(shown);
@@ -78,6 +87,7 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
         squid,
         tunnel,
         egress,
+        pac,
     };
     if args.files.is_empty() {
         bail!("give at least one configuration file");
@@ -145,15 +155,22 @@ fn render(r: &AuditReport, files: &str) -> String {
     out.push('\n');
     let mut t = Table::new(&["SERVICE", "REACHABLE", "VIA", "INTERCEPTED", "DECIDED BY"]);
     for s in &r.services {
-        // The question that settles the route: the direct one when direct works, else
-        // the proxy's own decision, else the first that blocks.
-        let settles = if s.via == Some(Via::Direct) {
-            s.flows.iter().find(|f| f.verdict == FlowVerdict::Accepted)
-        } else {
-            s.flows
+        // The question that settles the route: the direct one when direct works; the
+        // proxy's own decision (or the way to the proxy, asked last) through a proxy;
+        // else the proxy's refusal, or the first question that blocks.
+        let accepted = |f: &&audit::predict::FlowAudit| f.verdict == FlowVerdict::Accepted;
+        let settles = match s.via {
+            Some(Via::Direct) => s.flows.iter().find(accepted),
+            Some(Via::Proxy) => s
+                .flows
                 .iter()
                 .find(|f| f.protocol == Asked::HttpConnect)
-                .or_else(|| s.flows.iter().find(|f| f.verdict != FlowVerdict::Accepted))
+                .or_else(|| s.flows.iter().rev().find(accepted)),
+            _ => s
+                .flows
+                .iter()
+                .find(|f| f.protocol == Asked::HttpConnect && !accepted(f))
+                .or_else(|| s.flows.iter().find(|f| !accepted(f))),
         };
         let by = settles
             .and_then(|f| {
@@ -217,6 +234,28 @@ fn render(r: &AuditReport, files: &str) -> String {
                 } else {
                     format!(" ({})", c.decided_by.join("; "))
                 }
+            ));
+        }
+    }
+    if let Some(p) = &r.pac {
+        out.push_str(&format!(
+            "\nPAC ({}){}:\n",
+            p.file,
+            p.proxy
+                .as_ref()
+                .map_or_else(String::new, |x| format!(", proxy {x}"))
+        ));
+        for q in &p.questions {
+            let answer = match &q.error {
+                Some(e) => format!("no answer: {e}"),
+                None => q.answer.clone(),
+            };
+            out.push_str(&format!(
+                "  {:<16} {answer}{}\n",
+                q.target,
+                q.decided_by
+                    .as_ref()
+                    .map_or_else(String::new, |d| format!(" ({d})"))
             ));
         }
     }

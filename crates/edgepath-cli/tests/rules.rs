@@ -1073,6 +1073,91 @@ fn audit_of_every_generated_firewall_predicts_relay_udp_and_direct_services() {
     }
 }
 
+/// `edgepath audit` of every proxy, PAC and VPN configuration `rules` writes: media
+/// keeps UDP to the relays (relay-udp, good: a split tunnel leaves it out), services
+/// are reached as the file intends (direct; Microsoft's type 1 PAC sends only the
+/// Optimize names direct, the rest to the proxy), nothing is unknown; behind a
+/// firewall that lets clients out only through the proxy, the generated squid.conf
+/// lets every service through without bumping it.
+#[test]
+fn audit_of_every_generated_proxy_pac_and_vpn_file_keeps_media_direct() {
+    let targets = ["squid", "pac", "wireguard", "openvpn"];
+    let proxy_only = write_tmp(
+        "round-trip-proxy-only.rules",
+        "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -s 10.0.0.2 -j ACCEPT\n-A FORWARD -d 10.0.0.2 -p tcp --dport 3128 -j ACCEPT\nCOMMIT\n",
+    );
+    for (file, args) in CASES.iter().filter(|(_, a)| targets.contains(&a[1])) {
+        let mut text = rules(args);
+        if args[1] == "openvpn" {
+            // The lines go into a client configuration that sends the rest through the
+            // tunnel, as the file's own comment says.
+            text = format!("remote 198.51.100.7 1194\nredirect-gateway def1 ipv6\n{text}");
+        }
+        let path = write_tmp(file, &text);
+        let mut audit = vec![
+            "audit",
+            path.to_str().unwrap(),
+            "--json",
+            "--endpoints",
+            FIXTURE,
+            "--endpoints-version",
+            FIXTURE_VERSION,
+            "--proxy",
+            "10.0.0.2:3128",
+            "--client",
+            "192.168.1.10",
+        ];
+        let out = edgepath(&audit);
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{file}: {}", String::from_utf8_lossy(&out.stderr)));
+        for m in doc["modalities"].as_array().unwrap() {
+            assert_eq!(m["path"], "relay-udp", "{file}: {m}");
+            assert_eq!(m["status"], "good", "{file}: {m}");
+        }
+        let type1 = args.contains(&"--pac-type");
+        for s in doc["services"].as_array().unwrap() {
+            assert_eq!(s["reachable"], true, "{file}: {s}");
+            let want = if type1 && s["service"] != "ews" {
+                "proxy"
+            } else {
+                "direct"
+            };
+            assert_eq!(s["via"], want, "{file}: {s}");
+        }
+        assert_eq!(doc["unknown"], 0, "{file}");
+        match args[1] {
+            "wireguard" | "openvpn" => {
+                assert_eq!(doc["vpn"]["state"], "split", "{file}: {}", doc["vpn"]);
+                assert!(
+                    !doc["vpn"]["media"].as_array().unwrap().is_empty(),
+                    "{file}"
+                );
+            }
+            "pac" => {
+                let q = doc["pac"]["questions"].as_array().unwrap();
+                assert_eq!(q.len(), 6, "{file}");
+                assert!(q.iter().all(|q| q["error"].is_null()), "{file}: {q:?}");
+                let relays = q.iter().find(|q| q["target"] == "relays").unwrap();
+                assert_eq!(relays["answer"], "DIRECT", "{file}");
+            }
+            _ => {
+                // Through the proxy only: Squid decides, and lets everything through.
+                // (IPv4: the firewall is iptables.)
+                audit.extend_from_slice(&[proxy_only.to_str().unwrap(), "--family", "ipv4"]);
+                let out = edgepath(&audit);
+                let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+                for s in doc["services"].as_array().unwrap() {
+                    assert_eq!(s["via"], "proxy", "{file}: {s}");
+                    assert_eq!(s["intercepted"], false, "{file}: {s}");
+                }
+                for m in doc["modalities"].as_array().unwrap() {
+                    assert_eq!(m["path"], "relay-tcp-proxy", "{file}: {m}");
+                }
+            }
+        }
+    }
+}
+
 /// Malformed configurations exit 2 naming the file and the line.
 #[test]
 fn audit_names_the_file_and_line_of_bad_input() {
@@ -1267,37 +1352,90 @@ fn audit_of_debian_defaults_matches_its_golden_files() {
             ],
         ),
     ];
-    let bless = std::env::var_os("EDGEPATH_BLESS").is_some();
     for (golden, files) in cases {
-        let mut args = vec![
-            "audit",
-            "--family",
-            "ipv4",
-            "--endpoints",
-            FIXTURE,
-            "--endpoints-version",
-            FIXTURE_VERSION,
-        ];
-        args.extend(files);
-        let out = edgepath(&args);
+        audit_matches_golden(golden, &files);
+    }
+}
+
+/// `edgepath audit FILES...` (IPv4, the endpoint fixture) against tests/rules/GOLDEN;
+/// EDGEPATH_BLESS=1 rewrites it.
+fn audit_matches_golden(golden: &str, files: &[&str]) {
+    let mut args = vec![
+        "audit",
+        "--family",
+        "ipv4",
+        "--endpoints",
+        FIXTURE,
+        "--endpoints-version",
+        FIXTURE_VERSION,
+    ];
+    args.extend(files);
+    let out = edgepath(&args);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{golden}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The scratch files' directory differs per run.
+    let dir = write_tmp("x", "").parent().unwrap().display().to_string();
+    let got = String::from_utf8_lossy(&out.stdout).replace(&dir, "TMP");
+    let path = golden_dir().join(golden);
+    if std::env::var_os("EDGEPATH_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (EDGEPATH_BLESS=1 writes it)", path.display()));
+    assert_eq!(
+        got, want,
+        "{golden} differs (EDGEPATH_BLESS=1 after a deliberate change)"
+    );
+}
+
+/// `audit` of PAC files with the logic and layout of Microsoft's Get-PacFile (types 1
+/// and 2, tests/audit/microsoft_pac.py from the endpoint fixture), behind a firewall
+/// that lets clients out only through the proxy the PAC names: names the PAC sends
+/// DIRECT are blocked, the relays (reached by address, which Microsoft's PAC does not
+/// match) go through the proxy. Golden outputs in tests/rules/audit-microsoft-pac-*.txt.
+#[test]
+fn audit_of_microsoft_pac_files_matches_its_golden_files() {
+    let proxy_only = write_tmp(
+        "pac-proxy-only.rules",
+        "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -s 10.0.0.2 -j ACCEPT\n-A FORWARD -d 10.0.0.2 -p tcp --dport 3128 -j ACCEPT\nCOMMIT\n",
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audit");
+    for kind in ["1", "2"] {
+        // The PAC is regenerated from the fixture, so the committed copy cannot drift.
+        let out = Command::new("python3")
+            .arg(dir.join("microsoft_pac.py"))
+            .args([FIXTURE, kind, "10.0.0.2:3128"])
+            .current_dir(common::repo())
+            .output()
+            .unwrap();
         assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "{golden}: {}",
+            out.status.success(),
+            "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // The scratch files' directory differs per run.
-        let dir = write_tmp("x", "").parent().unwrap().display().to_string();
-        let got = String::from_utf8_lossy(&out.stdout).replace(&dir, "TMP");
-        let path = golden_dir().join(golden);
-        if bless {
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (EDGEPATH_BLESS=1 writes it)", path.display()));
+        let committed = std::fs::read(dir.join(format!("microsoft-type{kind}.pac"))).unwrap();
         assert_eq!(
-            got, want,
-            "{golden} differs (EDGEPATH_BLESS=1 after a deliberate change)"
+            out.stdout, committed,
+            "microsoft-type{kind}.pac is not what the script writes"
+        );
+        let pac = write_tmp(
+            &format!("microsoft-type{kind}.pac"),
+            &String::from_utf8_lossy(&out.stdout),
+        );
+        audit_matches_golden(
+            &format!("audit-microsoft-pac-type{kind}.txt"),
+            &[
+                pac.to_str().unwrap(),
+                proxy_only.to_str().unwrap(),
+                "--proxy",
+                "10.0.0.2:3128",
+                "--client",
+                "192.168.1.10",
+            ],
         );
     }
 }

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod iptables;
 pub mod ir;
 pub mod nft;
+pub mod pac;
 pub mod predict;
 pub mod squid;
 pub mod vpn;
@@ -54,6 +55,8 @@ pub enum Format {
     Wireguard,
     /// An OpenVPN configuration.
     Openvpn,
+    /// A proxy auto-config (PAC) file.
+    Pac,
 }
 
 /// What a file holds: packet-filter rules, or a proxy's configuration.
@@ -65,6 +68,8 @@ pub enum Config {
     Proxy(squid::Squid),
     /// A VPN client: which destinations its tunnel carries.
     Tunnel(vpn::Tunnel),
+    /// The clients' PAC file.
+    Pac(pac::Pac),
 }
 
 impl Format {
@@ -82,6 +87,9 @@ impl Format {
         let first = lines.next();
         if first.is_some_and(|l| l.starts_with('*')) {
             return Some(Format::IptablesSave);
+        }
+        if t.contains("FindProxyForURL") {
+            return Some(Format::Pac);
         }
         let squid_word = |l: &str| {
             [
@@ -143,6 +151,7 @@ impl Format {
             Format::Squid => "squid",
             Format::Wireguard => "wireguard",
             Format::Openvpn => "openvpn",
+            Format::Pac => "pac",
         }
     }
 
@@ -154,6 +163,7 @@ impl Format {
             "squid" | "squid.conf" => Some(Format::Squid),
             "wireguard" | "wg" => Some(Format::Wireguard),
             "openvpn" | "ovpn" => Some(Format::Openvpn),
+            "pac" | "wpad" => Some(Format::Pac),
             _ => None,
         }
     }
@@ -166,8 +176,8 @@ pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, Au
         .ok_or_else(|| AuditError::Format {
             file: file.to_owned(),
             what: "not a configuration audit reads: `nft -j list ruleset` JSON, iptables-save \
-                   output, a squid.conf, a WireGuard or an OpenVPN configuration (give --format \
-                   to say which)"
+                   output, a squid.conf, a PAC file, a WireGuard or an OpenVPN configuration (give \
+                   --format to say which)"
                 .into(),
         })?;
     Ok(match format {
@@ -176,5 +186,6 @@ pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, Au
         Format::Squid => Config::Proxy(squid::read(file, text)?),
         Format::Wireguard => Config::Tunnel(vpn::read_wireguard(file, text)?),
         Format::Openvpn => Config::Tunnel(vpn::read_openvpn(file, text)?),
+        Format::Pac => Config::Pac(pac::read(file, text)?),
     })
 }

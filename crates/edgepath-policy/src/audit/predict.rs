@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::eval::{Decision, Evaluator, Region, Verdict};
 use super::ir::addr;
 use super::ir::{Dim, Hook, Origin, Ruleset};
+use super::pac::{Engine, Pac, PacAnswer, PacChoice};
 use super::squid::{Connect, Squid};
 use super::vpn::{Piece, Tunnel, TunnelKind};
 use crate::flows::{Proto, RuleSet};
@@ -45,6 +46,45 @@ pub struct AuditOptions {
     /// The firewall where tunnelled traffic leaves the company (`--egress`); none given:
     /// it passes everything.
     pub egress: Option<Ruleset>,
+    /// The clients' PAC file, when given: it decides per service (and for the relays'
+    /// TCP) whether a request goes direct or to which proxy, in its order.
+    pub pac: Option<Pac>,
+}
+
+/// One way to the relays' or a service's TCP 443, in the order a client tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rung {
+    Direct,
+    Proxy,
+}
+
+/// Without a PAC: direct first, then the proxy (as `check` tries them).
+const LADDER: [Rung; 2] = [Rung::Direct, Rung::Proxy];
+
+/// What the PAC answered for one request, in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PacQuestion {
+    /// What it is for: a service, or `relays` (media over TCP).
+    pub target: String,
+    /// The URL asked about.
+    pub url: String,
+    /// `FindProxyForURL`'s answer.
+    pub answer: String,
+    /// The `return` that gave it, as `file:line: text`.
+    pub decided_by: Option<String>,
+    /// Why there is no answer, when there is none.
+    pub error: Option<String>,
+}
+
+/// The PAC part of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PacAudit {
+    /// The file.
+    pub file: String,
+    /// The proxy it names (the first), as `host:port`, and the address asked about.
+    pub proxy: Option<String>,
+    /// Each question and its answer.
+    pub questions: Vec<PacQuestion>,
 }
 
 /// One question put to the firewall and its answer.
@@ -257,6 +297,8 @@ pub struct AuditReport {
     pub notes: Vec<String>,
     /// With a VPN configuration: where it sends Teams media (null without one).
     pub vpn: Option<VpnAudit>,
+    /// With a PAC file: its answers (null without one).
+    pub pac: Option<PacAudit>,
 }
 
 const SERVICES: [ServiceId; 5] = [
@@ -679,13 +721,37 @@ pub fn audit(
     // TCP 443 to the relays (the addresses media goes to, as `check` probes them) does
     // not depend on the modality: asked once per family, directly and, with a proxy,
     // to the proxy and from the proxy.
-    let proxy = opts.proxy.or_else(|| {
+    let mut notes = vec![
+        "NAT is out of scope: rules are read as filters on the client's own addresses and ports."
+            .to_owned(),
+    ];
+    let configured_proxy = opts.proxy.or_else(|| {
         opts.squid.as_ref().and_then(|s| {
             s.ports
                 .iter()
                 .find_map(|(ip, port, _)| ip.map(|ip| (ip, *port)))
         })
     });
+    let pac = opts
+        .pac
+        .as_ref()
+        .map(|p| ask_pac(p, model, opts, &relay_udp, &mut notes));
+    // The PAC's proxy, when it names one by address; a name is taken to be the proxy
+    // given by --proxy or the squid.conf.
+    let proxy = match pac.as_ref().and_then(|p| p.proxy.clone()) {
+        Some((host, port)) => match host.parse::<IpAddr>() {
+            Ok(ip) => Some((ip, port)),
+            Err(_) => {
+                if configured_proxy.is_none() {
+                    notes.push(format!(
+                        "the PAC's proxy {host}:{port} is a name: give --proxy ADDR:PORT to ask the rules about it"
+                    ));
+                }
+                configured_proxy
+            }
+        },
+        None => configured_proxy,
+    };
     let https = Https {
         ev: &ev,
         opts,
@@ -713,6 +779,10 @@ pub fn audit(
         tcp_relay.push((family, v));
         proxy_relay.push((family, via));
     }
+    let relay_ladder = match &pac {
+        Some(p) => p.ladder("relays"),
+        None => Some(LADDER.to_vec()),
+    };
     for m in Modality::ALL.iter().copied() {
         let src = source_range(ranges, m);
         let mut flows = Vec::new();
@@ -756,16 +826,21 @@ pub fn audit(
                 Some(MediaPath::RelayUdp)
             } else if udp.iter().any(|v| v.verdict == FlowVerdict::Unknown) {
                 None
-            } else if !tcp.is_empty() && tcp.iter().all(FlowAudit::accepted) {
-                Some(MediaPath::RelayTcp)
-            } else if tcp.iter().any(|v| v.verdict == FlowVerdict::Unknown) {
-                None
-            } else if !via.is_empty() && via.iter().all(FlowAudit::accepted) {
-                Some(MediaPath::RelayTcpProxy)
-            } else if via.iter().any(|v| v.verdict == FlowVerdict::Unknown) {
-                None
             } else {
-                Some(MediaPath::None)
+                // Over TCP, the ways the PAC gives (or direct, then the proxy), in order.
+                climb(
+                    relay_ladder.as_deref(),
+                    |rung| match rung {
+                        Rung::Direct => tcp,
+                        Rung::Proxy => via,
+                    },
+                    |list| !list.is_empty() && list.iter().all(FlowAudit::accepted),
+                )
+                .map(|r| match r {
+                    Some(Rung::Direct) => MediaPath::RelayTcp,
+                    Some(Rung::Proxy) => MediaPath::RelayTcpProxy,
+                    None => MediaPath::None,
+                })
             };
             if path.is_none() {
                 undecided = true;
@@ -842,18 +917,23 @@ pub fn audit(
                         .all(|v| v.accepted() || v.verdict == FlowVerdict::Intercepted)
             })
         };
-        let unknown = |list: &[FlowAudit]| list.iter().any(|v| v.verdict == FlowVerdict::Unknown);
-        let via_kind = if passes(&flows) {
-            Some(Via::Direct)
-        } else if unknown(&flows) {
-            None
-        } else if passes(&via) {
-            Some(Via::Proxy)
-        } else if unknown(&via) {
-            None
-        } else {
-            Some(Via::None)
+        let ladder = match &pac {
+            Some(p) => p.ladder(s.id()),
+            None => Some(LADDER.to_vec()),
         };
+        let via_kind = climb(
+            ladder.as_deref(),
+            |rung| match rung {
+                Rung::Direct => &flows,
+                Rung::Proxy => &via,
+            },
+            |list| passes(list),
+        )
+        .map(|r| match r {
+            Some(Rung::Direct) => Via::Direct,
+            Some(Rung::Proxy) => Via::Proxy,
+            None => Via::None,
+        });
         flows.extend(via);
         let intercepted = if via_kind == Some(Via::Proxy) {
             Some(flows.iter().any(|v| v.verdict == FlowVerdict::Intercepted))
@@ -934,10 +1014,6 @@ pub fn audit(
             }
         }
     }
-    let mut notes = vec![
-        "NAT is out of scope: rules are read as filters on the client's own addresses and ports."
-            .to_owned(),
-    ];
     notes.extend(opts.squid.iter().flat_map(|s| s.notes.iter().cloned()));
     if let Some(t) = &opts.tunnel {
         notes.extend(t.notes.iter().cloned());
@@ -972,7 +1048,177 @@ pub fn audit(
         unknown,
         notes,
         vpn,
+        pac: pac.map(PacAnswers::into_audit),
     }
+}
+
+/// Climbs a ladder of ways: the first whose flows `pass` (`Some(Some(rung))`); none
+/// (`Some(None)`); or unknown (`None`) when a way before the one that passes is
+/// unknown, or the ladder itself is (the PAC failed).
+fn climb<'a>(
+    ladder: Option<&[Rung]>,
+    flows: impl Fn(Rung) -> &'a [FlowAudit],
+    pass: impl Fn(&[FlowAudit]) -> bool,
+) -> Option<Option<Rung>> {
+    for &rung in ladder? {
+        let list = flows(rung);
+        if pass(list) {
+            return Some(Some(rung));
+        }
+        if list.iter().any(|v| v.verdict == FlowVerdict::Unknown) {
+            return None;
+        }
+    }
+    Some(None)
+}
+
+/// The PAC's answers for the services and the relays.
+struct PacAnswers {
+    file: String,
+    /// (target, url, answer, the line's text).
+    answers: Vec<(String, String, PacAnswer, Option<String>)>,
+    /// The first proxy any answer names.
+    proxy: Option<(String, u16)>,
+}
+
+impl PacAnswers {
+    /// The ladder for `target`: the PAC's choices in order (SOCKS left out: not a way
+    /// the audit models); `None` when it gave no answer.
+    fn ladder(&self, target: &str) -> Option<Vec<Rung>> {
+        let (_, _, a, _) = self.answers.iter().find(|(t, ..)| t == target)?;
+        if a.error.is_some() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for c in &a.choices {
+            let rung = match c {
+                PacChoice::Direct => Rung::Direct,
+                PacChoice::Proxy { .. } => Rung::Proxy,
+                PacChoice::Socks(_) => continue,
+            };
+            if !out.contains(&rung) {
+                out.push(rung);
+            }
+        }
+        Some(out)
+    }
+
+    fn into_audit(self) -> PacAudit {
+        PacAudit {
+            proxy: self.proxy.map(|(h, p)| format!("{h}:{p}")),
+            questions: self
+                .answers
+                .into_iter()
+                .map(|(target, url, a, text)| PacQuestion {
+                    target,
+                    url,
+                    answer: a.text,
+                    decided_by: a
+                        .line
+                        .map(|l| format!("{}:{l}: {}", self.file, text.unwrap_or_default())),
+                    error: a.error,
+                })
+                .collect(),
+            file: self.file,
+        }
+    }
+}
+
+/// Runs the PAC for every service's first name and for the first relay address, with
+/// `dnsResolve` answered from the model's names.
+fn ask_pac(
+    pac: &Pac,
+    model: &RuleSet,
+    opts: &AuditOptions,
+    relay_udp: &[&crate::flows::Flow],
+    notes: &mut Vec<String>,
+) -> PacAnswers {
+    // name pattern -> an address of its first flow (IPv4 first); the first host of a
+    // range rather than its network address.
+    let mut names: Vec<(String, IpAddr)> = Vec::new();
+    for f in &model.flows {
+        let first =
+            f.v4.first()
+                .map(|n| {
+                    let a = u32::from(n.network());
+                    IpAddr::from(std::net::Ipv4Addr::from(if n.prefix_len() < 31 {
+                        a + 1
+                    } else {
+                        a
+                    }))
+                })
+                .or_else(|| f.v6.first().map(|n| IpAddr::from(n.network())));
+        if let Some(a) = first {
+            for n in &f.names {
+                names.push((n.to_ascii_lowercase(), a));
+            }
+        }
+    }
+    let resolve = move |host: &str| {
+        names.iter().find_map(|(pattern, a)| {
+            let hit = match pattern.strip_prefix("*.") {
+                Some(suffix) => host
+                    .strip_suffix(suffix)
+                    .is_some_and(|head| head.ends_with('.') && head.len() > 1),
+                None => host == pattern,
+            };
+            hit.then_some(*a)
+        })
+    };
+    let my_ip = opts
+        .client
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.to_string());
+    let mut out = PacAnswers {
+        file: pac.file.clone(),
+        answers: Vec::new(),
+        proxy: None,
+    };
+    let engine = match Engine::new(pac, Box::new(resolve), my_ip) {
+        Ok(e) => e,
+        Err((_, e)) => {
+            notes.push(format!("{}: {e}", pac.file));
+            return out;
+        }
+    };
+    let mut questions: Vec<(String, String, String)> = SERVICES
+        .iter()
+        .filter_map(|s| {
+            let name = s.def().probe_names.first()?;
+            Some((
+                s.id().to_owned(),
+                format!("https://{name}/"),
+                (*name).to_owned(),
+            ))
+        })
+        .collect();
+    // The relays are reached by address (as the provisioning gives them).
+    if let Some(relay) = relay_udp
+        .iter()
+        .find_map(|f| f.v4.first().map(|n| IpAddr::from(n.network())))
+    {
+        questions.push((
+            "relays".into(),
+            format!("https://{relay}/"),
+            relay.to_string(),
+        ));
+    }
+    for (target, url, host) in questions {
+        let a = engine.find(&url, &host);
+        if out.proxy.is_none() {
+            out.proxy = a.choices.iter().find_map(|c| match c {
+                PacChoice::Proxy { host, port } => Some((host.clone(), *port)),
+                _ => None,
+            });
+        }
+        let text = a.line.and_then(|l| {
+            pac.source
+                .lines()
+                .nth(l.saturating_sub(1))
+                .map(|t| t.trim().to_owned())
+        });
+        out.answers.push((target, url, a, text));
+    }
+    out
 }
 
 /// Where the tunnel sends the media ranges, in `check`'s VPN words, and the change

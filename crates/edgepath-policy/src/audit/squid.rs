@@ -66,6 +66,9 @@ pub struct Connect<'a> {
     pub port: u16,
 }
 
+/// Why a decision is unknown when a dst acl covers only part of the addresses.
+const PARTLY: &str = "a dst acl covering part of the destination";
+
 /// What Squid does with a CONNECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyDecision {
@@ -284,7 +287,7 @@ fn holds(acl: &Acl, c: &Connect<'_>, step: u8) -> Result<bool, String> {
             } else if c.addresses.iter().all(|r| outside(*r)) {
                 false
             } else {
-                return Err("a dst acl covering part of the destination".into());
+                return Err(PARTLY.into());
             }
         }
         Acl::Domain(names) => match c.name {
@@ -344,6 +347,63 @@ impl Squid {
 
     /// What the proxy does with `c`.
     pub fn decide(&self, c: &Connect<'_>) -> ProxyDecision {
+        let d = self.decide_one(c);
+        if d.unknown.as_deref() != Some(PARTLY) {
+            return d;
+        }
+        // A dst acl covers part of the addresses: the CONNECT goes to one of them. Cut
+        // them at every dst acl's edges and decide each part; when all parts agree,
+        // that is the answer (and the lines of every part decide it).
+        let mut cuts: Vec<u128> = Vec::new();
+        for acl in self.acls.values().flatten() {
+            if let Acl::Dst(v) = acl {
+                for &(a, b) in &v.0 {
+                    cuts.push(a);
+                    cuts.extend(b.checked_add(1));
+                }
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut parts: Vec<(u128, u128)> = Vec::new();
+        for &(lo, hi) in c.addresses {
+            let mut start = lo;
+            for &cut in cuts.iter().filter(|&&x| x > lo && x <= hi) {
+                parts.push((start, cut - 1));
+                start = cut;
+            }
+            parts.push((start, hi));
+            if parts.len() > 4096 {
+                return d;
+            }
+        }
+        let mut joined: Option<ProxyDecision> = None;
+        for part in parts {
+            let one = self.decide_one(&Connect {
+                addresses: &[part],
+                ..*c
+            });
+            if one.unknown.is_some() {
+                return one;
+            }
+            match &mut joined {
+                None => joined = Some(one),
+                Some(j) if (j.allowed, j.bumped) == (one.allowed, one.bumped) => {
+                    for b in one.by {
+                        if !j.by.contains(&b) {
+                            j.by.push(b);
+                        }
+                    }
+                }
+                Some(_) => return d,
+            }
+        }
+        joined.unwrap_or(d)
+    }
+
+    /// [`Squid::decide`] for addresses each dst acl covers wholly or not at all (else
+    /// unknown: [`PARTLY`]).
+    fn decide_one(&self, c: &Connect<'_>) -> ProxyDecision {
         let mut d = ProxyDecision {
             allowed: None,
             bumped: Some(false),
@@ -416,6 +476,35 @@ mod tests {
 
     /// (allowed, bumped, the deciding line)
     type Outcome = (Option<bool>, Option<bool>, Option<usize>);
+
+    /// A dst acl that covers part of the addresses: decided when every part agrees.
+    #[test]
+    fn partial_dst_acls_split_the_destination() {
+        let wide = [(
+            addr("52.96.0.0".parse().unwrap()),
+            addr("52.127.255.255".parse().unwrap()),
+        )];
+        type Case<'a> = (&'a str, Option<bool>);
+        let cases: &[Case<'_>] = &[
+            // Spliced either way: decided.
+            ("ssl_bump splice relays\nssl_bump splice all\n", Some(false)),
+            // Bumped in one part only: unknown.
+            ("ssl_bump bump relays\nssl_bump splice all\n", None),
+            ("ssl_bump bump relays\nssl_bump bump all\n", Some(true)),
+        ];
+        for (bump, want) in cases {
+            let conf = format!("acl relays dst 52.112.0.0/14\nhttp_access allow all\n{bump}");
+            let sq = read("squid.conf", &conf).unwrap();
+            let d = sq.decide(&Connect {
+                client: None,
+                name: Some("x.example"),
+                addresses: &wide,
+                port: 443,
+            });
+            assert_eq!(d.allowed, Some(true), "{bump}");
+            assert_eq!(d.bumped, *want, "{bump}: {d:?}");
+        }
+    }
 
     fn decide(conf: &str, client: &str, name: &str, port: u16) -> Outcome {
         let sq = read("squid.conf", conf).unwrap();
