@@ -10,6 +10,7 @@
 pub mod eval;
 pub mod iptables;
 pub mod ir;
+pub mod json;
 pub mod nft;
 pub mod pac;
 pub mod predict;
