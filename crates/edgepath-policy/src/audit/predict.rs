@@ -1010,7 +1010,9 @@ pub fn audit(
                 if m.status == Some(Status::Good) {
                     m.status = Some(Status::Degraded);
                 }
-                m.fix.extend(v.fix.iter().cloned());
+                // Taking media out of the tunnel first: the better path, whatever the
+                // company's egress does.
+                m.fix.splice(0..0, v.fix.iter().cloned());
             }
         }
     }
