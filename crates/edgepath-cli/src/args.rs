@@ -48,11 +48,30 @@ pub enum Command {
     /// service, modality and media path, TLS names and issuers, relay allocations, ICE
     /// checks, RTP quality, and what is wrong.
     Capture(CaptureArgs),
-    /// Read an existing firewall configuration (`nft -j list ruleset` JSON,
-    /// iptables-save, ip6tables-save) and predict, in `check`'s words, each modality's
-    /// media path and each service's reachability, with the rule that decides each flow
-    /// and the smallest change that gives the best path.
+    /// Read existing configurations (`nft -j list ruleset` JSON, iptables-save,
+    /// ip6tables-save, squid.conf, a PAC file, WireGuard or OpenVPN) and predict, in
+    /// `check`'s words, each modality's media path and each service's reachability, with
+    /// the rule that decides each flow and the smallest change that gives the best path.
     Audit(AuditArgs),
+    /// Run as a Prometheus exporter: `/probe?module=NAME` runs a check with the module's
+    /// settings and answers with its metrics; `/metrics` has the exporter's own.
+    Serve(ServeArgs),
+}
+
+/// `edgepath serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (localhost by default: the probe's results describe
+    /// this network; expose them deliberately).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9788")]
+    pub listen: std::net::SocketAddr,
+    /// Modules as TOML (`[modules.NAME]` tables with check's settings: profile,
+    /// endpoints, provisioning, proxy, tenant, ca, duration, legacy_ports, and the names
+    /// of environment variables holding credentials: turn_user_env, turn_password_env,
+    /// turn_secret_env, proxy_user_env). Without it: one module `default` with check's
+    /// defaults and a 5 s quality measurement.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `edgepath audit`.

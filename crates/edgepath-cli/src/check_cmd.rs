@@ -30,7 +30,9 @@ fn rest_credentials(secret: &str, user: Option<&str>) -> (String, String) {
     (username, edgepath_probe::proxy::base64(&mac))
 }
 
-fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
+/// The probe's configuration and the endpoint data's source, from `check`'s arguments
+/// (also each module of `serve`).
+pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
     let ModelInput {
         catalog,
         ranges,

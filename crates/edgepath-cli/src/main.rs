@@ -14,6 +14,7 @@ mod model_input;
 mod output;
 mod provisioning_cmd;
 mod rules_cmd;
+mod serve;
 mod store;
 mod update;
 mod watch;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => rules_cmd::run(a),
         Command::Capture(a) => capture_cmd::run(a),
         Command::Audit(a) => audit_cmd::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -1,0 +1,401 @@
+//! `edgepath serve`: a Prometheus exporter in the blackbox exporter's multi-target
+//! pattern. `/probe?module=NAME` runs a check with the module's settings and answers
+//! with its metrics ([`metrics`]); `/metrics` has the exporter's own. One thread, one
+//! event loop (hyper's HTTP/1 server on tokio's current-thread runtime): a probe is
+//! mostly waiting on the network.
+//!
+//! Overlapping scrapes of one module never run two probes at once: a scrape that
+//! arrives while the module's probe runs waits for it and answers with its result (two
+//! probes would measure each other's traffic). Different modules probe side by side.
+
+pub mod config;
+pub mod metrics;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use edgepath_model::{EndpointSource, MediaPath};
+use edgepath_probe::check::{self, CheckConfig};
+use edgepath_probe::quality::Unwatched;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::args::ServeArgs;
+use crate::output::Outcome;
+
+/// OpenMetrics text, which Prometheus asks for and reads.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A finished probe's answer.
+struct Done {
+    finished: Instant,
+    body: Rc<String>,
+}
+
+/// A module ready to probe.
+struct ModuleState {
+    config: Rc<CheckConfig>,
+    source: EndpointSource,
+    /// When the endpoint data's age was taken (it grows while the exporter runs).
+    loaded: Instant,
+    /// Held while the module's probe runs; the last answer.
+    last: tokio::sync::Mutex<Option<Done>>,
+}
+
+type ModuleLabel = Vec<(String, String)>;
+
+/// The exporter's own metrics.
+struct Own {
+    registry: Registry,
+    probes: Family<ModuleLabel, Counter>,
+    failures: Family<ModuleLabel, Counter>,
+    durations: Family<ModuleLabel, Histogram>,
+    requests: Family<ModuleLabel, Counter>,
+}
+
+impl Own {
+    fn new(modules: &[String]) -> Self {
+        let mut registry = Registry::with_prefix("edgepath_exporter");
+        let probes = Family::<ModuleLabel, Counter>::default();
+        let failures = Family::<ModuleLabel, Counter>::default();
+        let durations = Family::<ModuleLabel, Histogram>::new_with_constructor(
+            (|| Histogram::new([1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0]))
+                as fn() -> Histogram,
+        );
+        let requests = Family::<ModuleLabel, Counter>::default();
+        registry.register("probes", "Probes run, per module", probes.clone());
+        registry.register(
+            "probe_failures",
+            "Probes whose edgepath_probe_success was 0, or that could not run, per module",
+            failures.clone(),
+        );
+        registry.register_with_unit(
+            "probe_duration",
+            "How long probes took, per module",
+            Unit::Seconds,
+            durations.clone(),
+        );
+        registry.register(
+            "requests",
+            "HTTP requests answered, per path and status code",
+            requests.clone(),
+        );
+        let up: Gauge<f64, AtomicU64> = Gauge::default();
+        up.set(modules.len() as f64);
+        registry.register("modules", "Modules configured", up);
+        for m in modules {
+            // Every module's series from the start, so rates work from the first scrape.
+            let l = vec![("module".to_owned(), m.clone())];
+            let _ = probes.get_or_create(&l);
+            let _ = failures.get_or_create(&l);
+        }
+        Own {
+            registry,
+            probes,
+            failures,
+            durations,
+            requests,
+        }
+    }
+}
+
+struct State {
+    modules: BTreeMap<String, ModuleState>,
+    own: RefCell<Own>,
+}
+
+/// Runs the exporter until Ctrl-C or SIGTERM.
+pub fn run(args: &ServeArgs) -> Result<Outcome> {
+    let modules = config::load(args.config.as_deref())?;
+    let mut states = BTreeMap::new();
+    for m in &modules {
+        let (cfg, source) = crate::check_cmd::config(&m.args)
+            .with_context(|| format!("{}: module {}", m.place, m.name))?;
+        states.insert(
+            m.name.clone(),
+            ModuleState {
+                config: Rc::new(cfg),
+                source,
+                loaded: Instant::now(),
+                last: tokio::sync::Mutex::new(None),
+            },
+        );
+    }
+    let names: Vec<String> = states.keys().cloned().collect();
+    let state = Rc::new(State {
+        modules: states,
+        own: RefCell::new(Own::new(&names)),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let local = tokio::task::LocalSet::new();
+    let listen = args.listen;
+    local.block_on(&runtime, async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("--listen {listen}"))?;
+        let addr = listener.local_addr().unwrap_or(listen);
+        eprintln!(
+            "edgepath serve: listening on http://{addr}/ (modules: {}); /probe?module=NAME, /metrics",
+            names.join(", ")
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch for SIGTERM")?;
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // Out of file descriptors and the like: say so, go on.
+                            eprintln!("edgepath serve: accept: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let state = Rc::clone(&state);
+                    tokio::task::spawn_local(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let state = Rc::clone(&state);
+                            async move { Ok::<_, Infallible>(answer(&state, req).await) }
+                        });
+                        if let Err(e) = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                        {
+                            if !e.is_incomplete_message() {
+                                eprintln!("edgepath serve: {peer}: {e}");
+                            }
+                        }
+                    });
+                }
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+            }
+        }
+        eprintln!("edgepath serve: stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // A DNS lookup given up on may still hold a blocking thread: do not wait for it.
+    runtime.shutdown_background();
+    Ok(Outcome::Clean)
+}
+
+fn text(status: StatusCode, body: String, content_type: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// `module` from a query string (`module=office&...`), percent-decoded.
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                // Two hex digits: at most 0xff.
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+            (b'+', _, _) => out.push(b' '),
+            (c, _, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_owned();
+    let resp = if req.method() != Method::GET && req.method() != Method::HEAD {
+        text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GET only\n".into(),
+            "text/plain; charset=utf-8",
+        )
+    } else {
+        match path.as_str() {
+            "/probe" => probe(state, req.uri().query()).await,
+            "/metrics" => {
+                let mut out = String::new();
+                let _ = prometheus_client::encoding::text::encode(
+                    &mut out,
+                    &state.own.borrow().registry,
+                );
+                text(StatusCode::OK, out, OPENMETRICS)
+            }
+            "/" => text(StatusCode::OK, index(state), "text/html; charset=utf-8"),
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "not found: /probe?module=NAME or /metrics\n".into(),
+                "text/plain; charset=utf-8",
+            ),
+        }
+    };
+    let known = matches!(path.as_str(), "/probe" | "/metrics" | "/");
+    let l = vec![
+        ("path".to_owned(), if known { path } else { "other".into() }),
+        ("code".to_owned(), resp.status().as_u16().to_string()),
+    ];
+    state.own.borrow().requests.get_or_create(&l).inc();
+    resp
+}
+
+/// A small page listing the modules (names are ours: letters, digits, `_`, `-`).
+fn index(state: &State) -> String {
+    let links: String = state
+        .modules
+        .keys()
+        .map(|m| format!("<li><a href=\"/probe?module={m}\">/probe?module={m}</a></li>"))
+        .collect();
+    format!(
+        "<!doctype html><title>edgepath exporter</title><h1>edgepath exporter</h1><ul>{links}<li><a href=\"/metrics\">/metrics</a></li></ul>\n"
+    )
+}
+
+async fn probe(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+    let plain = "text/plain; charset=utf-8";
+    let name = match query_param(query, "module") {
+        Some(n) => n,
+        None if state.modules.len() == 1 => {
+            state.modules.keys().next().cloned().unwrap_or_default()
+        }
+        None if state.modules.contains_key("default") => "default".into(),
+        None => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "say which module: /probe?module=NAME (one of: {})\n",
+                    state.modules.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                plain,
+            )
+        }
+    };
+    let Some(m) = state.modules.get(&name) else {
+        // The name is echoed back only as far as it is a module name could be.
+        let shown: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .take(64)
+            .collect();
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown module `{shown}`; modules: {}\n",
+                state.modules.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            plain,
+        );
+    };
+    let asked = Instant::now();
+    let mut last = m.last.lock().await;
+    if let Some(done) = last.as_ref().filter(|d| d.finished >= asked) {
+        // This scrape came while the module's probe ran: its answer is ours too.
+        return text(StatusCode::OK, String::clone(&done.body), OPENMETRICS);
+    }
+    let started = Instant::now();
+    let cfg = Rc::clone(&m.config);
+    let run = tokio::task::spawn_local(async move { check::run(&cfg, &mut Unwatched).await });
+    let report = run.await;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut source = m.source.clone();
+    if let Some(days) = source.age_days.as_mut() {
+        *days += (m.loaded.elapsed().as_secs() / 86_400) as i64;
+    }
+    let body = match &report {
+        Ok(r) => metrics::probe_metrics(Some(r), seconds, Some(&source)),
+        Err(e) => {
+            eprintln!("edgepath serve: module {name}: the probe failed: {e}");
+            metrics::probe_metrics(None, seconds, Some(&source))
+        }
+    };
+    let success = report
+        .as_ref()
+        .is_ok_and(|r| r.modalities.iter().all(|m| m.path != MediaPath::None));
+    let paths: String = report
+        .as_ref()
+        .map(|r| {
+            r.modalities
+                .iter()
+                .map(|m| format!("{} {}", m.modality, m.path))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    eprintln!(
+        "edgepath serve: module {name}: probe took {seconds:.1} s: {} ({paths})",
+        if success { "success" } else { "FAILED" }
+    );
+    {
+        let own = state.own.borrow();
+        let l = vec![("module".to_owned(), name.clone())];
+        own.probes.get_or_create(&l).inc();
+        if !success {
+            own.failures.get_or_create(&l).inc();
+        }
+        own.durations.get_or_create(&l).observe(seconds);
+    }
+    let body = Rc::new(body);
+    *last = Some(Done {
+        finished: Instant::now(),
+        body: Rc::clone(&body),
+    });
+    text(StatusCode::OK, String::clone(&body), OPENMETRICS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters() {
+        assert_eq!(
+            query_param(Some("module=office"), "module").as_deref(),
+            Some("office")
+        );
+        assert_eq!(
+            query_param(Some("a=1&module=a%2Db"), "module").as_deref(),
+            Some("a-b")
+        );
+        assert_eq!(query_param(Some("a=1"), "module"), None);
+        assert_eq!(query_param(None, "module"), None);
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%41%42"), "AB");
+        assert_eq!(percent_decode("%é1"), "%é1");
+    }
+}
