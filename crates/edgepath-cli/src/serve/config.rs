@@ -75,7 +75,7 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Module>> {
     let Some(path) = path else {
         return Ok(vec![Module {
             name: "default".into(),
-            args: check_args(&[], "the default module")?,
+            args: check_args(&[]).map_err(|e| anyhow!("the default module: {e}"))?,
             place: "the default module".into(),
         }]);
     };
@@ -100,7 +100,7 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Module>> {
             bail!("{place}: module name `{name}`: letters, digits, `_` and `-` only");
         }
         let argv = argv(conf.get_ref(), dir).map_err(|e| anyhow!("{place}: module {name}: {e}"))?;
-        let args = check_args(&argv, &place).map_err(|e| anyhow!("module {name}: {e}"))?;
+        let args = check_args(&argv).map_err(|e| anyhow!("{place}: module {name}: {e}"))?;
         out.push(Module { name, args, place });
     }
     Ok(out)
@@ -167,7 +167,7 @@ fn argv(m: &ModuleConf, dir: &Path) -> Result<Vec<String>> {
 
 /// Parses `argv` as `check`'s arguments, so a module means exactly what the same flags
 /// mean to `check`.
-fn check_args(argv: &[String], place: &str) -> Result<CheckArgs> {
+fn check_args(argv: &[String]) -> Result<CheckArgs> {
     let mut full = vec!["edgepath".to_owned(), "check".to_owned()];
     if argv.is_empty() {
         full.extend(["--duration".to_owned(), DEFAULT_DURATION.to_string()]);
@@ -181,11 +181,11 @@ fn check_args(argv: &[String], place: &str) -> Result<CheckArgs> {
             .next()
             .unwrap_or("")
             .trim_start_matches("error: ");
-        anyhow!("{place}: {first}")
+        anyhow!("{first}")
     })?;
     match cli.command {
         Command::Check(args) => Ok(args),
-        _ => bail!("{place}: not a check"),
+        _ => bail!("not a check"),
     }
 }
 

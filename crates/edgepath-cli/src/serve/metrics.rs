@@ -32,6 +32,16 @@ fn family(reg: &mut Registry, name: &str, help: &str, unit: Option<Unit>) -> Gau
     f
 }
 
+/// One gauge without labels, registered.
+fn single(reg: &mut Registry, name: &str, help: &str, unit: Option<Unit>, v: f64) {
+    let g: Gauge<f64, AtomicU64> = Gauge::default();
+    g.set(v);
+    match unit {
+        Some(u) => reg.register_with_unit(name, help, u, g),
+        None => reg.register(name, help, g),
+    }
+}
+
 /// 1 for `current`, 0 for every other value of the enum.
 fn one_hot<T: Copy + PartialEq>(
     f: &Gauges,
@@ -65,29 +75,29 @@ pub fn probe_metrics(
     source: Option<&EndpointSource>,
 ) -> String {
     let mut reg = Registry::with_prefix("edgepath");
-    let success = family(
+    let ok = report.is_some_and(|r| r.modalities.iter().all(|m| m.path != MediaPath::None));
+    single(
         &mut reg,
         "probe_success",
         "1 when the check ran and every modality has a media path (not none)",
         None,
+        bool_f(ok),
     );
-    let duration = family(
+    single(
         &mut reg,
         "probe_duration",
         "How long the check took",
         Some(Unit::Seconds),
+        seconds,
     );
-    duration.get_or_create(&Vec::new()).set(seconds);
-    let ok = report.is_some_and(|r| r.modalities.iter().all(|m| m.path != MediaPath::None));
-    success.get_or_create(&Vec::new()).set(bool_f(ok));
     if let Some(age) = source.and_then(|s| s.age_days) {
-        let f = family(
+        single(
             &mut reg,
             "endpoints_age",
             "Age of the Microsoft 365 endpoint data used, from its version's date",
             Some(Unit::Seconds),
+            age as f64 * 86_400.0,
         );
-        f.get_or_create(&Vec::new()).set(age as f64 * 86_400.0);
     }
     if let Some(r) = report {
         let path = family(
