@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use common::repo;
+use common::{metric_names, repo};
 use serde_json::Value;
 
 fn promtool() -> bool {
@@ -47,21 +47,6 @@ fn alert_rules_pass_promtool_check_and_their_tests() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-/// `edgepath_...` names in `text`.
-pub fn metric_names(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("edgepath_") {
-        let tail = &rest[i..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(tail.len());
-        out.insert(tail[..end].to_owned());
-        rest = &tail[end..];
-    }
-    out
 }
 
 #[test]

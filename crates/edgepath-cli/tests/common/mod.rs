@@ -3,6 +3,7 @@
 //! the scenario lab is and whether it can run here.
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses a part of this
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -83,4 +84,19 @@ pub fn unavailable() -> Option<String> {
             missing.join(", ")
         )
     })
+}
+
+/// `edgepath_...` names in `text`.
+pub fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("edgepath_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        out.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    out
 }
