@@ -5,8 +5,9 @@
 //! directory, scrapes both through `/probe` and evaluates contrib's alert rules (with
 //! their `for:` durations set to 0 s, so they fire within the test); its HTTP API must
 //! say relay-udp for the first site, relay-tcp for the second, and the fallback alert
-//! must fire for the second only. Every metric the dashboard and the alert rules name
-//! must be in what Prometheus scraped. Needs root and the lab's packages, plus
+//! must fire for the second only. Every scrape of the first site carries a quality
+//! measurement, and every metric the dashboard and the alert rules name must be in
+//! what Prometheus scraped. Needs root and the lab's packages, plus
 //! prometheus; skipped (loudly) elsewhere, and a failure under CI.
 #![allow(clippy::unwrap_used)]
 
@@ -267,6 +268,31 @@ fn prometheus_scrapes_two_lab_sites_and_the_fallback_alert_fires() {
         BTreeSet::from(["hotel".to_owned()]),
         "{firing:?}"
     );
+    // Every scrape of the first site measured media quality: a second check right
+    // after the first (the exporter's case) must not be refused by the relay (a
+    // released allocation's 5-tuple is not reused).
+    let count = |q: &str| query(&base, q).first().map(|(_, v)| *v).unwrap_or(0.0);
+    wait_for("three scrapes of home-nat", Duration::from_secs(90), || {
+        count("count_over_time(edgepath_probe_success{site=\"home-nat\"}[5m])") >= 3.0
+    });
+    let probes = count("count_over_time(edgepath_probe_success{site=\"home-nat\"}[5m])");
+    let measured = count(
+        "count_over_time(edgepath_quality_loss_ratio{site=\"home-nat\",modality=\"audio\"}[5m])",
+    );
+    assert_eq!(measured, probes, "scrapes with a quality measurement");
+    // And back to back, as `serve` is scraped by two Prometheus servers.
+    for i in 0..3 {
+        let body = ureq::get(&format!("http://127.0.0.1:{}/probe", sites[0].1))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        assert!(
+            body.contains("edgepath_quality_loss_ratio{"),
+            "probe {i} back to back has no quality measurement:\n{body}"
+        );
+    }
     // Every metric the dashboard and the rules name was scraped.
     let names: BTreeSet<String> = get(&format!("{base}/api/v1/label/__name__/values"))
         .and_then(|d| d["data"].as_array().cloned())

@@ -430,6 +430,9 @@ impl Machine for UntilEvent<'_> {
     }
 }
 
+/// Where in the modality's range the next measurement binds (see [`measure`]).
+static NEXT_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
 /// Measures the path to `relay` for `duration`, from a source port in `range`.
 /// `progress` is told the fraction done, about once a second.
 pub async fn measure(
@@ -440,7 +443,11 @@ pub async fn measure(
     duration: Duration,
     watch: &mut dyn Watch,
 ) -> Result<Quality, ProbeError> {
-    let sock = crate::relay::bind_in_range(range, relay.is_ipv6(), 0)
+    // Each measurement starts at the next port of the range: a relay keeps a released
+    // allocation's 5-tuple for a moment (coturn answers an Allocate from it with 437
+    // Allocation Mismatch), and `serve` measures again right after.
+    let offset = NEXT_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sock = crate::relay::bind_in_range(range, relay.is_ipv6(), offset)
         .await
         .ok_or(ProbeError::NoFreePort(range))?;
     let mut client = TurnClient::new(relay, username, password, Transport::UDP_DEFAULT, 1);
@@ -493,11 +500,14 @@ pub async fn measure(
     let slots = std::mem::take(&mut stream.slots);
     stream.watch.progress(1.0);
     stream.windows.emit_rest(&slots, stream.watch);
-    // Release the allocation; its answer is not waited for.
+    // Release the allocation (RFC 8656 section 7: a Refresh with lifetime 0), and wait
+    // for the relay to confirm, retransmitting: an allocation left behind makes the
+    // next check from the same port fail (437 Allocation Mismatch) until it expires.
     client.refresh(Instant::now(), 0);
-    while let Some(t) = client.poll_transmit() {
-        let _ = sock.send_to(&t.payload, t.destination).await;
-    }
+    let _ = until(&sock, &mut client, Duration::from_secs(2), |e| {
+        matches!(e, TurnEvent::Refreshed { .. })
+    })
+    .await;
     let (overall, windows, grades, status) = summarize(&slots, PACKETS_PER_SECOND);
     Ok(Quality {
         method: Method::RelayedStream,
