@@ -56,6 +56,29 @@ pub enum Command {
     /// Run as a Prometheus exporter: `/probe?module=NAME` runs a check with the module's
     /// settings and answers with its metrics; `/metrics` has the exporter's own.
     Serve(ServeArgs),
+    /// Run the check on a schedule and append each run to a history (JSON lines), or
+    /// summarise a history: how often each modality was on each path, quality
+    /// percentiles.
+    Monitor(MonitorArgs),
+}
+
+/// `edgepath monitor`.
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Time between runs: `30s`, `5m`, `1h` (10 s to 24 h).
+    #[arg(long, default_value = "5m", value_parser = crate::monitor::parse_interval)]
+    pub interval: std::time::Duration,
+    /// Append each run to this file (one JSON object per line).
+    #[arg(long, value_name = "FILE", conflicts_with = "summary")]
+    pub history: Option<PathBuf>,
+    /// Stop after this many runs (default: until Ctrl-C).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Summarise this history instead of running checks.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    #[command(flatten)]
+    pub check: CheckArgs,
 }
 
 /// `edgepath serve`.
@@ -308,6 +331,10 @@ pub struct CheckArgs {
     /// Legacy high port(s) to try under --profile legacy.
     #[arg(long = "legacy-port", value_name = "PORT", default_values_t = [50000u16], value_parser = clap::value_parser!(u16).range(50000..=59999))]
     pub legacy_ports: Vec<u16>,
+    /// Also write the report as one self-contained HTML file (verdict cards with the
+    /// path ladder and the fix, quality over time, services and their TLS issuers).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -457,6 +484,10 @@ pub struct CaptureArgs {
     /// of the flows); the default is one per core. A pipe is read by one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub threads: Option<u32>,
+    /// Also write the report as one self-contained HTML file (flow table, timeline of
+    /// flows and relay allocations, findings).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -60,6 +60,13 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
     } else {
         Outcome::Clean
     };
+    if let Some(html) = &args.html {
+        std::fs::write(
+            html,
+            crate::report::capture_page(&report, &title, &input.source),
+        )
+        .with_context(|| format!("--html {}", html.display()))?;
+    }
     if args.output.json {
         emit_json(&CaptureJson {
             endpoints: &input.source,

@@ -120,6 +120,10 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     } else {
         Outcome::Findings
     };
+    if let Some(html) = &args.html {
+        std::fs::write(html, crate::report::check_page(&report, &source))
+            .with_context(|| format!("--html {}", html.display()))?;
+    }
     if args.output.json {
         emit_json(&WithEndpoints {
             endpoints: &source,

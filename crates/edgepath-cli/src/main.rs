@@ -11,8 +11,10 @@ mod decode_cmd;
 #[cfg(feature = "live")]
 mod live;
 mod model_input;
+mod monitor;
 mod output;
 mod provisioning_cmd;
+mod report;
 mod rules_cmd;
 mod serve;
 mod store;
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Capture(a) => capture_cmd::run(a),
         Command::Audit(a) => audit_cmd::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Monitor(a) => monitor::run(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
