@@ -127,8 +127,10 @@ fn line_chart(
         .map(|p| p.0)
         .fold(f64::INFINITY, f64::min)
         .min(x_max);
-    let y_max = points.iter().map(|p| p.1).fold(0.0f64, f64::max);
-    let y_max = if y_max <= 0.0 { 1.0 } else { y_max * 1.1 };
+    // The axis' top: the largest value (1 when everything is 0), with a tenth of room.
+    let top = points.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let top = if top > 0.0 { top } else { 1.0 };
+    let y_max = top * 1.1;
     let span = (x_max - x_min).max(1e-9);
     let sx = |x: f64| left + (x - x_min) / span * (w - left - 10.0);
     let sy = |y: f64| (h - bottom) - y / y_max * (h - bottom - 10.0);
@@ -136,13 +138,13 @@ fn line_chart(
     let mut svg = format!(
         "<figure><figcaption>{}</figcaption><svg class=\"chart\" role=\"img\" aria-label=\"{}\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\
          <line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#8c959f\"/><line x1=\"{left}\" y1=\"10\" x2=\"{left}\" y2=\"{b}\" stroke=\"#8c959f\"/>\
-         <text x=\"4\" y=\"14\">{ym:.3} {u}</text><text x=\"4\" y=\"{b}\">0</text><text x=\"{left}\" y=\"{h2}\">{x0:.0}</text>\
+         <text x=\"4\" y=\"14\">{ym} {u}</text><text x=\"4\" y=\"{b}\">0</text><text x=\"{left}\" y=\"{h2}\">{x0:.0}</text>\
          <text x=\"{xr}\" y=\"{h2}\" text-anchor=\"end\">{x1:.0} {xl}</text>",
         esc(title),
         esc(title),
         b = h - bottom,
         r = w - 10.0,
-        ym = y_max / 1.1,
+        ym = short(top),
         u = esc(y_unit),
         h2 = h - 6.0,
         x0 = x_min,
@@ -179,6 +181,25 @@ fn line_chart(
     }
     svg.push_str("</svg></figure>");
     svg
+}
+
+/// A number in three significant digits or fewer (`0.288`, `12.5`, `1`).
+fn short(v: f64) -> String {
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else if v >= 1.0 {
+        2
+    } else {
+        3
+    };
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
 }
 
 fn table(head: &[&str], rows: &[Vec<String>], id: &str) -> String {
@@ -249,7 +270,11 @@ pub fn check_page(r: &Report, source: &EndpointSource) -> String {
         let _ = write!(
             b,
             "<p class=\"note\">{} to {}, {} packets per second; each point a 5 s window.</p>",
-            esc(&format!("{:?}", q.method)),
+            esc(serde_json::to_value(q.method)
+                .ok()
+                .as_ref()
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")),
             esc(&q.relay.to_string()),
             q.rate_per_s
         );
@@ -341,37 +366,6 @@ pub fn capture_page(r: &CaptureReport, title: &str, source: &EndpointSource) -> 
         r.flows.len(),
         esc(&source.description)
     );
-    b.push_str("<h2>Findings</h2>");
-    if r.findings.is_empty() {
-        b.push_str("<p>None.</p>");
-    } else {
-        let rows: Vec<Vec<String>> = r
-            .findings
-            .iter()
-            .map(|f| {
-                let class = match f.severity.name() {
-                    "error" => "failing",
-                    "warn" => "degraded",
-                    _ => "good",
-                };
-                vec![
-                    format!("<span class=\"badge {class}\">{}</span>", f.severity.name()),
-                    esc(f.kind),
-                    esc(&f
-                        .flow
-                        .as_ref()
-                        .map(|x| format!("{} \u{2192} {}", x.client, x.server))
-                        .unwrap_or_default()),
-                    esc(&f.message),
-                ]
-            })
-            .collect();
-        b.push_str(&table(
-            &["severity", "kind", "flow", "what"],
-            &rows,
-            "findings",
-        ));
-    }
     // The timeline: Microsoft's flows (and every media flow), each a bar from its first
     // packet to its last; relay allocations marked.
     let shown: Vec<&edgepath_capture::report::FlowReport> = r
@@ -448,6 +442,37 @@ pub fn capture_page(r: &CaptureReport, title: &str, source: &EndpointSource) -> 
             );
         }
         b.push_str("<p class=\"note\">Green: media over UDP; amber: media over TCP; blue: signalling and web; pink dot: a relay allocation.</p>");
+    }
+    b.push_str("<h2>Findings</h2>");
+    if r.findings.is_empty() {
+        b.push_str("<p>None.</p>");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .findings
+            .iter()
+            .map(|f| {
+                let class = match f.severity.name() {
+                    "error" => "failing",
+                    "warn" => "degraded",
+                    _ => "good",
+                };
+                vec![
+                    format!("<span class=\"badge {class}\">{}</span>", f.severity.name()),
+                    esc(f.kind),
+                    esc(&f
+                        .flow
+                        .as_ref()
+                        .map(|x| format!("{} \u{2192} {}", x.client, x.server))
+                        .unwrap_or_default()),
+                    esc(&f.message),
+                ]
+            })
+            .collect();
+        b.push_str(&table(
+            &["severity", "kind", "flow", "what"],
+            &rows,
+            "findings",
+        ));
     }
     b.push_str("<h2>Flows</h2>");
     let rows: Vec<Vec<String>> = r
@@ -636,6 +661,17 @@ mod tests {
     #[test]
     fn a_chart_without_points_says_so() {
         assert!(line_chart("Loss", "s", "%", &[]).contains("nothing measured"));
+        assert_eq!(
+            (short(0.28812), short(12.53), short(1.0), short(250.4)),
+            ("0.288".into(), "12.5".into(), "1".into(), "250".into())
+        );
+        let zero = line_chart(
+            "Loss",
+            "s",
+            "%",
+            &[("a".into(), vec![(0.0, 0.0), (5.0, 0.0)])],
+        );
+        assert!(zero.contains(">1 %<"), "{zero}");
         let svg = line_chart(
             "Loss",
             "s",
