@@ -3,7 +3,8 @@
 //! of each is kept in target/tmp/html-reports/ for people to look at. Every report is
 //! one file that fetches nothing (no src, href, link, import or url()) and stays under
 //! 500 KB; what comes from outside is escaped (a history line whose time is markup
-//! renders as text). `check --html` is rendered from the hotel lab (root).
+//! renders as text). `check --html` is rendered from the hotel lab (root), where
+//! `monitor` also runs twice into a history that `monitor --summary` reads back.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -201,19 +202,16 @@ fn check_report_renders_in_chromium() {
     }
     let Some(browser) = chromium() else { return };
     let page = artefacts().join("check-hotel.html");
+    let history = artefacts().join("hotel-history.jsonl");
+    let _ = std::fs::remove_file(&history);
+    // In the same lab: the check with its page, then `monitor` twice, 10 s apart.
+    let script = format!(
+        "{BIN} check --duration 3 --html {} > /dev/null; {BIN} monitor --history {} --count 2 --interval 10s --duration 1",
+        page.display(),
+        history.display()
+    );
     let out = Command::new(lab_dir().join("run"))
-        .args([
-            "--edgepath",
-            BIN,
-            "hotel",
-            "--",
-            BIN,
-            "check",
-            "--duration",
-            "3",
-            "--html",
-        ])
-        .arg(&page)
+        .args(["--edgepath", BIN, "hotel", "--", "sh", "-c", &script])
         .output()
         .unwrap();
     assert!(
@@ -221,6 +219,21 @@ fn check_report_renders_in_chromium() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The history: two runs on TCP, summarised.
+    let lines = std::fs::read_to_string(&history).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    let summary = Command::new(BIN)
+        .args(["monitor", "--json", "--summary"])
+        .arg(&history)
+        .output()
+        .unwrap();
+    assert_eq!(summary.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    assert_eq!(doc["runs"], 2);
+    for m in doc["modalities"].as_array().unwrap() {
+        assert_eq!(m["paths"]["relay-tcp"], 2, "{m}");
+        assert_eq!(m["paths"]["relay-udp"], 0, "{m}");
+    }
     self_contained(&page);
     let dom = render(browser, &page);
     for m in ["audio", "video", "app_sharing", "file_transfer"] {

@@ -1,0 +1,139 @@
+//! `edgepath serve` as a process, without the lab: it binds, answers `/metrics` with its
+//! own metrics in OpenMetrics text, refuses an unknown module (400), an unknown path
+//! (404) and a POST (405) with a message, ends on SIGTERM with exit 0, and exits 2 at
+//! start on a bad configuration, naming the file and line. Probing for real is the
+//! Prometheus lab test's part.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_edgepath");
+
+fn status_and_body(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String) {
+    match r {
+        Ok(mut resp) => (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap_or_default(),
+        ),
+        Err(ureq::Error::StatusCode(code)) => (code, String::new()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The exporter, ended by its PID when the test ends, also when it fails.
+struct Ended(std::process::Child);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_and_refuses_clearly_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("edgepath-serve-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("sites.toml");
+    std::fs::write(
+        &config,
+        "[modules.office]\nduration = 1\n\n[modules.home]\nproxy = \"none\"\n",
+    )
+    .unwrap();
+    let mut child = Ended(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .env_remove("EDGEPATH_ENDPOINTS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The address it chose, from its "listening" line (warnings about the endpoint
+    // data's age may come first).
+    let mut err = BufReader::new(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    while !first.contains("listening on") {
+        first.clear();
+        assert!(
+            err.read_line(&mut first).unwrap() > 0,
+            "serve ended before listening"
+        );
+    }
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    assert!(first.contains("modules: home, office"), "{first}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str| status_and_body(agent.get(&format!("http://{addr}{path}")).call());
+    let (code, body) = get("/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("edgepath_exporter_probes_total{module=\"office\"} 0"),
+        "{body}"
+    );
+    assert!(body.contains("edgepath_exporter_modules 2"), "{body}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    let (code, body) = get("/probe?module=nope");
+    assert_eq!(code, 400);
+    assert!(
+        body.contains("unknown module `nope`; modules: home, office"),
+        "{body}"
+    );
+    // Two modules: one must be named.
+    let (code, body) = get("/probe");
+    assert_eq!(code, 400);
+    assert!(body.contains("say which module"), "{body}");
+    let (code, _) = get("/elsewhere");
+    assert_eq!(code, 404);
+    let (code, body) = status_and_body(agent.post(&format!("http://{addr}/probe")).send(""));
+    assert_eq!(code, 405, "{body}");
+    // The requests were counted, per path and code.
+    let (_, body) = get("/metrics");
+    assert!(
+        body.contains("edgepath_exporter_requests_total{path=\"/probe\",code=\"400\"} 2"),
+        "{body}"
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+
+    // A bad configuration: exit 2 at start, naming the file and line.
+    std::fs::write(
+        &config,
+        "[modules.office]\nduration = 1\nprofle = \"legacy\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("sites.toml:3:") && err.contains("profle"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
