@@ -261,6 +261,10 @@ pub struct ServiceAudit {
     pub intercepted: Option<bool>,
     /// The flows asked about.
     pub flows: Vec<FlowAudit>,
+    /// TCP 80 to the same addresses, directly (and from the proxy): reported, not
+    /// needed for `reachable` (certificate revocation checks and redirects use it;
+    /// `check` does not test it either).
+    pub http: Vec<FlowAudit>,
 }
 
 /// Per family, as `check` reports it.
@@ -403,6 +407,11 @@ impl Https<'_> {
 
     /// TCP 443 from the client to `nets`.
     fn direct(&self, family: Family, nets: &[IpNet]) -> FlowAudit {
+        self.direct_to(family, nets, 443)
+    }
+
+    /// TCP `port` from the client to `nets`.
+    fn direct_to(&self, family: Family, nets: &[IpNet], port: u16) -> FlowAudit {
         ask(
             self.ev,
             self.opts,
@@ -410,12 +419,17 @@ impl Https<'_> {
             Proto::Tcp,
             EPHEMERAL,
             nets,
-            (443, 443),
+            (port, port),
         )
     }
 
     /// TCP 443 from the proxy to `nets`, when there is a proxy of the family.
     fn onwards(&self, family: Family, nets: &[IpNet]) -> Option<FlowAudit> {
+        self.onwards_to(family, nets, 443)
+    }
+
+    /// TCP `port` from the proxy to `nets`, when there is a proxy of the family.
+    fn onwards_to(&self, family: Family, nets: &[IpNet], port: u16) -> Option<FlowAudit> {
         let (proxy, _) = self.proxy(family)?;
         Some(ask_from(
             self.ev,
@@ -424,7 +438,7 @@ impl Https<'_> {
             Proto::Tcp,
             EPHEMERAL,
             nets,
-            (443, 443),
+            (port, port),
         ))
     }
 
@@ -880,7 +894,18 @@ pub fn audit(
     for s in SERVICES {
         let mut flows = Vec::new();
         let mut via = Vec::new();
+        let mut http = Vec::new();
         for &family in &opts.families {
+            for f in model.flows.iter().filter(|f| {
+                f.services.contains(&s) && f.proto == Proto::Tcp && f.ports.contains(80)
+            }) {
+                let nets = nets_of(f, family);
+                if nets.is_empty() && f.has_addresses() {
+                    continue;
+                }
+                http.push(https.direct_to(family, &nets, 80));
+                http.extend(https.onwards_to(family, &nets, 80));
+            }
             for f in model.flows.iter().filter(|f| {
                 f.services.contains(&s) && f.proto == Proto::Tcp && f.ports.contains(443)
             }) {
@@ -904,7 +929,7 @@ pub fn audit(
                 }
             }
         }
-        flows.iter().chain(&via).for_each(&mut count);
+        flows.iter().chain(&via).chain(&http).for_each(&mut count);
         // Reachable when some family passes for all of the service's destinations.
         // An intercepting proxy still reaches a service (the client sees another
         // issuer); media through it does not.
@@ -948,6 +973,7 @@ pub fn audit(
             via: via_kind,
             intercepted,
             flows,
+            http,
         });
     }
     for (family, tcp) in &tcp_relay {
