@@ -143,6 +143,15 @@ pub fn run(args: &MonitorArgs) -> Result<Outcome> {
     );
     let mut runs = 0u64;
     let mut worst = Outcome::Clean;
+    // Ctrl-C is watched for the whole run, not only between checks: once tokio handles
+    // SIGINT the default (ending the process) is gone, so a Ctrl-C during a check must
+    // still end the monitor when that check is written down.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
     loop {
         let started = Instant::now();
         let time = crate::store::now_rfc3339();
@@ -163,14 +172,14 @@ pub fn run(args: &MonitorArgs) -> Result<Outcome> {
             worst = Outcome::Findings;
         }
         runs += 1;
-        if args.count.is_some_and(|c| runs >= c) {
+        if args.count.is_some_and(|c| runs >= c) || *stop_rx.borrow() {
             break;
         }
         let next = started + args.interval;
         let stop = runtime.block_on(async {
             tokio::select! {
                 _ = tokio::time::sleep_until(next.into()) => false,
-                _ = tokio::signal::ctrl_c() => true,
+                _ = stop_rx.wait_for(|s| *s) => true,
             }
         });
         if stop {
