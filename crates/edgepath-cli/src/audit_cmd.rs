@@ -265,6 +265,18 @@ fn render(r: &AuditReport, files: &str) -> String {
             out.push_str(&format!("  {}\n      ({})\n", f.command, f.reason));
         }
     }
+    let mut service_fixes: Vec<&audit::Fix> = Vec::new();
+    for f in r.services.iter().flat_map(|s| &s.fix) {
+        if !service_fixes.contains(&f) {
+            service_fixes.push(f);
+        }
+    }
+    if !service_fixes.is_empty() {
+        out.push_str("\nTo reach the services that are not reached, directly:\n");
+        for f in service_fixes {
+            out.push_str(&format!("  {}\n      ({})\n", f.command, f.reason));
+        }
+    }
     let unknown: Vec<String> = r
         .modalities
         .iter()

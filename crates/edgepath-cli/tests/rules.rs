@@ -1199,7 +1199,8 @@ fn audit_names_the_file_and_line_of_bad_input() {
 
 /// The fixes `audit` proposes are real commands: applied with nft and iptables to the
 /// configuration in a scratch namespace, exported again and audited, every modality has
-/// UDP to the relays.
+/// UDP to the relays (where UDP was dropped), every service is reached directly (where
+/// TCP was).
 #[test]
 fn audit_fixes_applied_with_the_real_tools_give_relay_udp() {
     if !available("nft", true)
@@ -1210,11 +1211,41 @@ fn audit_fixes_applied_with_the_real_tools_give_relay_udp() {
     }
     let nft = "table inet site {\n  chain forward {\n    type filter hook forward priority filter; policy drop;\n    ct state established,related accept\n    tcp dport { 80, 443 } accept\n    udp dport 3478-3481 drop\n  }\n}\n";
     let ipt = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A FORWARD -p tcp -m multiport --dports 80,443 -j ACCEPT\n-A FORWARD -p udp --dport 3478:3481 -j DROP\nCOMMIT\n";
+    let nft_udp_only = "table inet site {\n  chain forward {\n    type filter hook forward priority filter; policy drop;\n    udp dport 3478-3481 accept\n  }\n}\n";
+    let ipt_udp_only =
+        "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p udp --dport 3478:3481 -j ACCEPT\nCOMMIT\n";
+    // (file, text, load, export, whose fixes: modalities or services)
     let cases = [
-        ("fix.nft", nft, "nft -f {f}", "nft -j list ruleset"),
-        ("fix.rules", ipt, "iptables-restore < {f}", "iptables-save"),
+        (
+            "fix.nft",
+            nft,
+            "nft -f {f}",
+            "nft -j list ruleset",
+            "modalities",
+        ),
+        (
+            "fix.rules",
+            ipt,
+            "iptables-restore < {f}",
+            "iptables-save",
+            "modalities",
+        ),
+        (
+            "fix-svc.nft",
+            nft_udp_only,
+            "nft -f {f}",
+            "nft -j list ruleset",
+            "services",
+        ),
+        (
+            "fix-svc.rules",
+            ipt_udp_only,
+            "iptables-restore < {f}",
+            "iptables-save",
+            "services",
+        ),
     ];
-    for (name, text, load, export) in cases {
+    for (name, text, load, export, part) in cases {
         let f = write_tmp(name, text);
         let load = load.replace("{f}", f.to_str().unwrap());
         let exported = |extra: &str| {
@@ -1241,17 +1272,28 @@ fn audit_fixes_applied_with_the_real_tools_give_relay_udp() {
             serde_json::from_slice(&out.stdout).unwrap()
         };
         let before = audit(&exported(""));
-        let mut commands = Vec::new();
-        for m in before["modalities"].as_array().unwrap() {
-            assert_eq!(m["path"], "relay-tcp", "{name}: {m}");
+        let mut commands: Vec<String> = Vec::new();
+        for m in before[part].as_array().unwrap() {
+            if part == "modalities" {
+                assert_eq!(m["path"], "relay-tcp", "{name}: {m}");
+            } else {
+                assert_eq!(m["via"], "none", "{name}: {m}");
+            }
             for fix in m["fix"].as_array().unwrap() {
-                commands.push(format!("{} && ", fix["command"].as_str().unwrap()));
+                let c = format!("{} && ", fix["command"].as_str().unwrap());
+                if !commands.contains(&c) {
+                    commands.push(c);
+                }
             }
         }
         assert!(!commands.is_empty(), "{name}: no fix proposed");
         let after = audit(&exported(&commands.concat()));
-        for m in after["modalities"].as_array().unwrap() {
-            assert_eq!(m["path"], "relay-udp", "{name} after {commands:?}: {m}");
+        for m in after[part].as_array().unwrap() {
+            if part == "modalities" {
+                assert_eq!(m["path"], "relay-udp", "{name} after {commands:?}: {m}");
+            } else {
+                assert_eq!(m["via"], "direct", "{name} after {commands:?}: {m}");
+            }
         }
     }
 }

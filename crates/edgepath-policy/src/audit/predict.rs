@@ -265,6 +265,9 @@ pub struct ServiceAudit {
     /// needed for `reachable` (certificate revocation checks and redirects use it;
     /// `check` does not test it either).
     pub http: Vec<FlowAudit>,
+    /// When it is not reached: the smallest change that lets TCP 443 to it through
+    /// directly.
+    pub fix: Vec<Fix>,
 }
 
 /// Per family, as `check` reports it.
@@ -878,7 +881,7 @@ pub fn audit(
         let fix = if path == Some(MediaPath::RelayUdp) {
             Vec::new()
         } else {
-            fixes(&flows, src)
+            fixes(&flows, Asked::Udp, Some(src))
         };
         modalities.push(ModalityAudit {
             modality: m,
@@ -959,6 +962,12 @@ pub fn audit(
             Some(Rung::Proxy) => Via::Proxy,
             None => Via::None,
         });
+        // Not reached: open TCP 443 to it directly (the best route), before what blocks it.
+        let fix = if via_kind == Some(Via::None) {
+            fixes(&flows, Asked::Tcp, None)
+        } else {
+            Vec::new()
+        };
         flows.extend(via);
         let intercepted = if via_kind == Some(Via::Proxy) {
             Some(flows.iter().any(|v| v.verdict == FlowVerdict::Intercepted))
@@ -974,6 +983,7 @@ pub fn audit(
             intercepted,
             flows,
             http,
+            fix,
         });
     }
     for (family, tcp) in &tcp_relay {
@@ -1429,10 +1439,16 @@ fn rank(p: MediaPath) -> u8 {
     }
 }
 
+/// Whether a flow was asked about every address (a set listed by name only).
+fn any_destination(f: &FlowAudit) -> bool {
+    f.destinations.iter().any(|d| d == "any")
+}
+
 /// The smallest change that lets the blocked UDP through, as a command in the
 /// configuration's own language: an accept for exactly that flow, inserted before the
 /// rule that drops it, or appended before the policy that does.
-fn fixes(flows: &[FlowAudit], src: PortRange) -> Vec<Fix> {
+fn fixes(flows: &[FlowAudit], asked: Asked, src: Option<PortRange>) -> Vec<Fix> {
+    let proto = if asked == Asked::Udp { "udp" } else { "tcp" };
     let mut out = Vec::new();
     let blocked = |f: &&FlowAudit| {
         matches!(
@@ -1446,11 +1462,7 @@ fn fixes(flows: &[FlowAudit], src: PortRange) -> Vec<Fix> {
     // The relay ports were asked one by one: one fix opens the span of those blocked
     // for the same destinations.
     let mut spans: Vec<FlowAudit> = Vec::new();
-    for f in flows
-        .iter()
-        .filter(|f| f.protocol == Asked::Udp)
-        .filter(blocked)
-    {
+    for f in flows.iter().filter(|f| f.protocol == asked).filter(blocked) {
         let (a, b) = f.ports;
         match spans
             .iter_mut()
@@ -1487,11 +1499,15 @@ fn fixes(flows: &[FlowAudit], src: PortRange) -> Vec<Fix> {
                     (false, Some(p)) => format!("-I {chain} {p}"),
                     _ => format!("-A {chain}"),
                 };
+                let to = match any_destination(f) {
+                    true => String::new(),
+                    false => format!(" -d {}", f.destinations.join(",")),
+                };
+                let from = src.map_or_else(String::new, |s| {
+                    format!(" --sport {}:{}", s.first(), s.last())
+                });
                 format!(
-                    "{tool} -t {table} {place} -p udp -d {} --sport {}:{} --dport {} -j ACCEPT",
-                    f.destinations.join(","),
-                    src.first(),
-                    src.last(),
+                    "{tool} -t {table} {place} -p {proto}{to}{from} --dport {} -j ACCEPT",
                     range_text(f.ports).replace('-', ":")
                 )
             } else {
@@ -1504,11 +1520,15 @@ fn fixes(flows: &[FlowAudit], src: PortRange) -> Vec<Fix> {
                     (false, Some(h)) => format!("insert rule {table} {chain} position {h}"),
                     _ => format!("add rule {table} {chain}"),
                 };
+                let to = match any_destination(f) {
+                    true => format!("meta nfproto {}", f.family),
+                    false => format!("{ip} daddr {{ {} }}", f.destinations.join(", ")),
+                };
+                let from = src.map_or_else(String::new, |s| {
+                    format!(" {proto} sport {}-{}", s.first(), s.last())
+                });
                 format!(
-                    "nft {place} {ip} daddr {{ {} }} udp sport {}-{} udp dport {} accept",
-                    f.destinations.join(", "),
-                    src.first(),
-                    src.last(),
+                    "nft {place} {to}{from} {proto} dport {} accept",
                     range_text(f.ports)
                 )
             };
