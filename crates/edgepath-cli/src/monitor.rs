@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::{MediaPath, Status, Via, VpnState};
+use edgepath_model::{MediaPath, Modality, ServiceId, Status, Via, VpnState};
 use edgepath_probe::check::{self, Report};
 use edgepath_probe::quality::Unwatched;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ pub struct Record {
     /// Per service.
     pub services: Vec<ServiceRecord>,
     /// The VPN state.
-    pub vpn: String,
+    pub vpn: VpnState,
     /// Microsoft's version of the endpoint data, when known.
     pub endpoints_version: Option<String>,
 }
@@ -39,11 +39,11 @@ pub struct Record {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModalityRecord {
     /// `audio`, `video`, `app_sharing`, `file_transfer`.
-    pub modality: String,
+    pub modality: Modality,
     /// `relay-udp`, `relay-tcp`, `relay-tcp-proxy`, `none`.
-    pub path: String,
+    pub path: MediaPath,
     /// `good`, `degraded`, `failing`.
-    pub status: String,
+    pub status: Status,
     /// Loss, 0 to 1, when measured.
     pub loss_ratio: Option<f64>,
     /// Mean round trip, ms, when measured.
@@ -56,9 +56,9 @@ pub struct ModalityRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ServiceRecord {
     /// Its id.
-    pub service: String,
+    pub service: ServiceId,
     /// `direct`, `proxy`, `none`.
-    pub via: String,
+    pub via: Via,
     /// TLS interception seen.
     pub intercepted: bool,
 }
@@ -72,9 +72,9 @@ impl Record {
                 .modalities
                 .iter()
                 .map(|m| ModalityRecord {
-                    modality: m.modality.id().to_owned(),
-                    path: m.path.name().to_owned(),
-                    status: m.status.name().to_owned(),
+                    modality: m.modality,
+                    path: m.path,
+                    status: m.status,
                     loss_ratio: m.quality.as_ref().map(|q| q.overall.loss_pct / 100.0),
                     rtt_ms: m.quality.as_ref().map(|q| q.overall.rtt_ms),
                     jitter_ms: m.quality.as_ref().map(|q| q.overall.jitter_ms),
@@ -84,12 +84,12 @@ impl Record {
                 .services
                 .iter()
                 .map(|s| ServiceRecord {
-                    service: s.service.id().to_owned(),
-                    via: s.via.name().to_owned(),
+                    service: s.service,
+                    via: s.via,
                     intercepted: s.tls.as_ref().is_some_and(|t| t.intercepted),
                 })
                 .collect(),
-            vpn: r.vpn.state.name().to_owned(),
+            vpn: r.vpn.state,
             endpoints_version: version,
         }
     }
@@ -223,18 +223,18 @@ pub struct Summary {
     /// Per service: runs per route, and runs intercepted.
     pub services: Vec<ServiceSummary>,
     /// Runs per VPN state.
-    pub vpn: BTreeMap<String, usize>,
+    pub vpn: BTreeMap<VpnState, usize>,
 }
 
 /// A modality over the history.
 #[derive(Debug, Serialize)]
 pub struct ModalitySummary {
     /// The modality.
-    pub modality: String,
-    /// Runs per path (every path named, 0 included).
-    pub paths: BTreeMap<String, usize>,
+    pub modality: Modality,
+    /// Runs per path (every path of the ladder, 0 included).
+    pub paths: BTreeMap<MediaPath, usize>,
     /// Runs per status.
-    pub statuses: BTreeMap<String, usize>,
+    pub statuses: BTreeMap<Status, usize>,
     /// Loss ratio percentiles (p50, p95, max) over the runs that measured it.
     pub loss_ratio: Option<Percentiles>,
     /// Round trip, ms.
@@ -247,9 +247,9 @@ pub struct ModalitySummary {
 #[derive(Debug, Serialize)]
 pub struct ServiceSummary {
     /// The service.
-    pub service: String,
+    pub service: ServiceId,
     /// Runs per route.
-    pub via: BTreeMap<String, usize>,
+    pub via: BTreeMap<Via, usize>,
     /// Runs with TLS interception.
     pub intercepted: usize,
 }
@@ -288,34 +288,24 @@ impl Percentiles {
 /// The summary of `records`.
 pub fn summary(records: &[Record]) -> Summary {
     let mut modalities: Vec<ModalitySummary> = Vec::new();
-    let names: Vec<String> = {
-        let mut v: Vec<String> = Vec::new();
-        for r in records {
-            for m in &r.modalities {
-                if !v.contains(&m.modality) {
-                    v.push(m.modality.clone());
-                }
-            }
+    // The modalities in the order the records give them.
+    let mut names: Vec<Modality> = Vec::new();
+    for m in records.iter().flat_map(|r| &r.modalities) {
+        if !names.contains(&m.modality) {
+            names.push(m.modality);
         }
-        v
-    };
+    }
     for name in names {
         let mine: Vec<&ModalityRecord> = records
             .iter()
             .flat_map(|r| r.modalities.iter().filter(|m| m.modality == name))
             .collect();
-        let mut paths: BTreeMap<String, usize> = MediaPath::ALL
-            .iter()
-            .filter(|p| **p != MediaPath::P2pUdp)
-            .map(|p| (p.name().to_owned(), 0))
-            .collect();
-        let mut statuses: BTreeMap<String, usize> = Status::ALL
-            .iter()
-            .map(|s| (s.name().to_owned(), 0))
-            .collect();
+        let mut paths: BTreeMap<MediaPath, usize> =
+            MediaPath::LADDER.iter().map(|p| (*p, 0)).collect();
+        let mut statuses: BTreeMap<Status, usize> = Status::ALL.iter().map(|s| (*s, 0)).collect();
         for m in &mine {
-            *paths.entry(m.path.clone()).or_default() += 1;
-            *statuses.entry(m.status.clone()).or_default() += 1;
+            *paths.entry(m.path).or_default() += 1;
+            *statuses.entry(m.status).or_default() += 1;
         }
         let series = |f: fn(&ModalityRecord) -> Option<f64>| {
             Percentiles::of(mine.iter().filter_map(|m| f(m)).collect())
@@ -329,24 +319,19 @@ pub fn summary(records: &[Record]) -> Summary {
             jitter_ms: series(|m| m.jitter_ms),
         });
     }
-    let mut services: BTreeMap<String, ServiceSummary> = BTreeMap::new();
+    let mut services: BTreeMap<ServiceId, ServiceSummary> = BTreeMap::new();
     for s in records.iter().flat_map(|r| &r.services) {
-        let e = services
-            .entry(s.service.clone())
-            .or_insert_with(|| ServiceSummary {
-                service: s.service.clone(),
-                via: Via::ALL.iter().map(|v| (v.name().to_owned(), 0)).collect(),
-                intercepted: 0,
-            });
-        *e.via.entry(s.via.clone()).or_default() += 1;
+        let e = services.entry(s.service).or_insert_with(|| ServiceSummary {
+            service: s.service,
+            via: Via::ALL.iter().map(|v| (*v, 0)).collect(),
+            intercepted: 0,
+        });
+        *e.via.entry(s.via).or_default() += 1;
         e.intercepted += usize::from(s.intercepted);
     }
-    let mut vpn: BTreeMap<String, usize> = VpnState::ALL
-        .iter()
-        .map(|v| (v.name().to_owned(), 0))
-        .collect();
+    let mut vpn: BTreeMap<VpnState, usize> = VpnState::ALL.iter().map(|v| (*v, 0)).collect();
     for r in records {
-        *vpn.entry(r.vpn.clone()).or_default() += 1;
+        *vpn.entry(r.vpn).or_default() += 1;
     }
     Summary {
         runs: records.len(),
@@ -371,49 +356,55 @@ fn render(s: &Summary) -> String {
         "edgepath monitor: {} runs from {} to {}\n\n",
         s.runs, s.from, s.to
     );
-    let mut t = Table::new(&[
-        "MODALITY",
-        "RELAY-UDP",
-        "RELAY-TCP",
-        "RELAY-TCP-PROXY",
-        "NONE",
-        "LOSS P50/P95",
-        "RTT P50/P95 MS",
-        "JITTER P50/P95 MS",
+    let mut head: Vec<String> = vec!["MODALITY".into()];
+    head.extend(
+        MediaPath::LADDER
+            .iter()
+            .map(|p| p.name().to_ascii_uppercase()),
+    );
+    head.extend([
+        "LOSS P50/P95".into(),
+        "RTT P50/P95 MS".into(),
+        "JITTER P50/P95 MS".into(),
     ]);
+    let mut t = Table::new(&head.iter().map(String::as_str).collect::<Vec<_>>());
     for m in &s.modalities {
         let total: usize = m.paths.values().sum();
-        let at = |p: &str| pct(m.paths.get(p).copied().unwrap_or(0), total);
         let two = |p: &Option<Percentiles>, scale: f64, unit: &str| {
             p.map_or_else(
                 || "-".to_owned(),
                 |p| format!("{:.1}/{:.1}{unit}", p.p50 * scale, p.p95 * scale),
             )
         };
-        t.row(vec![
-            m.modality.clone(),
-            at("relay-udp"),
-            at("relay-tcp"),
-            at("relay-tcp-proxy"),
-            at("none"),
+        let mut row = vec![m.modality.id().to_owned()];
+        row.extend(
+            MediaPath::LADDER
+                .iter()
+                .map(|p| pct(m.paths.get(p).copied().unwrap_or(0), total)),
+        );
+        row.extend([
             two(&m.loss_ratio, 100.0, " %"),
             two(&m.rtt_ms, 1.0, ""),
             two(&m.jitter_ms, 1.0, ""),
         ]);
+        t.row(row);
     }
     t.render(&mut out);
     out.push('\n');
-    let mut t = Table::new(&["SERVICE", "DIRECT", "PROXY", "NONE", "INTERCEPTED"]);
+    let mut head: Vec<String> = vec!["SERVICE".into()];
+    head.extend(Via::ALL.iter().map(|v| v.name().to_ascii_uppercase()));
+    head.push("INTERCEPTED".into());
+    let mut t = Table::new(&head.iter().map(String::as_str).collect::<Vec<_>>());
     for sv in &s.services {
         let total: usize = sv.via.values().sum();
-        let at = |v: &str| pct(sv.via.get(v).copied().unwrap_or(0), total);
-        t.row(vec![
-            sv.service.clone(),
-            at("direct"),
-            at("proxy"),
-            at("none"),
-            pct(sv.intercepted, total),
-        ]);
+        let mut row = vec![sv.service.id().to_owned()];
+        row.extend(
+            Via::ALL
+                .iter()
+                .map(|v| pct(sv.via.get(v).copied().unwrap_or(0), total)),
+        );
+        row.push(pct(sv.intercepted, total));
+        t.row(row);
     }
     t.render(&mut out);
     let vpn: Vec<String> = s
@@ -439,10 +430,11 @@ fn summarize(path: &Path, args: &MonitorArgs) -> Result<Outcome> {
     } else {
         emit(&render(&s))?;
     }
-    let all_udp = s
-        .modalities
-        .iter()
-        .all(|m| m.paths.iter().all(|(p, n)| p == "relay-udp" || *n == 0));
+    let all_udp = s.modalities.iter().all(|m| {
+        m.paths
+            .iter()
+            .all(|(p, n)| *p == MediaPath::RelayUdp || *n == 0)
+    });
     Ok(if all_udp {
         Outcome::Clean
     } else {
@@ -473,50 +465,67 @@ mod tests {
         assert!(Percentiles::of(vec![f64::NAN]).is_none());
     }
 
-    fn record(path: &str, loss: Option<f64>) -> Record {
+    fn record(path: MediaPath, loss: Option<f64>) -> Record {
         Record {
             time: "2026-11-26T10:00:00Z".into(),
             elapsed_ms: 1000,
             modalities: vec![ModalityRecord {
-                modality: "audio".into(),
-                path: path.into(),
-                status: if path == "relay-udp" {
-                    "good"
-                } else {
-                    "degraded"
-                }
-                .into(),
+                modality: Modality::Audio,
+                path,
+                status: path.base_status(),
                 loss_ratio: loss,
                 rtt_ms: loss.map(|_| 20.0),
                 jitter_ms: None,
             }],
             services: vec![ServiceRecord {
-                service: "sip".into(),
-                via: "direct".into(),
+                service: ServiceId::Sip,
+                via: Via::Direct,
                 intercepted: false,
             }],
-            vpn: "none".into(),
+            vpn: VpnState::None,
             endpoints_version: None,
         }
     }
 
     #[test]
+    fn a_history_line_with_an_unknown_word_is_named() {
+        let dir = std::env::temp_dir().join(format!("edgepath-monitor-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("h.jsonl");
+        let good = serde_json::to_string(&record(MediaPath::RelayUdp, None)).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "{good}\n{}\n",
+                good.replace("relay-udp", "relay-carrier-pigeon")
+            ),
+        )
+        .unwrap();
+        let e = read_history(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("h.jsonl:2:") && e.contains("unknown MediaPath"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn summary_counts_paths_and_quality() {
         let recs = vec![
-            record("relay-udp", Some(0.0)),
-            record("relay-udp", Some(0.02)),
-            record("relay-tcp", None),
-            record("relay-udp", Some(0.01)),
+            record(MediaPath::RelayUdp, Some(0.0)),
+            record(MediaPath::RelayUdp, Some(0.02)),
+            record(MediaPath::RelayTcp, None),
+            record(MediaPath::RelayUdp, Some(0.01)),
         ];
         let s = summary(&recs);
         let a = &s.modalities[0];
-        assert_eq!(a.paths["relay-udp"], 3);
-        assert_eq!(a.paths["relay-tcp"], 1);
-        assert_eq!(a.paths["none"], 0);
+        assert_eq!(a.paths[&MediaPath::RelayUdp], 3);
+        assert_eq!(a.paths[&MediaPath::RelayTcp], 1);
+        assert_eq!(a.paths[&MediaPath::None], 0);
         let l = a.loss_ratio.unwrap();
         assert_eq!((l.n, l.p50, l.max), (3, 0.01, 0.02));
         assert!(a.jitter_ms.is_none());
-        assert_eq!(s.services[0].via["direct"], 4);
+        assert_eq!(s.services[0].via[&Via::Direct], 4);
         assert!(render(&s).contains("75 %"));
     }
 }

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use edgepath_capture::report::Report as CaptureReport;
-use edgepath_model::{EndpointSource, MediaPath, Status};
+use edgepath_model::{EndpointSource, FlowService, MediaPath, Severity, Status, Via};
 use edgepath_probe::check::Report;
 
 use crate::monitor::{Record, Summary};
@@ -66,30 +66,25 @@ fn badge(status: Status) -> String {
     )
 }
 
-fn status_class(path: MediaPath) -> &'static str {
-    path.base_status().name()
+/// The colour of a status (the CSS variables' values, for SVG fills).
+fn status_colour(status: Status) -> &'static str {
+    match status {
+        Status::Good => "#1a7f37",
+        Status::Degraded => "#b58100",
+        Status::Failing => "#c62828",
+    }
 }
 
 /// The media path ladder, best first, the current rung filled.
 fn ladder(current: MediaPath) -> String {
-    let rungs = [
-        MediaPath::RelayUdp,
-        MediaPath::RelayTcp,
-        MediaPath::RelayTcpProxy,
-        MediaPath::None,
-    ];
     let mut svg = String::from(
         "<svg class=\"ladder\" role=\"img\" aria-label=\"media path ladder\" width=\"250\" height=\"96\" viewBox=\"0 0 250 96\">",
     );
-    for (i, r) in rungs.iter().enumerate() {
+    for (i, r) in MediaPath::LADDER.iter().enumerate() {
         let y = 4 + i * 23;
         let on = *r == current;
         let fill = if on {
-            match r.base_status() {
-                Status::Good => "#1a7f37",
-                Status::Degraded => "#b58100",
-                Status::Failing => "#c62828",
-            }
+            status_colour(r.base_status())
         } else {
             "#fff"
         };
@@ -371,7 +366,7 @@ pub fn capture_page(r: &CaptureReport, title: &str, source: &EndpointSource) -> 
     let shown: Vec<&edgepath_capture::report::FlowReport> = r
         .flows
         .iter()
-        .filter(|f| f.service.name() != "other" || f.path.is_some())
+        .filter(|f| f.service != FlowService::Other || f.path.is_some())
         .collect();
     b.push_str("<h2>Timeline</h2>");
     if shown.is_empty() {
@@ -451,10 +446,10 @@ pub fn capture_page(r: &CaptureReport, title: &str, source: &EndpointSource) -> 
             .findings
             .iter()
             .map(|f| {
-                let class = match f.severity.name() {
-                    "error" => "failing",
-                    "warn" => "degraded",
-                    _ => "good",
+                let class = match f.severity {
+                    Severity::Error => "failing",
+                    Severity::Warn => "degraded",
+                    Severity::Info => "good",
                 };
                 vec![
                     format!("<span class=\"badge {class}\">{}</span>", f.severity.name()),
@@ -529,22 +524,15 @@ pub fn monitor_page(s: &Summary, records: &[Record], file: &str) -> String {
         let _ = write!(
             b,
             "<section class=\"card\" data-modality=\"{}\"><h3>{}</h3>",
-            esc(&m.modality),
-            esc(&m.modality)
+            m.modality.id(),
+            m.modality.id()
         );
         let mut svg = String::from("<svg width=\"250\" height=\"96\" viewBox=\"0 0 250 96\" role=\"img\" aria-label=\"share of runs per path\">");
-        for (i, p) in ["relay-udp", "relay-tcp", "relay-tcp-proxy", "none"]
-            .iter()
-            .enumerate()
-        {
-            let n = m.paths.get(*p).copied().unwrap_or(0);
+        for (i, p) in MediaPath::LADDER.iter().enumerate() {
+            let n = m.paths.get(p).copied().unwrap_or(0);
             let share = n as f64 / total as f64;
             let y = 4 + i * 23;
-            let colour = match i {
-                0 => "#1a7f37",
-                3 => "#c62828",
-                _ => "#b58100",
-            };
+            let colour = status_colour(p.base_status());
             let _ = write!(
                 svg,
                 "<text x=\"2\" y=\"{}\">{p}</text><rect x=\"110\" y=\"{y}\" width=\"{:.1}\" height=\"17\" fill=\"{colour}\"/><text x=\"{:.1}\" y=\"{}\">{:.0} %</text>",
@@ -576,7 +564,7 @@ pub fn monitor_page(s: &Summary, records: &[Record], file: &str) -> String {
                 })
                 .collect();
             if !pts.is_empty() {
-                out.push((m.modality.clone(), pts));
+                out.push((m.modality.id().to_owned(), pts));
             }
         }
         out
@@ -604,21 +592,20 @@ pub fn monitor_page(s: &Summary, records: &[Record], file: &str) -> String {
         .services
         .iter()
         .map(|sv| {
-            let n = |k: &str| sv.via.get(k).copied().unwrap_or(0).to_string();
-            vec![
-                esc(&sv.service),
-                n("direct"),
-                n("proxy"),
-                n("none"),
-                sv.intercepted.to_string(),
-            ]
+            let mut row = vec![sv.service.id().to_owned()];
+            row.extend(
+                Via::ALL
+                    .iter()
+                    .map(|v| sv.via.get(v).copied().unwrap_or(0).to_string()),
+            );
+            row.push(sv.intercepted.to_string());
+            row
         })
         .collect();
-    b.push_str(&table(
-        &["service", "direct", "proxy", "none", "intercepted"],
-        &rows,
-        "services",
-    ));
+    let mut head = vec!["service"];
+    head.extend(Via::ALL.iter().map(|v| v.name()));
+    head.push("intercepted");
+    b.push_str(&table(&head, &rows, "services"));
     b.push_str("<h2>Runs</h2>");
     let rows: Vec<Vec<String>> = records
         .iter()
@@ -628,15 +615,15 @@ pub fn monitor_page(s: &Summary, records: &[Record], file: &str) -> String {
             for m in &r.modalities {
                 row.push(format!(
                     "<span class=\"badge {}\">{}</span>",
-                    status_class(m.path.parse().unwrap_or(MediaPath::None)),
-                    esc(&m.path)
+                    m.path.base_status().name(),
+                    m.path.name()
                 ));
             }
             row
         })
         .collect();
     let mut head = vec!["time (newest first)"];
-    head.extend(s.modalities.iter().map(|m| m.modality.as_str()));
+    head.extend(s.modalities.iter().map(|m| m.modality.id()));
     b.push_str(&table(&head, &rows, "runs"));
     page(
         "edgepath monitor",

@@ -11,6 +11,17 @@ use serde_json::Value;
 mod common;
 use common::{lab_dir, unavailable};
 
+/// `lab/run ARGS... --edgepath BIN`: its output, stdout printed for the test's log.
+fn lab_run(args: &[&str]) -> std::process::Output {
+    let out = Command::new(lab_dir().join("run"))
+        .args(args)
+        .args(["--edgepath", env!("CARGO_BIN_EXE_edgepath")])
+        .output()
+        .unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    out
+}
+
 #[test]
 fn every_scenario_validates_and_edgepath_check_agrees() {
     if let Some(why) = unavailable() {
@@ -21,19 +32,9 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         return;
     }
     // Scenarios whose router loads `edgepath rules` output need the binary too.
-    let out = Command::new(lab_dir().join("run"))
-        .args([
-            "--validate-all",
-            // Two labs at a time: they share nothing but the two cores.
-            "--jobs",
-            "2",
-            "--edgepath",
-            env!("CARGO_BIN_EXE_edgepath"),
-        ])
-        .output()
-        .unwrap();
+    // Two labs at a time: they share nothing but the two cores.
+    let out = lab_run(&["--validate-all", "--jobs", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success(),
@@ -43,7 +44,11 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         .arg("--list")
         .output()
         .unwrap();
-    let count = String::from_utf8_lossy(&listed.stdout).lines().count();
+    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let count = names.len();
     assert!(
         count >= 13,
         "expected the eleven scenarios of the lab issue and the two of generated rules, found {count}"
@@ -63,21 +68,10 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
 
     // Then edgepath's own verdicts, scenario by scenario (one lab at a time, so that
     // loss and round-trip figures are not disturbed by a second lab).
-    let listed = Command::new(lab_dir().join("run"))
-        .arg("--list")
-        .output()
-        .unwrap();
-    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let out = Command::new(lab_dir().join("run"))
-        .args(["--check", "--edgepath", env!("CARGO_BIN_EXE_edgepath")])
-        .args(&names)
-        .output()
-        .unwrap();
+    let mut check = vec!["--check"];
+    check.extend(names.iter().map(String::as_str));
+    let out = lab_run(&check);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
     assert!(
         out.status.success(),
         "edgepath check disagrees with a scenario:\n{stdout}\n{}",
@@ -91,18 +85,8 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     // The policy lens on the same labs: `edgepath audit` of each router's exported
     // ruleset (and proxy's squid.conf; the VPN client's file and the company's ruleset)
     // agrees with the expectations and with check, in every scenario.
-    let out = Command::new(lab_dir().join("run"))
-        .args([
-            "--audit-all",
-            "--jobs",
-            "2",
-            "--edgepath",
-            env!("CARGO_BIN_EXE_edgepath"),
-        ])
-        .output()
-        .unwrap();
+    let out = lab_run(&["--audit-all", "--jobs", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
     assert!(
         out.status.success() && stdout.contains(&format!("{} passed, 0 failed", names.len())),
         "edgepath audit disagrees with a scenario or with check:\n{stdout}\n{}",

@@ -6,12 +6,23 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::service::ServiceId;
 
+/// Reads a vocabulary value back from its stable name (its `FromStr`), so a name that
+/// is not one is an error saying which names are.
+pub(crate) fn from_name<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
 /// Defines a fieldless enum with one stable name per variant: `name()`, `ALL`,
-/// `Display`, `FromStr` and `Serialize` all use that name.
+/// `Display`, `FromStr`, `Serialize` and `Deserialize` all use that name.
 macro_rules! named_enum {
     (
         $(#[$meta:meta])*
@@ -62,6 +73,12 @@ macro_rules! named_enum {
                 s.serialize_str(self.name())
             }
         }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                from_name(d)
+            }
+        }
     };
 }
 
@@ -82,6 +99,15 @@ named_enum! {
 }
 
 impl MediaPath {
+    /// The paths to a relay, best first: the ladder `check` climbs, the audit predicts,
+    /// the exporter and the reports show (p2p media needs no relay and is not on it).
+    pub const LADDER: [MediaPath; 4] = [
+        MediaPath::RelayUdp,
+        MediaPath::RelayTcp,
+        MediaPath::RelayTcpProxy,
+        MediaPath::None,
+    ];
+
     /// The status a path has before anything is measured: UDP is good, TCP (direct or
     /// through the proxy) degraded, nothing failing.
     pub fn base_status(self) -> Status {
@@ -242,6 +268,19 @@ named_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_read_back_and_unknown_names_are_errors() {
+        for p in MediaPath::ALL {
+            let json = serde_json::to_string(p).unwrap();
+            assert_eq!(serde_json::from_str::<MediaPath>(&json).unwrap(), *p);
+        }
+        let e = serde_json::from_str::<Status>("\"fine\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown Status `fine`"), "{e}");
+        assert_eq!(MediaPath::LADDER[0], MediaPath::RelayUdp);
+    }
 
     #[test]
     fn names_round_trip_and_serialise_as_today() {

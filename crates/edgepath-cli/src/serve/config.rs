@@ -67,7 +67,13 @@ pub struct Module {
 
 /// The 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    // Bytes, not a str slice: an offset inside a multi-byte character cannot panic.
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// The modules of `path`, or the one module `default` (check's defaults) without a file.

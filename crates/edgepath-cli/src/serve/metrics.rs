@@ -132,12 +132,14 @@ pub fn probe_metrics(
         );
         for m in &r.modalities {
             let base = [("modality", m.modality.id())];
-            let paths: Vec<MediaPath> = MediaPath::ALL
-                .iter()
-                .copied()
-                .filter(|p| *p != MediaPath::P2pUdp)
-                .collect();
-            one_hot(&path, &base, "path", &paths, m.path, MediaPath::name);
+            one_hot(
+                &path,
+                &base,
+                "path",
+                &MediaPath::LADDER,
+                m.path,
+                MediaPath::name,
+            );
             one_hot(
                 &status,
                 &base,

@@ -89,7 +89,11 @@ impl Format {
         if first.is_some_and(|l| l.starts_with('*')) {
             return Some(Format::IptablesSave);
         }
-        if t.contains("FindProxyForURL") {
+        // A PAC defines the function; a squid.conf or VPN file may only name it in a
+        // `#` comment.
+        if t.lines()
+            .any(|l| !l.trim_start().starts_with('#') && l.contains("FindProxyForURL"))
+        {
             return Some(Format::Pac);
         }
         let squid_word = |l: &str| {
@@ -189,4 +193,28 @@ pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, Au
         Format::Openvpn => Config::Tunnel(vpn::read_openvpn(file, text)?),
         Format::Pac => Config::Pac(pac::read(file, text)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_content() {
+        type Case<'a> = (&'a str, Option<Format>);
+        let cases: &[Case<'_>] = &[
+            ("{\"nftables\": []}", Some(Format::NftablesJson)),
+            ("# Generated\n*filter\n:FORWARD DROP [0:0]\nCOMMIT\n", Some(Format::IptablesSave)),
+            ("http_port 3128\nhttp_access deny all\n", Some(Format::Squid)),
+            // A comment naming the PAC function does not make a squid.conf a PAC.
+            ("# clients use FindProxyForURL from wpad.dat\nhttp_port 3128\nhttp_access allow all\n", Some(Format::Squid)),
+            ("function FindProxyForURL(url, host) { return \"DIRECT\"; }", Some(Format::Pac)),
+            ("[Interface]\nPrivateKey = x\n[Peer]\nAllowedIPs = 0.0.0.0/0\n", Some(Format::Wireguard)),
+            ("client\nremote vpn.example.com 1194\n", Some(Format::Openvpn)),
+            ("hello\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Format::detect(text), *want, "{text}");
+        }
+    }
 }

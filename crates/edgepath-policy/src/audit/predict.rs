@@ -1430,13 +1430,14 @@ fn summary(v: &[&FlowAudit]) -> FlowVerdict {
     }
 }
 
-fn rank(p: MediaPath) -> u8 {
-    match p {
-        MediaPath::RelayUdp | MediaPath::P2pUdp => 0,
-        MediaPath::RelayTcp => 1,
-        MediaPath::RelayTcpProxy => 2,
-        MediaPath::None => 3,
-    }
+/// A path's place on the ladder (p2p UDP is as good as relay UDP).
+fn rank(p: MediaPath) -> usize {
+    let p = if p == MediaPath::P2pUdp {
+        MediaPath::RelayUdp
+    } else {
+        p
+    };
+    MediaPath::LADDER.iter().position(|x| *x == p).unwrap_or(0)
 }
 
 /// Whether a flow was asked about every address (a set listed by name only).
