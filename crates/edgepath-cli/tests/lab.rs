@@ -22,6 +22,19 @@ fn lab_run(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// What a failed `lab/run` said at its end: the failed reports it repeats after
+/// "failed:" and its count (the whole output is printed above, but a long log is often
+/// cut in the middle, and a panic message is read at the end), or its last lines.
+fn failures(stdout: &str) -> String {
+    match stdout.rfind("\nfailed:\n") {
+        Some(at) => stdout[at + 1..].to_owned(),
+        None => {
+            let lines: Vec<&str> = stdout.lines().collect();
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        }
+    }
+}
+
 #[test]
 fn every_scenario_validates_and_edgepath_check_agrees() {
     if let Some(why) = unavailable() {
@@ -38,7 +51,8 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success(),
-        "a scenario's expectations did not hold:\n{stdout}"
+        "a scenario's expectations did not hold:\n{}",
+        failures(&stdout)
     );
     let listed = Command::new(lab_dir().join("run"))
         .arg("--list")
@@ -55,7 +69,8 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     );
     assert!(
         stdout.contains(&format!("{count} passed, 0 failed")),
-        "{stdout}"
+        "{}",
+        failures(&stdout)
     );
     // Nothing of the lab is left behind.
     let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
@@ -74,12 +89,14 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "edgepath check disagrees with a scenario:\n{stdout}\n{}",
+        "edgepath check disagrees with a scenario:\n{}\n{}",
+        failures(&stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         stdout.contains(&format!("{} passed, 0 failed", names.len())),
-        "{stdout}"
+        "{}",
+        failures(&stdout)
     );
 
     // The policy lens on the same labs: `edgepath audit` of each router's exported
@@ -89,7 +106,8 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains(&format!("{} passed, 0 failed", names.len())),
-        "edgepath audit disagrees with a scenario or with check:\n{stdout}\n{}",
+        "edgepath audit disagrees with a scenario or with check:\n{}\n{}",
+        failures(&stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 
