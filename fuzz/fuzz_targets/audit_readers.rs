@@ -6,7 +6,7 @@
 
 use edgepath_model::Family;
 use edgepath_policy::audit::eval::{Evaluator, Region};
-use edgepath_policy::audit::ir::{Hook, DIMS};
+use edgepath_policy::audit::ir::{self, Hook, DIMS};
 use edgepath_policy::audit::squid::{self, Connect};
 use edgepath_policy::audit::{iptables, nft, pac, vpn};
 use libfuzzer_sys::fuzz_target;
@@ -48,6 +48,10 @@ fuzz_target!(|data: &[u8]| {
                 range[2] = (50000, 50019);
                 range[3] = (0, hi);
                 range[4] = (3478, 3481);
+                // Any input interface (its matches unknown), one output interface.
+                range[5] = (0, u128::MAX);
+                let wan = ir::ifname("wan0").unwrap();
+                range[6] = (wan, wan);
                 let region = Region { family, range };
                 let parts = ev.evaluate(region);
                 assert!(!parts.is_empty());

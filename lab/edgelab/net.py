@@ -238,8 +238,15 @@ table ip companynat {{
                 ("RELAY6", "{ %s, %s }" % (plan.RELAY6, plan.RELAY6_SECOND)),
                 ("WEB6", plan.WEB6),
                 ("DNS6", plan.DNS6),
+                # The router's interfaces, for rules that decide by interface.
+                *((k, f'"{v}"') for k, v in self.router_interfaces().items()),
             )
         )
+
+    def router_interfaces(self):
+        """The router's interface names by side: LAN_IF (clients), WAN_IF (towards the
+        edge), DMZ_IF (the proxy's; named even where there is no proxy)."""
+        return {"LAN_IF": f"{self.prefix}r1l", "WAN_IF": f"{self.prefix}r1w", "DMZ_IF": f"{self.prefix}r1d"}
 
     def _nat_only(self, wan):
         return f"""table ip labnat {{

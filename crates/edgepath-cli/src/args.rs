@@ -138,8 +138,30 @@ pub struct AuditArgs {
     /// Without it, what the tunnel carries is taken to pass.
     #[arg(long, value_name = "FILE")]
     pub egress: Vec<PathBuf>,
+    /// The interface the clients' packets come in on (a router's LAN side), for rules
+    /// that match `iifname`/`-i`. Not given: such rules are unknown, named.
+    #[arg(long = "in", value_name = "NAME", value_parser = parse_ifname)]
+    pub in_iface: Option<String>,
+    /// The interface the packets leave by towards Microsoft (the WAN side), for rules
+    /// that match `oifname`/`-o`.
+    #[arg(long = "out", value_name = "NAME", value_parser = parse_ifname)]
+    pub out_iface: Option<String>,
+    /// The interface on the proxy's side (its DMZ): its own packets come in there, and
+    /// the clients' packets to it leave there. Default: the same as --in.
+    #[arg(long = "proxy-in", value_name = "NAME", value_parser = parse_ifname)]
+    pub proxy_in: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// An interface name as Linux allows it: 1 to 15 bytes, no `/`, no white space.
+fn parse_ifname(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 15 || s.contains('/') || s.contains(char::is_whitespace) {
+        return Err(format!(
+            "{s:?} is not an interface name (1 to 15 characters, no '/' or spaces)"
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 /// Options every command that uses endpoint data accepts.

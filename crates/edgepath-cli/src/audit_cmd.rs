@@ -3,7 +3,12 @@
 
 use anyhow::{anyhow, bail, Result};
 use edgepath_model::{Family, FlowVerdict, MediaPath, Status, Via};
-use edgepath_policy::audit::{self, ir::Hook, predict::Asked, AuditOptions, AuditReport, Format};
+use edgepath_policy::audit::{
+    self,
+    ir::Hook,
+    predict::{Asked, Interfaces},
+    AuditOptions, AuditReport, Format,
+};
 
 use crate::args::AuditArgs;
 use crate::model_input;
@@ -88,6 +93,11 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
         tunnel,
         egress,
         pac,
+        interfaces: Interfaces {
+            client_in: args.in_iface.clone(),
+            out: args.out_iface.clone(),
+            proxy_in: args.proxy_in.clone().or_else(|| args.in_iface.clone()),
+        },
     };
     if args.files.is_empty() {
         bail!("give at least one configuration file");
@@ -118,12 +128,52 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
     })
 }
 
+/// The most lines of one kind the text report lists; the rest are counted, and
+/// `--json` has them all.
+const MAX_LISTED: usize = 20;
+
+/// Each distinct line once, in first-seen order (one rule often leaves many questions
+/// undecided); past [`MAX_LISTED`] a line says how many more there are.
+fn listed(lines: &[String], lead: &str) -> String {
+    let mut distinct: Vec<&String> = Vec::new();
+    for l in lines {
+        if !distinct.contains(&l) {
+            distinct.push(l);
+        }
+    }
+    let mut out = String::new();
+    for l in distinct.iter().take(MAX_LISTED) {
+        out.push_str(&format!("{lead}{l}\n"));
+    }
+    if distinct.len() > MAX_LISTED {
+        out.push_str(&format!(
+            "{lead}... and {} more (--json lists them all)\n",
+            distinct.len() - MAX_LISTED
+        ));
+    }
+    out
+}
+
 fn or_unknown<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "unknown".to_owned(), |x| x.to_string())
 }
 
 fn render(r: &AuditReport, files: &str) -> String {
-    let mut out = format!("edgepath audit: {files} ({} hook)\n\n", r.hook);
+    let i = &r.interfaces;
+    // The proxy's side only where it differs from the clients' (its default).
+    let proxy_in = i
+        .proxy_in
+        .as_ref()
+        .filter(|p| Some(*p) != i.client_in.as_ref());
+    let sides: String = [
+        ("in", i.client_in.as_ref()),
+        ("out", i.out.as_ref()),
+        ("proxy in", proxy_in),
+    ]
+    .iter()
+    .filter_map(|(side, name)| name.map(|n| format!(", {side} {n}")))
+    .collect();
+    let mut out = format!("edgepath audit: {files} ({} hook{sides})\n\n", r.hook);
     let mut t = Table::new(&[
         "MODALITY",
         "PATH",
@@ -281,7 +331,11 @@ fn render(r: &AuditReport, files: &str) -> String {
         .modalities
         .iter()
         .flat_map(|m| &m.flows)
-        .chain(r.services.iter().flat_map(|s| &s.flows))
+        .chain(
+            r.services
+                .iter()
+                .flat_map(|s| s.flows.iter().chain(&s.http)),
+        )
         .filter_map(|f| {
             f.unknown
                 .as_ref()
@@ -290,16 +344,12 @@ fn render(r: &AuditReport, files: &str) -> String {
         .collect();
     if !unknown.is_empty() {
         out.push_str(&format!(
-            "\n{} question(s) could not be decided:\n",
+            "\n{} question(s) could not be decided, because of:\n",
             r.unknown
         ));
-        for u in unknown.iter().take(20) {
-            out.push_str(&format!("  - {u}\n"));
-        }
+        out.push_str(&listed(&unknown, "  - "));
     }
-    for w in r.warnings.iter().take(20) {
-        out.push_str(&format!("Warning: {w}\n"));
-    }
+    out.push_str(&listed(&r.warnings, "Warning: "));
     for n in &r.notes {
         out.push_str(&format!("Note: {n}\n"));
     }

@@ -81,9 +81,10 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         .collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
 
-    // Then edgepath's own verdicts, scenario by scenario (one lab at a time, so that
-    // loss and round-trip figures are not disturbed by a second lab).
-    let mut check = vec!["--check"];
+    // Then edgepath's own verdicts, scenario by scenario: two labs at a time, and the
+    // scenarios with impaired quality after them, alone (lab/run sees to it), so that
+    // their loss and round-trip figures are not disturbed by a second lab.
+    let mut check = vec!["--check", "--jobs", "2"];
     check.extend(names.iter().map(String::as_str));
     let out = lab_run(&check);
     let stdout = String::from_utf8_lossy(&out.stdout);

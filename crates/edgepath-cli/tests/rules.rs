@@ -1481,3 +1481,123 @@ fn audit_of_microsoft_pac_files_matches_its_golden_files() {
         );
     }
 }
+
+/// A router whose every decision sits behind an interface match (OpenWrt's fw4 layout,
+/// and the same zones in iptables-save), loaded into a scratch namespace by the real
+/// tools and exported: without --in/--out the audit says it cannot decide and why;
+/// with them, the LAN gets relay-udp and the guest zone (web only) relay-tcp, with a
+/// fix scoped to the guest's interfaces that, applied with the real tool, gives
+/// relay-udp.
+#[test]
+fn audit_of_a_router_with_zones_uses_the_interfaces_given() {
+    if !available("nft", true)
+        || !available("unshare", false)
+        || !available("iptables-restore", false)
+    {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audit");
+    let fw4 = dir.join("openwrt-fw4.nft");
+    let zones = dir.join("zones.rules");
+    // (name, load, export)
+    let cases = [
+        (
+            "fw4",
+            format!("nft -f {}", fw4.display()),
+            "nft -j list ruleset",
+        ),
+        (
+            "zones",
+            format!("iptables-restore < {}", zones.display()),
+            "iptables-save",
+        ),
+    ];
+    for (name, load, export) in cases {
+        let exported = |extra: &str| {
+            let script = format!("{load} && {extra} {export}");
+            let out = in_new_netns(&["sh", "-c", &script], None);
+            assert_ok(&format!("{name}: {script}"), &out);
+            write_tmp(
+                &format!("{name}.export"),
+                &String::from_utf8_lossy(&out.stdout),
+            )
+        };
+        let audit = |p: &Path, sides: &[&str]| -> Value {
+            let mut args = vec![
+                "audit",
+                p.to_str().unwrap(),
+                "--json",
+                "--family",
+                "ipv4",
+                "--endpoints",
+                FIXTURE,
+                "--endpoints-version",
+                FIXTURE_VERSION,
+            ];
+            args.extend(sides);
+            let out = edgepath(&args);
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+        };
+        let paths = |doc: &Value| -> Vec<Value> {
+            doc["modalities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["path"].clone())
+                .collect()
+        };
+        let file = exported("");
+
+        let blind = audit(&file, &[]);
+        assert!(paths(&blind).iter().all(Value::is_null), "{name}: {blind}");
+        assert!(blind["unknown"].as_u64().unwrap() > 0, "{name}");
+        let why = blind.to_string();
+        assert!(why.contains("(--in NAME)"), "{name}: {why}");
+
+        let lan = audit(&file, &["--in", "br-lan", "--out", "wan"]);
+        assert!(
+            paths(&lan).iter().all(|p| p == "relay-udp"),
+            "{name}: {lan}"
+        );
+        assert_eq!(lan["unknown"], 0, "{name}: {lan}");
+        assert_eq!(lan["interfaces"]["in"], "br-lan");
+        for s in lan["services"].as_array().unwrap() {
+            assert_eq!(s["via"], "direct", "{name}: {s}");
+        }
+        // Out by another interface than `wan*`: nothing passes.
+        let elsewhere = audit(&file, &["--in", "br-lan", "--out", "eth9"]);
+        assert!(paths(&elsewhere).iter().all(|p| p == "none"), "{name}");
+
+        let guest = audit(&file, &["--in", "br-guest", "--out", "wan0"]);
+        assert!(
+            paths(&guest).iter().all(|p| p == "relay-tcp"),
+            "{name}: {guest}"
+        );
+        let mut commands: Vec<String> = Vec::new();
+        for m in guest["modalities"].as_array().unwrap() {
+            for fix in m["fix"].as_array().unwrap() {
+                let c = fix["command"].as_str().unwrap().to_owned();
+                assert!(
+                    c.contains("br-guest") && c.contains("wan0"),
+                    "{name}: a fix not scoped to the guest's interfaces: {c}"
+                );
+                let c = format!("{c} && ");
+                if !commands.contains(&c) {
+                    commands.push(c);
+                }
+            }
+        }
+        assert!(!commands.is_empty(), "{name}: no fix proposed");
+        let fixed = exported(&commands.concat());
+        let after = audit(&fixed, &["--in", "br-guest", "--out", "wan0"]);
+        assert!(
+            paths(&after).iter().all(|p| p == "relay-udp"),
+            "{name}: {after}"
+        );
+        // The fix is the guest's alone: the same ruleset still gives another zone
+        // nothing new.
+        let other = audit(&fixed, &["--in", "br-iot", "--out", "wan0"]);
+        assert!(paths(&other).iter().all(|p| p == "none"), "{name}: {other}");
+    }
+}

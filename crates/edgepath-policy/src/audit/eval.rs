@@ -97,6 +97,22 @@ enum Holds {
 }
 
 fn condition(c: &Condition, r: &Region) -> Holds {
+    // An interface the audit was not told (a region of every name): the rule's outcome
+    // depends on where the packets come in or go out, so it is unknown, never split
+    // into a case per interface name.
+    for d in &c.dims {
+        let (lo, hi) = r.get(*d);
+        if d.is_interface() && lo != hi {
+            let (what, option) = if *d == Dim::InIface {
+                ("the interface the packets come in on", "--in")
+            } else {
+                ("the interface the packets leave by", "--out")
+            };
+            return Holds::Unknown(format!(
+                "a match on {what}, which was not given ({option} NAME)"
+            ));
+        }
+    }
     let mut split = None;
     let mut any_yes = false;
     for element in &c.elements {
@@ -331,7 +347,8 @@ impl<'a> Evaluator<'a> {
                             break;
                         }
                         Holds::Split(d, at) => return split_at(d, at, frames),
-                        _ => {}
+                        Holds::Unknown(what) => return unknown(&rule.origin, &what),
+                        Holds::No => {}
                     }
                 }
                 match picked {
@@ -413,7 +430,8 @@ mod tests {
         addr(s.parse().unwrap())
     }
 
-    /// UDP from 192.168.1.10, source port `sport`, to `dst`/`bits` on `dport`.
+    /// UDP from 192.168.1.10, source port `sport`, to `dst`/`bits` on `dport`, between
+    /// interfaces not given.
     fn udp(sport: u16, dst: &str, bits: u32, dport: u16) -> Region {
         let lo = ip(dst);
         Region {
@@ -424,8 +442,21 @@ mod tests {
                 (u128::from(sport), u128::from(sport)),
                 (lo, lo + (1u128 << (32 - bits)) - 1),
                 (u128::from(dport), u128::from(dport)),
+                ANY,
+                ANY,
             ],
         }
+    }
+
+    const ANY: (u128, u128) = (0, u128::MAX);
+
+    /// `r` coming in on `inn` and leaving by `out`.
+    fn via(mut r: Region, inn: &str, out: &str) -> Region {
+        for (d, name) in [(Dim::InIface, inn), (Dim::OutIface, out)] {
+            let n = crate::audit::ir::ifname(name).unwrap();
+            r.range[d as usize] = (n, n);
+        }
+        r
     }
 
     fn verdicts(rules: &str, r: Region) -> Vec<(Verdict, Option<usize>)> {
@@ -471,9 +502,19 @@ mod tests {
             // The first packet of a connection is NEW, not ESTABLISHED.
             ("-A FORWARD -m conntrack --ctstate ESTABLISHED -j ACCEPT", to_relay, &[(Drop, Some(2))]),
             ("-A FORWARD -m state --state NEW -j ACCEPT", to_relay, &[(Accept, Some(4))]),
-            // What is not modelled is unknown, with the rule named; a sure miss is not.
-            ("-A FORWARD -o eth1 -j ACCEPT", to_relay, &[(Unknown("interface match -o eth1 (not modelled)".into()), Some(4))]),
+            // An interface not given is unknown, with the rule named; a sure miss is not.
+            ("-A FORWARD -o eth1 -j ACCEPT", to_relay, &[(Unknown(NO_OUT.into()), Some(4))]),
             ("-A FORWARD -p tcp -o eth1 -j ACCEPT", to_relay, &[(Drop, Some(2))]),
+            // Interfaces given: names, `+` for every name with the prefix, negation.
+            ("-A FORWARD -i lan0 -o wan0 -j ACCEPT", via(to_relay, "lan0", "wan0"), &[(Accept, Some(4))]),
+            ("-A FORWARD -i lan0 -o wan0 -j ACCEPT", via(to_relay, "lan1", "wan0"), &[(Drop, Some(2))]),
+            ("-A FORWARD -i lan+ -o wan0 -j ACCEPT", via(to_relay, "lan1", "wan0"), &[(Accept, Some(4))]),
+            ("-A FORWARD -i lan+ -j ACCEPT", via(to_relay, "lan", "wan0"), &[(Accept, Some(4))]),
+            ("-A FORWARD -i lan+ -j ACCEPT", via(to_relay, "la", "wan0"), &[(Drop, Some(2))]),
+            ("-A FORWARD ! -o wan0 -j DROP\n-A FORWARD -j ACCEPT", via(to_relay, "lan0", "wan0"), &[(Accept, Some(5))]),
+            ("-A FORWARD ! -o wan0 -j DROP\n-A FORWARD -j ACCEPT", via(to_relay, "lan0", "dmz0"), &[(Drop, Some(4))]),
+            // Only the side asked about needs a name.
+            ("-A FORWARD -i lan0 -j ACCEPT", via(to_relay, "lan0", "wan0"), &[(Accept, Some(4))]),
             // A random share dropped is loss, not a block: the next rules decide.
             (
                 "-A FORWARD -p udp -m statistic --mode random --probability 0.03 -j DROP\n-A FORWARD -j ACCEPT",
@@ -490,6 +531,54 @@ mod tests {
             assert_eq!(&verdicts(rules, *region), want, "rules:\n{rules}");
         }
     }
+
+    /// Interfaces in nftables, as `nft -j list ruleset` (1.0.6) wrote them: a named
+    /// set of type ifname, a verdict map keyed on iifname, a wildcard, and an escaped
+    /// star that is no wildcard.
+    #[test]
+    fn nftables_interface_sets_maps_and_wildcards() {
+        let json = r#"{"nftables": [
+          {"set": {"family": "inet", "name": "lans", "table": "t", "type": "ifname", "handle": 3, "elem": ["lan0", "lan1"]}},
+          {"chain": {"family": "inet", "table": "t", "name": "zone_lan", "handle": 1}},
+          {"chain": {"family": "inet", "table": "t", "name": "forward", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}},
+          {"rule": {"family": "inet", "table": "t", "chain": "zone_lan", "handle": 4, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "wan\\*"}}, {"drop": null}]}},
+          {"rule": {"family": "inet", "table": "t", "chain": "zone_lan", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "wan*"}}, {"accept": null}]}},
+          {"rule": {"family": "inet", "table": "t", "chain": "forward", "handle": 7, "expr": [{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": {"set": [["lan9", {"jump": {"target": "zone_lan"}}], ["guest0", {"drop": null}]]}}}]}},
+          {"rule": {"family": "inet", "table": "t", "chain": "forward", "handle": 8, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "@lans"}}, {"jump": {"target": "zone_lan"}}]}}
+        ]}"#;
+        let rs = crate::audit::nft::read("zones.json", json).unwrap();
+        assert!(rs.warnings.is_empty(), "{:?}", rs.warnings);
+        let ev = Evaluator::new(&rs, Hook::Forward);
+        let to_relay = udp(50000, "52.112.0.0", 14, 3478);
+        let decide = |r: Region| -> Vec<(Verdict, Option<u64>)> {
+            ev.evaluate(r)
+                .into_iter()
+                .map(|(_, d)| (d.verdict, d.by.first().and_then(|o| o.handle)))
+                .collect()
+        };
+        use Verdict::*;
+        let cases: &[(Region, (Verdict, Option<u64>))] = &[
+            // The named set, then the wildcard.
+            (via(to_relay, "lan0", "wan0"), (Accept, Some(5))),
+            (via(to_relay, "lan1", "wan"), (Accept, Some(5))),
+            // The map's jump, and its drop.
+            (via(to_relay, "lan9", "wan0"), (Accept, Some(5))),
+            (via(to_relay, "guest0", "wan0"), (Drop, Some(7))),
+            // `wan\*` is the name with a star, not a wildcard.
+            (via(to_relay, "lan0", "wan*"), (Drop, Some(4))),
+            // In no set, no entry: the policy.
+            (via(to_relay, "lan2", "wan0"), (Drop, None)),
+            (via(to_relay, "lan0", "eth0"), (Drop, None)),
+        ];
+        for (r, want) in cases {
+            assert_eq!(decide(*r), std::slice::from_ref(want), "{r:?}");
+        }
+        // No interfaces given: the map decides nothing it can be sure of.
+        assert!(matches!(decide(to_relay)[0].0, Unknown(_)));
+    }
+
+    const NO_OUT: &str =
+        "a match on the interface the packets leave by, which was not given (--out NAME)";
 
     #[test]
     fn nftables_json_sets_maps_and_priorities() {
@@ -528,6 +617,8 @@ mod tests {
                 (50000, 50000),
                 (0, u128::MAX),
                 (3478, 3478),
+                ANY,
+                ANY,
             ],
         };
         let got: Vec<Verdict> = Evaluator::new(&odd, Hook::Forward)

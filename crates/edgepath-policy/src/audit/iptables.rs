@@ -1,8 +1,8 @@
 //! Reads `iptables-save` and `ip6tables-save` output into the audit's rules: the
 //! filter table's chains and policies, `-A` rules with -s/-d (negated too), -p,
-//! --sport/--dport, multiport, conntrack/state, iprange, comments; targets ACCEPT,
-//! DROP, REJECT, RETURN, LOG, user chains (-j, -g). Other matches (interfaces, ipsets,
-//! marks, limits) make the rule unknown, named. Other tables are read and not
+//! --sport/--dport, multiport, conntrack/state, iprange, -i/-o (`eth+` for a prefix),
+//! comments; targets ACCEPT, DROP, REJECT, RETURN, LOG, user chains (-j, -g). Other
+//! matches (ipsets, marks, TCP flags) make the rule unknown, named. Other tables are read and not
 //! evaluated (NAT is out of scope).
 
 use std::net::IpAddr;
@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use edgepath_model::Family;
 
 use super::ir::{
-    addr, cidr, loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule, Ruleset,
-    Values,
+    addr, cidr, ifname_range, loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin,
+    Rule, Ruleset, Values,
 };
 use super::AuditError;
 
@@ -350,9 +350,19 @@ fn rule_words(w: &[String]) -> Result<(Vec<Match>, Action, Vec<String>), String>
                 matches.push(cond(d, loopback(), neg));
             }
             "-i" | "--in-interface" | "-o" | "--out-interface" => {
-                let what = format!("interface match {opt} {} (not modelled)", arg(i)?);
-                unknown.push(what.clone());
-                matches.push(Match::Unknown(what));
+                let d = if opt.starts_with("-o") || opt == "--out-interface" {
+                    Dim::OutIface
+                } else {
+                    Dim::InIface
+                };
+                // `eth+`: every interface whose name starts with `eth`.
+                let name = arg(i)?;
+                let range = match name.strip_suffix('+') {
+                    Some(stem) => ifname_range(stem, true),
+                    None => ifname_range(&name, false),
+                }
+                .ok_or_else(|| format!("interface name {name:?}: 1 to 15 characters"))?;
+                matches.push(cond(d, Values::new(vec![range]), neg));
             }
             "-j" | "--jump" | "-g" | "--goto" => {
                 let t = arg(i)?;

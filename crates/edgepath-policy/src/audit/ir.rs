@@ -31,10 +31,49 @@ pub enum Dim {
     DstAddr = 3,
     /// Destination port.
     DstPort = 4,
+    /// The interface the packet came in on, its name as a number ([`ifname`]).
+    InIface = 5,
+    /// The interface the packet leaves by.
+    OutIface = 6,
+}
+
+impl Dim {
+    /// Whether the field is an interface name (its values are [`ifname`] numbers).
+    pub fn is_interface(self) -> bool {
+        matches!(self, Dim::InIface | Dim::OutIface)
+    }
 }
 
 /// The number of [`Dim`]s.
-pub const DIMS: usize = 5;
+pub const DIMS: usize = 7;
+
+/// The longest interface name Linux allows (IFNAMSIZ less the terminating zero).
+pub const IFNAME_MAX: usize = 15;
+
+/// An interface name as a number: its bytes, big-endian, zero-padded to 16, so that
+/// names sort as strings and all the names starting with a prefix are one interval
+/// (what `iifname "eth*"` and `-i eth+` match). `None` for a name no interface can
+/// have (empty or longer than [`IFNAME_MAX`]).
+pub fn ifname(name: &str) -> Option<u128> {
+    ifname_range(name, false).map(|(lo, _)| lo)
+}
+
+/// The names matched by `name` (all the names starting with it when `prefix`), as an
+/// interval of [`ifname`] numbers; `None` when no name can match.
+pub fn ifname_range(name: &str, prefix: bool) -> Option<(u128, u128)> {
+    let b = name.as_bytes();
+    if b.len() > IFNAME_MAX || (b.is_empty() && !prefix) {
+        return None;
+    }
+    let mut lo = [0u8; 16];
+    lo[..b.len()].copy_from_slice(b);
+    let mut hi = lo;
+    if prefix {
+        // The 16th byte stays zero in a real name; the upper end covers it anyway.
+        hi[b.len()..].fill(0xff);
+    }
+    Some((u128::from_be_bytes(lo), u128::from_be_bytes(hi)))
+}
 
 /// A set of values of one field: sorted, disjoint, inclusive intervals.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -98,9 +137,8 @@ pub enum Match {
     /// random`, `limit`, `-m statistic`, `-m limit`): loss or rate limiting, not a
     /// block, so it decides no path; the rules after it do. Named in the warnings.
     Share(String),
-    /// A match the audit does not model (an interface name, a mark, an ipset whose
-    /// members are not given): it makes the rule's outcome unknown, never a match or a
-    /// miss.
+    /// A match the audit does not model (a mark, an ipset whose members are not
+    /// given): it makes the rule's outcome unknown, never a match or a miss.
     Unknown(String),
 }
 
@@ -263,4 +301,29 @@ pub fn cidr(text: &str) -> Option<(u128, u128)> {
         },
     };
     prefix(ip, len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_names_are_numbers_and_prefixes_are_intervals() {
+        let n = |s: &str| ifname(s).unwrap();
+        // Sorted as strings: a prefix's interval holds its names and no others.
+        let (lo, hi) = ifname_range("wan", true).unwrap();
+        for inside in ["wan", "wan0", "wan6", "wan.100", "wan-very-long-1"] {
+            assert!((lo..=hi).contains(&n(inside)), "{inside}");
+        }
+        for outside in ["wa", "wam9", "wao", "lan0", "eth0", "Wan0"] {
+            assert!(!(lo..=hi).contains(&n(outside)), "{outside}");
+        }
+        assert_eq!(ifname_range("eth0", false), Some((n("eth0"), n("eth0"))));
+        // What no interface can be called.
+        assert_eq!(ifname(""), None);
+        assert_eq!(ifname("sixteen-letters!"), None);
+        assert!(ifname("fifteen-letters").is_some());
+        // `*` alone (nft) and `+` alone (iptables): every name.
+        assert_eq!(ifname_range("", true), Some((0, u128::MAX)));
+    }
 }

@@ -1,7 +1,8 @@
 //! Reads `nft -j list ruleset` (libnftables-json(5), nftables' stable interface) into
 //! the audit's rules. Tables, chains (hook, priority, policy), rules, named sets and
-//! verdict maps; matches on addresses, ports, the layer-4 protocol, the family and the
-//! conntrack state, with single values, prefixes, ranges, anonymous and named sets and
+//! verdict maps; matches on addresses, ports, the layer-4 protocol, the family, the
+//! conntrack state and the interfaces (`iifname`, `oifname`, `iif`, `oif`; `"eth*"`
+//! for a prefix), with single values, prefixes, ranges, anonymous and named sets and
 //! concatenations. Anything else in a rule becomes an unknown match or verdict, named,
 //! and counted as a warning.
 
@@ -12,8 +13,8 @@ use super::json::Json as Value;
 use edgepath_model::Family;
 
 use super::ir::{
-    addr, loopback, prefix, Action, Base, Chain, Condition, Dim, Hook, Match, Origin, Rule,
-    Ruleset, Values,
+    addr, ifname_range, loopback, prefix, Action, Base, Chain, Condition, Dim, Hook, Match, Origin,
+    Rule, Ruleset, Values,
 };
 use super::AuditError;
 
@@ -45,6 +46,7 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
     for item in items {
         if let Some(s) = item.get("set").or_else(|| item.get("map")) {
             let mut n = Named::default();
+            let names = set_interfaces(s);
             for e in s
                 .get("elem")
                 .and_then(Value::as_array)
@@ -58,7 +60,7 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
                     }
                     _ => (e, None),
                 };
-                match element(k) {
+                match element(k, &names) {
                     Ok(v) => n.elements.push((v, verdict)),
                     Err(what) => rs.warnings.push(format!(
                         "{file}: set {} in table {}: element {what}",
@@ -332,6 +334,9 @@ fn field(left: &Value) -> Result<(Vec<Match>, Dim), String> {
     if let Some(m) = left.get("meta") {
         return match str_of(m, "key").as_str() {
             "l4proto" => Ok((Vec::new(), Dim::L4Proto)),
+            // By name or by index, the JSON names the interface.
+            "iifname" | "iif" => Ok((Vec::new(), Dim::InIface)),
+            "oifname" | "oif" => Ok((Vec::new(), Dim::OutIface)),
             other => Err(format!("match on meta {other} (not modelled)")),
         };
     }
@@ -444,9 +449,10 @@ fn condition(m: &Value, ctx: &Ctx<'_>) -> Result<Vec<Match>, String> {
                 Some(a) => a.iter().collect(),
                 None => vec![right],
             };
+            let names = interfaces(&dims);
             values
                 .into_iter()
-                .map(element)
+                .map(|v| element(v, &names))
                 .collect::<Result<Vec<_>, _>>()?
         }
     };
@@ -525,18 +531,32 @@ fn vmap(v: &Value, ctx: &Ctx<'_>) -> Result<Action, String> {
                 .as_array()
                 .filter(|p| p.len() == 2)
                 .ok_or("a map entry")?;
-            entries.push((element(&pair[0])?, action(&pair[1])?));
+            entries.push((element(&pair[0], &interfaces(&key))?, action(&pair[1])?));
         }
         entries
     };
     Ok(Action::Map { key, entries })
 }
 
+/// Which of the fields are interface names (their values are names, not addresses).
+fn interfaces(dims: &[Dim]) -> Vec<bool> {
+    dims.iter().map(|d| d.is_interface()).collect()
+}
+
+/// Which fields of a named set's `type` (`"ifname"`, or a list for a concatenation)
+/// are interface names.
+fn set_interfaces(set: &Value) -> Vec<bool> {
+    match &set["type"] {
+        Value::Array(a) => a.iter().map(|t| t.as_str() == Some("ifname")).collect(),
+        t => vec![t.as_str() == Some("ifname")],
+    }
+}
+
 /// One set element or match value, as a set per field (one field unless a
-/// concatenation).
-fn element(v: &Value) -> Result<Vec<Values>, String> {
+/// concatenation); `names[i]` says field `i` is an interface name.
+fn element(v: &Value, names: &[bool]) -> Result<Vec<Values>, String> {
     if let Some(inner) = v.get("elem") {
-        return element(&inner["val"]);
+        return element(&inner["val"], names);
     }
     if let Some(parts) = v.get("concat").and_then(Value::as_array) {
         if parts.is_empty() {
@@ -544,10 +564,28 @@ fn element(v: &Value) -> Result<Vec<Values>, String> {
         }
         return parts
             .iter()
-            .map(|p| element(p).map(|mut e| e.remove(0)))
+            .enumerate()
+            .map(|(i, p)| element(p, &names[i.min(names.len())..]).map(|mut e| e.remove(0)))
             .collect();
     }
+    if names.first() == Some(&true) {
+        return Ok(vec![Values::new(vec![interface(v)?])]);
+    }
     Ok(vec![Values::new(vec![value(v)?])])
+}
+
+/// An interface name as an interval of [`crate::audit::ir::ifname`] numbers: one name,
+/// or with a trailing `*` every name starting with what comes before it (`\*` is a
+/// star in the name).
+fn interface(v: &Value) -> Result<(u128, u128), String> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("interface name {v} (not a string)"))?;
+    let (stem, prefix) = match s.strip_suffix('*') {
+        Some(stem) if !stem.ends_with('\\') => (stem.to_owned(), true),
+        _ => (s.replace("\\*", "*"), false),
+    };
+    ifname_range(&stem, prefix).ok_or_else(|| format!("interface name {s:?}: 1 to 15 characters"))
 }
 
 /// One value as an interval: a number, an address, a prefix, a range, a protocol or

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use super::eval::{Decision, Evaluator, Region, Verdict};
-use super::ir::addr;
+use super::ir::{addr, ifname};
 use super::ir::{Dim, Hook, Origin, Ruleset};
 use super::pac::{Engine, Pac, PacAnswer, PacChoice};
 use super::squid::{Connect, Squid};
@@ -49,6 +49,33 @@ pub struct AuditOptions {
     /// The clients' PAC file, when given: it decides per service (and for the relays'
     /// TCP) whether a request goes direct or to which proxy, in its order.
     pub pac: Option<Pac>,
+    /// The interfaces the audited firewall sees the traffic on.
+    pub interfaces: Interfaces,
+}
+
+/// The interfaces the audited firewall sees the traffic on (`--in`, `--out`,
+/// `--proxy-in`): a rule that matches an interface decides only when its side is given,
+/// and is unknown otherwise. Traffic in the VPN tunnel leaves by the tunnel's
+/// interface, and the egress firewall's interfaces are not known: rules there that
+/// match one are unknown.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Interfaces {
+    /// Where the clients' packets come in (a router's LAN side).
+    #[serde(rename = "in")]
+    pub client_in: Option<String>,
+    /// Where the packets leave towards Microsoft (the WAN side).
+    pub out: Option<String>,
+    /// The proxy's side (a DMZ): where its own packets come in, and the clients'
+    /// packets to it leave.
+    pub proxy_in: Option<String>,
+}
+
+/// An interface as a region's interval: the one name given, every name when none was.
+fn iface_range(name: Option<&str>) -> (u128, u128) {
+    match name.and_then(ifname) {
+        Some(n) => (n, n),
+        None => (0, u128::MAX),
+    }
 }
 
 /// One way to the relays' or a service's TCP 443, in the order a client tries them.
@@ -290,6 +317,8 @@ pub struct FamilyAudit {
 pub struct AuditReport {
     /// `forward` or `output`.
     pub hook: &'static str,
+    /// The interfaces given (`in`, `out`, `proxy_in`; null when not given).
+    pub interfaces: Interfaces,
     /// Per modality.
     pub modalities: Vec<ModalityAudit>,
     /// Per service.
@@ -340,6 +369,11 @@ enum CarrierState {
 struct Paths<'a> {
     local: Evaluator<'a>,
     hook: Hook,
+    /// The intervals of `Dim::InIface` for the clients' and the proxy's packets, and of
+    /// `Dim::OutIface` outside the tunnel.
+    client_in: (u128, u128),
+    proxy_in: (u128, u128),
+    out: (u128, u128),
     tunnel: Option<&'a Tunnel>,
     egress: Option<Evaluator<'a>>,
     carrier: CarrierState,
@@ -369,6 +403,8 @@ impl Paths<'_> {
             match (&self.egress, &d.verdict) {
                 (Some(e), Verdict::Accept) => {
                     r.range[Dim::SrcAddr as usize] = full(r.family);
+                    r.range[Dim::InIface as usize] = iface_range(None);
+                    r.range[Dim::OutIface as usize] = iface_range(None);
                     out.extend(e.evaluate(r).into_iter().map(|(_, d)| d));
                 }
                 _ => out.push(d),
@@ -389,7 +425,25 @@ fn ask(
     nets: &[IpNet],
     dports: (u16, u16),
 ) -> FlowAudit {
-    ask_from(ev, opts.client, family, proto, sports, nets, dports)
+    ask_from(
+        ev,
+        Sender::Client(opts.client),
+        family,
+        proto,
+        sports,
+        nets,
+        dports,
+    )
+}
+
+/// Whose packets a question is about, and so which interfaces they cross: the
+/// client's towards Microsoft (from its address, or any when not given), the client's
+/// to its proxy (out on the proxy's side), or the proxy's own.
+#[derive(Debug, Clone, Copy)]
+enum Sender {
+    Client(Option<IpAddr>),
+    ClientToProxy(Option<IpAddr>),
+    Proxy(IpAddr),
 }
 
 /// The TCP questions every route asks: HTTPS from the client, to the proxy, and from
@@ -436,7 +490,7 @@ impl Https<'_> {
         let (proxy, _) = self.proxy(family)?;
         Some(ask_from(
             self.ev,
-            Some(proxy),
+            Sender::Proxy(proxy),
             family,
             Proto::Tcp,
             EPHEMERAL,
@@ -448,9 +502,9 @@ impl Https<'_> {
     /// TCP from the client to the proxy's port, when there is a proxy of the family.
     fn to_proxy(&self, family: Family) -> Option<FlowAudit> {
         let (proxy, port) = self.proxy(family)?;
-        Some(ask(
+        Some(ask_from(
             self.ev,
-            self.opts,
+            Sender::ClientToProxy(self.opts.client),
             family,
             Proto::Tcp,
             EPHEMERAL,
@@ -460,17 +514,22 @@ impl Https<'_> {
     }
 }
 
-/// [`ask`] from a given source address (any when `None` or of the other family).
+/// [`ask`] from a given source (any address when none or of the other family).
 fn ask_from(
     ev: &Paths<'_>,
-    from: Option<IpAddr>,
+    from: Sender,
     family: Family,
     proto: Proto,
     sports: (u16, u16),
     nets: &[IpNet],
     dports: (u16, u16),
 ) -> FlowAudit {
-    let src = match from {
+    let (ip, in_iface, out_iface) = match from {
+        Sender::Client(ip) => (ip, ev.client_in, ev.out),
+        Sender::ClientToProxy(ip) => (ip, ev.client_in, ev.proxy_in),
+        Sender::Proxy(ip) => (Some(ip), ev.proxy_in, ev.out),
+    };
+    let src = match ip {
         Some(ip) if Family::of(ip) == family => (addr(ip), addr(ip)),
         _ => full(family),
     };
@@ -502,6 +561,13 @@ fn ask_from(
                     (u128::from(sports.0), u128::from(sports.1)),
                     piece.range,
                     (u128::from(dports.0), u128::from(dports.1)),
+                    in_iface,
+                    // Into the tunnel, the packets leave by its interface, not named.
+                    if piece.tunnelled() {
+                        iface_range(None)
+                    } else {
+                        out_iface
+                    },
                 ],
             };
             if let Some(r) = piece.route {
@@ -675,9 +741,19 @@ pub fn audit(
     {
         merged.warnings.extend(extra.iter().cloned());
     }
+    let ifaces = &opts.interfaces;
+    let sides = Sides::of(opts);
+    let client_in = match opts.hook {
+        // A host's own packets come in on no interface: `iifname` never matches them.
+        Hook::Output => (0, 0),
+        _ => iface_range(ifaces.client_in.as_deref()),
+    };
     let mut ev = Paths {
         local: Evaluator::new(&merged, opts.hook),
         hook: opts.hook,
+        client_in,
+        proxy_in: iface_range(ifaces.proxy_in.as_deref()),
+        out: iface_range(ifaces.out.as_deref()),
         tunnel: None,
         egress: opts
             .egress
@@ -695,7 +771,7 @@ pub fn audit(
             let a = c.address?;
             Some(ask_from(
                 &ev,
-                opts.client,
+                Sender::Client(opts.client),
                 Family::of(a),
                 c.proto,
                 EPHEMERAL,
@@ -881,7 +957,7 @@ pub fn audit(
         let fix = if path == Some(MediaPath::RelayUdp) {
             Vec::new()
         } else {
-            fixes(&flows, Asked::Udp, Some(src))
+            fixes(&flows, Asked::Udp, Some(src), &sides)
         };
         modalities.push(ModalityAudit {
             modality: m,
@@ -964,7 +1040,7 @@ pub fn audit(
         });
         // Not reached: open TCP 443 to it directly (the best route), before what blocks it.
         let fix = if via_kind == Some(Via::None) {
-            fixes(&flows, Asked::Tcp, None)
+            fixes(&flows, Asked::Tcp, None, &sides)
         } else {
             Vec::new()
         };
@@ -1079,6 +1155,7 @@ pub fn audit(
             Hook::Output => "output",
             Hook::Other => "other",
         },
+        interfaces: opts.interfaces.clone(),
         modalities,
         services,
         families: per_family,
@@ -1445,10 +1522,76 @@ fn any_destination(f: &FlowAudit) -> bool {
     f.destinations.iter().any(|d| d == "any")
 }
 
+/// The interfaces a fix names: the clients' side in and the way out, where given
+/// (a host's own packets have no input interface).
+struct Sides<'a> {
+    inn: Option<&'a str>,
+    out: Option<&'a str>,
+}
+
+impl<'a> Sides<'a> {
+    fn of(opts: &'a AuditOptions) -> Self {
+        Sides {
+            inn: opts
+                .interfaces
+                .client_in
+                .as_deref()
+                .filter(|_| opts.hook != Hook::Output),
+            out: opts.interfaces.out.as_deref(),
+        }
+    }
+
+    /// ` -i IN -o OUT` for iptables.
+    fn iptables(&self) -> String {
+        let mut s = String::new();
+        for (flag, name) in [("-i", self.inn), ("-o", self.out)] {
+            if let Some(n) = name {
+                s += &format!(" {flag} {}", shell_word(n));
+            }
+        }
+        s
+    }
+
+    /// `iifname IN oifname OUT ` for nftables.
+    fn nft(&self) -> String {
+        let mut s = String::new();
+        for (key, name) in [("iifname", self.inn), ("oifname", self.out)] {
+            if let Some(n) = name {
+                // nft reads a plain name bare; anything else needs its quotes, kept
+                // from the shell by single quotes.
+                let word = if plain(n) {
+                    n.to_owned()
+                } else {
+                    shell_word(&format!("\"{n}\""))
+                };
+                s += &format!("{key} {word} ");
+            }
+        }
+        s
+    }
+}
+
+/// Letters, digits, `.`, `_` and `-`: safe bare for the shell and for nft.
+fn plain(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `s` as one shell word: bare when plain, else in single quotes.
+fn shell_word(s: &str) -> String {
+    if plain(s) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// The smallest change that lets the blocked UDP through, as a command in the
-/// configuration's own language: an accept for exactly that flow, inserted before the
-/// rule that drops it, or appended before the policy that does.
-fn fixes(flows: &[FlowAudit], asked: Asked, src: Option<PortRange>) -> Vec<Fix> {
+/// configuration's own language: an accept for exactly that flow (between the
+/// interfaces given), inserted before the rule that drops it, or appended before the
+/// policy that does.
+fn fixes(flows: &[FlowAudit], asked: Asked, src: Option<PortRange>, sides: &Sides<'_>) -> Vec<Fix> {
     let proto = if asked == Asked::Udp { "udp" } else { "tcp" };
     let mut out = Vec::new();
     let blocked = |f: &&FlowAudit| {
@@ -1508,7 +1651,8 @@ fn fixes(flows: &[FlowAudit], asked: Asked, src: Option<PortRange>) -> Vec<Fix> 
                     format!(" --sport {}:{}", s.first(), s.last())
                 });
                 format!(
-                    "{tool} -t {table} {place} -p {proto}{to}{from} --dport {} -j ACCEPT",
+                    "{tool} -t {table} {place}{} -p {proto}{to}{from} --dport {} -j ACCEPT",
+                    sides.iptables(),
                     range_text(f.ports).replace('-', ":")
                 )
             } else {
@@ -1529,7 +1673,8 @@ fn fixes(flows: &[FlowAudit], asked: Asked, src: Option<PortRange>) -> Vec<Fix> 
                     format!(" {proto} sport {}-{}", s.first(), s.last())
                 });
                 format!(
-                    "nft {place} {to}{from} {proto} dport {} accept",
+                    "nft {place} {}{to}{from} {proto} dport {} accept",
+                    sides.nft(),
                     range_text(f.ports)
                 )
             };
