@@ -20,7 +20,7 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
         None => None,
         Some(f) => Some(Format::parse(f).ok_or_else(|| {
             anyhow!(
-                "--format {f}: one of nftables-json, iptables-save, squid, pac, wireguard, openvpn"
+                "--format {f}: one of nftables-json, iptables-save, ipset, squid, pac, wireguard, openvpn"
             )
         })?),
     };
@@ -29,6 +29,7 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
     let mut squid = None;
     let mut tunnel = None;
     let mut pac = None;
+    let mut sets: Option<audit::ipset::IpSets> = None;
     let mut names = Vec::new();
     for path in &args.files {
         let (text, _) = read_text(path)?;
@@ -53,6 +54,20 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
                 }
                 pac = Some(p);
             }
+            audit::Config::Sets(s) => {
+                let all = sets.get_or_insert_with(Default::default);
+                for (name, set) in s.sets {
+                    if let Some(before) = all.sets.get(&name) {
+                        bail!(
+                            "{}: ipset {name} again (first at {})",
+                            set.created_at,
+                            before.created_at
+                        );
+                    }
+                    all.sets.insert(name, set);
+                }
+                all.warnings.extend(s.warnings);
+            }
         }
         names.push(shown);
     }
@@ -69,6 +84,19 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
             _ => bail!(
                 "--egress {shown}: the company's egress is a firewall ruleset (`nft -j list ruleset` or iptables-save)"
             ),
+        }
+    }
+    // The rules' `-m set` matches take their members from the ipset files; without
+    // them they stay unknown, saying so.
+    if let Some(sets) = &sets {
+        if rulesets.is_empty() && egress.is_none() {
+            bail!("ipset save output holds the sets iptables rules name: give those rules (iptables-save) too");
+        }
+        for rs in rulesets.iter_mut().chain(egress.as_mut()) {
+            audit::ipset::resolve(rs, sets);
+        }
+        if let Some(first) = rulesets.first_mut() {
+            first.warnings.extend(sets.warnings.iter().cloned());
         }
     }
     if egress.is_some() && tunnel.is_none() {

@@ -1601,3 +1601,100 @@ fn audit_of_a_router_with_zones_uses_the_interfaces_given() {
         assert!(paths(&other).iter().all(|p| p == "none"), "{name}: {other}");
     }
 }
+
+/// An iptables ruleset that lets media out only to the addresses in an ipset, the sets
+/// made by the real ipset tool in a scratch namespace and saved with `ipset save`:
+/// without the sets the audit cannot decide and says which file is missing; with them
+/// it predicts relay-udp, and with a stale set (no 52.122.0.0/15, Microsoft's newer
+/// relay range) it says media UDP passes only partly, which rule drops the rest, and
+/// proposes the rule for it.
+#[test]
+fn audit_resolves_ipsets_from_ipset_save() {
+    if !available("ipset", true)
+        || !available("unshare", false)
+        || !available("iptables-restore", false)
+    {
+        return;
+    }
+    let rules = "iptables -P FORWARD DROP \
+        && iptables -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT \
+        && iptables -A FORWARD -p udp -m set --match-set teams-media dst --dport 3478:3481 -j ACCEPT \
+        && iptables -A FORWARD -m set ! --match-set web-out dst,dst -j DROP \
+        && iptables -A FORWARD -p tcp -j ACCEPT";
+    // (name, the media set's entries)
+    let cases = [
+        ("current", "52.112.0.0/14 52.122.0.0/15"),
+        ("stale", "52.112.0.0/14"),
+    ];
+    let mut docs = Vec::new();
+    for (name, media) in cases {
+        let adds: String = media
+            .split(' ')
+            .map(|n| format!(" && ipset add teams-media {n}"))
+            .collect();
+        let script = format!(
+            "ipset create teams-media hash:net family inet{adds} \
+             && ipset create web-out hash:net,port family inet \
+             && ipset add web-out 0.0.0.0/1,tcp:443 && ipset add web-out 128.0.0.0/1,tcp:443 \
+             && ipset add web-out 0.0.0.0/1,tcp:80 && ipset add web-out 128.0.0.0/1,tcp:80 \
+             && {rules} && ipset save > {sets} && iptables-save",
+            sets = write_tmp(&format!("{name}.ipset"), "").display()
+        );
+        let out = in_new_netns(&["sh", "-c", &script], None);
+        assert_ok(&format!("ipset and iptables ({name})"), &out);
+        let saved = write_tmp(
+            &format!("{name}.rules"),
+            &String::from_utf8_lossy(&out.stdout),
+        );
+        let sets = saved.with_extension("ipset");
+        let audit = |files: &[&Path]| -> Value {
+            let mut args = vec![
+                "audit",
+                "--json",
+                "--family",
+                "ipv4",
+                "--endpoints",
+                FIXTURE,
+            ];
+            args.extend(files.iter().map(|f| f.to_str().unwrap()));
+            let out = edgepath(&args);
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+        };
+        docs.push((name, audit(&[&saved]), audit(&[&saved, &sets])));
+    }
+    for (name, blind, seen) in &docs {
+        let text = blind.to_string();
+        assert!(
+            blind["modalities"][0]["path"].is_null() && text.contains("ipset save"),
+            "{name}: {text}"
+        );
+        assert_eq!(seen["unknown"], 0, "{name}: {seen}");
+        for s in seen["services"].as_array().unwrap() {
+            assert_eq!(s["via"], "direct", "{name}: {s}");
+        }
+    }
+    let current = &docs[0].2;
+    for m in current["modalities"].as_array().unwrap() {
+        assert_eq!(m["path"], "relay-udp", "{m}");
+    }
+    let stale = &docs[1].2;
+    let audio = &stale["modalities"][0];
+    let udp = audio["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["protocol"] == "udp")
+        .unwrap();
+    assert_eq!(udp["verdict"], "partly", "{udp}");
+    // The part the set misses falls to the next rule, which names the other set.
+    assert!(
+        udp["decided_by"][0]
+            .as_str()
+            .unwrap()
+            .contains("--match-set web-out"),
+        "{udp}"
+    );
+    let fix = audio["fix"][0]["command"].as_str().unwrap_or_default();
+    assert!(fix.contains("52.122.0.0/15"), "{audio}");
+}

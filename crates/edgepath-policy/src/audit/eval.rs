@@ -171,6 +171,9 @@ fn matches(m: &[Match], r: &Region) -> Holds {
             }
             Match::Share(_) => Holds::No,
             Match::Unknown(what) => Holds::Unknown(what.clone()),
+            Match::IpSet { name, .. } => Holds::Unknown(format!(
+                "ipset {name}, whose members are not given (add the output of `ipset save`)"
+            )),
         };
         match h {
             Holds::Yes => {}

@@ -2,7 +2,8 @@
 //! filter table's chains and policies, `-A` rules with -s/-d (negated too), -p,
 //! --sport/--dport, multiport, conntrack/state, iprange, -i/-o (`eth+` for a prefix),
 //! comments; targets ACCEPT, DROP, REJECT, RETURN, LOG, user chains (-j, -g). Other
-//! matches (ipsets, marks, TCP flags) make the rule unknown, named. Other tables are read and not
+//! matches (marks, TCP flags) make the rule unknown, named; `-m set --match-set` is
+//! resolved against `ipset save` output when it is given (ipset.rs), unknown otherwise. Other tables are read and not
 //! evaluated (NAT is out of scope).
 
 use std::net::IpAddr;
@@ -299,7 +300,14 @@ fn rule_words(w: &[String]) -> Result<(Vec<Match>, Action, Vec<String>), String>
                 let share = matches!(m.as_str(), "limit" | "hashlimit" | "statistic");
                 if !matches!(
                     m.as_str(),
-                    "tcp" | "udp" | "multiport" | "conntrack" | "state" | "iprange" | "comment"
+                    "tcp"
+                        | "udp"
+                        | "multiport"
+                        | "conntrack"
+                        | "state"
+                        | "iprange"
+                        | "comment"
+                        | "set"
                 ) {
                     // Its options follow; the match as a whole is not modelled, or is a
                     // share of packets (loss or rate limiting, not a block).
@@ -329,6 +337,33 @@ fn rule_words(w: &[String]) -> Result<(Vec<Match>, Action, Vec<String>), String>
                 }
             }
             "--comment" => {}
+            // `-m set`: the set's members come from `ipset save` (see ipset.rs).
+            "--match-set" | "--set" => {
+                let name = arg(i)?;
+                let flags = w
+                    .get(i + 2)
+                    .ok_or_else(|| format!("`{opt} {name}` without src/dst flags"))?;
+                let src = flags
+                    .split(',')
+                    .map(|f| match f {
+                        "src" => Ok(true),
+                        "dst" => Ok(false),
+                        other => Err(format!("`{other}` in `{opt} {name} {flags}`: src or dst")),
+                    })
+                    .collect::<Result<Vec<bool>, String>>()?;
+                matches.push(Match::IpSet {
+                    name,
+                    src,
+                    negated: neg,
+                });
+                i += 3;
+                continue;
+            }
+            // How a set match counts or treats `nomatch` entries: nothing a path needs.
+            "--return-nomatch" | "--update-counters" | "--update-subcounters" => {
+                i += 1;
+                continue;
+            }
             // The first packet of a TCP connection is a SYN.
             "--syn" => {
                 i += 1;

@@ -137,8 +137,20 @@ pub enum Match {
     /// random`, `limit`, `-m statistic`, `-m limit`): loss or rate limiting, not a
     /// block, so it decides no path; the rules after it do. Named in the warnings.
     Share(String),
-    /// A match the audit does not model (a mark, an ipset whose members are not
-    /// given): it makes the rule's outcome unknown, never a match or a miss.
+    /// `-m set --match-set NAME FLAGS`: a set kept outside the rules (an ipset), the
+    /// flags saying for each of its fields whether it is the packet's source (`true`)
+    /// or destination. [`super::ipset::resolve`] replaces it by what the set holds;
+    /// left unresolved it is unknown.
+    IpSet {
+        /// The set's name.
+        name: String,
+        /// Per field: source (`src`) or destination (`dst`).
+        src: Vec<bool>,
+        /// `! --match-set`.
+        negated: bool,
+    },
+    /// A match the audit does not model (a mark, a TCP flag): it makes the rule's
+    /// outcome unknown, never a match or a miss.
     Unknown(String),
 }
 

@@ -2,12 +2,14 @@
 //! service, in `check`'s words, with the rule that decides each flow.
 //!
 //! Readers (one per format: [`nft`] for `nft -j list ruleset`, [`iptables`] for
-//! `iptables-save`, [`squid`] for a proxy, [`vpn`] for WireGuard and OpenVPN) turn
+//! `iptables-save`, [`ipset`] for the sets its rules name, [`squid`] for a proxy, [`vpn`]
+//! for WireGuard and OpenVPN, [`pac`] for a PAC file) turn
 //! text into the rules of [`ir`] (or a proxy's decisions, or a tunnel's routes); [`eval`] holds the semantics;
 //! [`predict`] asks it about the flows the model says a client needs. docs/audit.md
 //! writes the semantics down.
 
 pub mod eval;
+pub mod ipset;
 pub mod iptables;
 pub mod ir;
 pub mod json;
@@ -58,6 +60,8 @@ pub enum Format {
     Openvpn,
     /// A proxy auto-config (PAC) file.
     Pac,
+    /// `ipset save` output: the sets iptables rules match with `-m set`.
+    Ipset,
 }
 
 /// What a file holds: packet-filter rules, or a proxy's configuration.
@@ -71,6 +75,8 @@ pub enum Config {
     Tunnel(vpn::Tunnel),
     /// The clients' PAC file.
     Pac(pac::Pac),
+    /// Sets the firewall's rules name.
+    Sets(ipset::IpSets),
 }
 
 impl Format {
@@ -88,6 +94,16 @@ impl Format {
         let first = lines.next();
         if first.is_some_and(|l| l.starts_with('*')) {
             return Some(Format::IptablesSave);
+        }
+        if first.is_some_and(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() >= 3
+                && w[0] == "create"
+                && ["hash:", "bitmap:", "list:"]
+                    .iter()
+                    .any(|t| w[2].starts_with(t))
+        }) {
+            return Some(Format::Ipset);
         }
         // A PAC defines the function; a squid.conf or VPN file may only name it in a
         // `#` comment.
@@ -157,6 +173,7 @@ impl Format {
             Format::Wireguard => "wireguard",
             Format::Openvpn => "openvpn",
             Format::Pac => "pac",
+            Format::Ipset => "ipset",
         }
     }
 
@@ -169,6 +186,7 @@ impl Format {
             "wireguard" | "wg" => Some(Format::Wireguard),
             "openvpn" | "ovpn" => Some(Format::Openvpn),
             "pac" | "wpad" => Some(Format::Pac),
+            "ipset" | "ipset-save" => Some(Format::Ipset),
             _ => None,
         }
     }
@@ -181,8 +199,8 @@ pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, Au
         .ok_or_else(|| AuditError::Format {
             file: file.to_owned(),
             what: "not a configuration audit reads: `nft -j list ruleset` JSON, iptables-save \
-                   output, a squid.conf, a PAC file, a WireGuard or an OpenVPN configuration (give \
-                   --format to say which)"
+                   output, ipset save output, a squid.conf, a PAC file, a WireGuard or an OpenVPN \
+                   configuration (give --format to say which)"
                 .into(),
         })?;
     Ok(match format {
@@ -192,6 +210,11 @@ pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, Au
         Format::Wireguard => Config::Tunnel(vpn::read_wireguard(file, text)?),
         Format::Openvpn => Config::Tunnel(vpn::read_openvpn(file, text)?),
         Format::Pac => Config::Pac(pac::read(file, text)?),
+        Format::Ipset => {
+            let mut sets = ipset::IpSets::default();
+            ipset::read(file, text, &mut sets)?;
+            Config::Sets(sets)
+        }
     })
 }
 
@@ -211,6 +234,7 @@ mod tests {
             ("function FindProxyForURL(url, host) { return \"DIRECT\"; }", Some(Format::Pac)),
             ("[Interface]\nPrivateKey = x\n[Peer]\nAllowedIPs = 0.0.0.0/0\n", Some(Format::Wireguard)),
             ("client\nremote vpn.example.com 1194\n", Some(Format::Openvpn)),
+            ("create m365 hash:net family inet\nadd m365 52.112.0.0/14\n", Some(Format::Ipset)),
             ("hello\n", None),
         ];
         for (text, want) in cases {
