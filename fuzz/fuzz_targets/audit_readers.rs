@@ -1,14 +1,15 @@
-//! The audit's readers (nftables JSON, iptables-save, squid.conf, WireGuard, OpenVPN, PAC)
-//! and the evaluator on arbitrary text: no panic, no hang; what reads is evaluated on a
-//! question from every source address to every destination, whose parts must lie inside
-//! it; a tunnel's pieces of every address cover it exactly once; a PAC is asked one URL.
+//! The audit's readers (nftables JSON, iptables-save, ipset save, squid.conf, WireGuard,
+//! OpenVPN, PAC) and the evaluator on arbitrary text: no panic, no hang; what reads is
+//! evaluated on a question from every source address to every destination, whose parts
+//! must lie inside it; a tunnel's pieces of every address cover it exactly once; a PAC is
+//! asked one URL.
 #![no_main]
 
 use edgepath_model::Family;
 use edgepath_policy::audit::eval::{Evaluator, Region};
 use edgepath_policy::audit::ir::{self, Hook, DIMS};
 use edgepath_policy::audit::squid::{self, Connect};
-use edgepath_policy::audit::{iptables, nft, pac, vpn};
+use edgepath_policy::audit::{ipset, iptables, nft, pac, vpn};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -38,7 +39,15 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    for rs in [nft::read("f", text), iptables::read("f", text)].into_iter().flatten() {
+    // ipset save output, and its sets resolved into an iptables ruleset's -m set matches
+    // (the same text read as both: a fuzzer finds inputs that are a little of each).
+    let mut sets = ipset::IpSets::default();
+    let _ = ipset::read("i", text, &mut sets);
+    let mut rulesets: Vec<_> = [nft::read("f", text), iptables::read("f", text)].into_iter().flatten().collect();
+    for rs in &mut rulesets {
+        ipset::resolve(rs, &sets);
+    }
+    for rs in rulesets {
         for hook in [Hook::Forward, Hook::Output] {
             let ev = Evaluator::new(&rs, hook);
             for (family, hi) in [(Family::Ipv4, u128::from(u32::MAX)), (Family::Ipv6, u128::MAX)] {
