@@ -1197,6 +1197,38 @@ fn audit_names_the_file_and_line_of_bad_input() {
     }
 }
 
+/// `edgepath audit --json` (IPv4, the endpoint fixture) of `files` with `extra` options;
+/// `what` names the case in a failure.
+fn audit_json(what: &str, files: &[&Path], extra: &[&str]) -> Value {
+    let mut args = vec![
+        "audit",
+        "--json",
+        "--family",
+        "ipv4",
+        "--endpoints",
+        FIXTURE,
+        "--endpoints-version",
+        FIXTURE_VERSION,
+    ];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    args.extend(extra);
+    let out = edgepath(&args);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// `load`, then `extra` commands, then `export` in a scratch network namespace; what
+/// `export` printed, in a file named after `name`.
+fn exported(name: &str, load: &str, extra: &str, export: &str) -> PathBuf {
+    let script = format!("{load} && {extra} {export}");
+    let out = in_new_netns(&["sh", "-c", &script], None);
+    assert_ok(&format!("{name}: {script}"), &out);
+    write_tmp(
+        &format!("{name}.export"),
+        &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
 /// The fixes `audit` proposes are real commands: applied with nft and iptables to the
 /// configuration in a scratch namespace, exported again and audited, every modality has
 /// UDP to the relays (where UDP was dropped), every service is reached directly (where
@@ -1248,29 +1280,8 @@ fn audit_fixes_applied_with_the_real_tools_give_relay_udp() {
     for (name, text, load, export, part) in cases {
         let f = write_tmp(name, text);
         let load = load.replace("{f}", f.to_str().unwrap());
-        let exported = |extra: &str| {
-            let script = format!("{load} && {extra} {export}");
-            let out = in_new_netns(&["sh", "-c", &script], None);
-            assert_ok(&format!("{name}: {script}"), &out);
-            write_tmp(
-                &format!("{name}.export"),
-                &String::from_utf8_lossy(&out.stdout),
-            )
-        };
-        let audit = |p: &Path| -> Value {
-            let out = edgepath(&[
-                "audit",
-                p.to_str().unwrap(),
-                "--json",
-                "--family",
-                "ipv4",
-                "--endpoints",
-                FIXTURE,
-                "--endpoints-version",
-                FIXTURE_VERSION,
-            ]);
-            serde_json::from_slice(&out.stdout).unwrap()
-        };
+        let exported = |extra: &str| exported(name, &load, extra, export);
+        let audit = |p: &Path| audit_json(name, &[p], &[]);
         let before = audit(&exported(""));
         let mut commands: Vec<String> = Vec::new();
         for m in before[part].as_array().unwrap() {
@@ -1513,32 +1524,8 @@ fn audit_of_a_router_with_zones_uses_the_interfaces_given() {
         ),
     ];
     for (name, load, export) in cases {
-        let exported = |extra: &str| {
-            let script = format!("{load} && {extra} {export}");
-            let out = in_new_netns(&["sh", "-c", &script], None);
-            assert_ok(&format!("{name}: {script}"), &out);
-            write_tmp(
-                &format!("{name}.export"),
-                &String::from_utf8_lossy(&out.stdout),
-            )
-        };
-        let audit = |p: &Path, sides: &[&str]| -> Value {
-            let mut args = vec![
-                "audit",
-                p.to_str().unwrap(),
-                "--json",
-                "--family",
-                "ipv4",
-                "--endpoints",
-                FIXTURE,
-                "--endpoints-version",
-                FIXTURE_VERSION,
-            ];
-            args.extend(sides);
-            let out = edgepath(&args);
-            serde_json::from_slice(&out.stdout)
-                .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
-        };
+        let exported = |extra: &str| exported(name, &load, extra, export);
+        let audit = |p: &Path, sides: &[&str]| audit_json(name, &[p], sides);
         let paths = |doc: &Value| -> Vec<Value> {
             doc["modalities"]
                 .as_array()
@@ -1647,20 +1634,7 @@ fn audit_resolves_ipsets_from_ipset_save() {
             &String::from_utf8_lossy(&out.stdout),
         );
         let sets = saved.with_extension("ipset");
-        let audit = |files: &[&Path]| -> Value {
-            let mut args = vec![
-                "audit",
-                "--json",
-                "--family",
-                "ipv4",
-                "--endpoints",
-                FIXTURE,
-            ];
-            args.extend(files.iter().map(|f| f.to_str().unwrap()));
-            let out = edgepath(&args);
-            serde_json::from_slice(&out.stdout)
-                .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
-        };
+        let audit = |files: &[&Path]| audit_json(name, files, &[]);
         docs.push((name, audit(&[&saved]), audit(&[&saved, &sets])));
     }
     for (name, blind, seen) in &docs {
