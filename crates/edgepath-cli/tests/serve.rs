@@ -137,3 +137,109 @@ fn serve_answers_and_refuses_clearly_and_stops_on_sigterm() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGHUP reloads the configuration: a module added is served, the exporter's metrics
+/// say the reload succeeded; a configuration that does not load keeps the modules
+/// loaded before, with a log line naming the file and line and
+/// `edgepath_exporter_config_last_reload_successful 0`.
+#[test]
+fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
+    let dir = std::env::temp_dir().join(format!("edgepath-serve-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("sites.toml");
+    std::fs::write(&config, "[modules.office]\nduration = 1\n").unwrap();
+    let mut child = Ended(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .env_remove("EDGEPATH_ENDPOINTS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Every line it logs, as it comes.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err = BufReader::new(child.0.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |what: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("serve never logged {what:?}"),
+            }
+        }
+    };
+    let first = wait_for("listening on");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str| status_and_body(agent.get(&format!("http://{addr}{path}")).call());
+    let hup = || {
+        let sent = Command::new("kill")
+            .args(["-HUP", &child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    let (_, body) = get("/metrics");
+    assert!(
+        body.contains("edgepath_exporter_config_last_reload_successful 1"),
+        "{body}"
+    );
+
+    std::fs::write(
+        &config,
+        "[modules.office]\nduration = 1\n\n[modules.home]\nproxy = \"none\"\n",
+    )
+    .unwrap();
+    hup();
+    let line = wait_for("configuration reloaded");
+    assert!(line.contains("modules: home, office"), "{line}");
+    let (code, body) = get("/probe?module=nope");
+    assert_eq!(code, 400);
+    assert!(body.contains("modules: home, office"), "{body}");
+    let (_, body) = get("/metrics");
+    for want in [
+        "edgepath_exporter_modules 2",
+        "edgepath_exporter_config_reloads_total{result=\"success\"} 1",
+        "edgepath_exporter_probes_total{module=\"home\"} 0",
+    ] {
+        assert!(body.contains(want), "{want} in {body}");
+    }
+
+    std::fs::write(&config, "[modules.office]\nduration = \"soon\"\n").unwrap();
+    hup();
+    let line = wait_for("reload failed");
+    assert!(
+        line.contains("(home, office)") && line.contains("sites.toml:2"),
+        "{line}"
+    );
+    let (code, body) = get("/probe?module=nope");
+    assert_eq!(code, 400);
+    assert!(body.contains("modules: home, office"), "{body}");
+    let (_, body) = get("/metrics");
+    for want in [
+        "edgepath_exporter_config_last_reload_successful 0",
+        "edgepath_exporter_config_reloads_total{result=\"failure\"} 1",
+    ] {
+        assert!(body.contains(want), "{want} in {body}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

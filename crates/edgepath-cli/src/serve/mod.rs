@@ -7,6 +7,12 @@
 //! Overlapping scrapes of one module never run two probes at once: a scrape that
 //! arrives while the module's probe runs waits for it and answers with its result (two
 //! probes would measure each other's traffic). Different modules probe side by side.
+//!
+//! SIGHUP reloads the configuration and each module's endpoint data (after `edgepath
+//! catalog update`, say), as Prometheus and its exporters do: a configuration that does
+//! not load keeps the modules loaded before, and says why (a log line and
+//! `edgepath_exporter_config_last_reload_successful 0`). A probe running across a
+//! reload ends with the settings it started with.
 
 pub mod config;
 pub mod metrics;
@@ -63,9 +69,22 @@ struct Own {
     failures: Family<ModuleLabel, Counter>,
     durations: Family<ModuleLabel, Histogram>,
     requests: Family<ModuleLabel, Counter>,
+    modules: Gauge<f64, AtomicU64>,
+    reloads: Family<ModuleLabel, Counter>,
+    reload_ok: Gauge<f64, AtomicU64>,
 }
 
 impl Own {
+    /// Every module's series from the start, so rates work from the first scrape.
+    fn know(&self, modules: &[String]) {
+        self.modules.set(modules.len() as f64);
+        for m in modules {
+            let l = vec![("module".to_owned(), m.clone())];
+            let _ = self.probes.get_or_create(&l);
+            let _ = self.failures.get_or_create(&l);
+        }
+    }
+
     fn new(modules: &[String]) -> Self {
         let mut registry = Registry::with_prefix("edgepath_exporter");
         let probes = Family::<ModuleLabel, Counter>::default();
@@ -93,49 +112,110 @@ impl Own {
             requests.clone(),
         );
         let up: Gauge<f64, AtomicU64> = Gauge::default();
-        up.set(modules.len() as f64);
-        registry.register("modules", "Modules configured", up);
-        for m in modules {
-            // Every module's series from the start, so rates work from the first scrape.
-            let l = vec![("module".to_owned(), m.clone())];
-            let _ = probes.get_or_create(&l);
-            let _ = failures.get_or_create(&l);
+        registry.register("modules", "Modules configured", up.clone());
+        let reloads = Family::<ModuleLabel, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Reloads of the configuration on SIGHUP, per result (success, failure)",
+            reloads.clone(),
+        );
+        let reload_ok: Gauge<f64, AtomicU64> = Gauge::default();
+        reload_ok.set(1.0);
+        registry.register(
+            "config_last_reload_successful",
+            "1 when the last load of the configuration succeeded (the modules in use are its)",
+            reload_ok.clone(),
+        );
+        for result in ["success", "failure"] {
+            let _ = reloads.get_or_create(&vec![("result".to_owned(), result.to_owned())]);
         }
-        Own {
+        let own = Own {
             registry,
             probes,
             failures,
             durations,
             requests,
-        }
+            modules: up,
+            reloads,
+            reload_ok,
+        };
+        own.know(modules);
+        own
     }
 }
 
+/// The modules in use, by name; a reload replaces the whole map (a probe keeps the
+/// module it started with).
+type Modules = Rc<BTreeMap<String, Rc<ModuleState>>>;
+
 struct State {
-    modules: BTreeMap<String, ModuleState>,
+    modules: RefCell<Modules>,
     own: RefCell<Own>,
 }
 
-/// Runs the exporter until Ctrl-C or SIGTERM.
-pub fn run(args: &ServeArgs) -> Result<Outcome> {
-    let modules = config::load(args.config.as_deref())?;
+impl State {
+    fn modules(&self) -> Modules {
+        Rc::clone(&self.modules.borrow())
+    }
+}
+
+/// Every module of the configuration, checked and ready (its endpoint data read).
+fn load_modules(args: &ServeArgs) -> Result<BTreeMap<String, Rc<ModuleState>>> {
     let mut states = BTreeMap::new();
-    for m in &modules {
+    for m in config::load(args.config.as_deref())? {
         let (cfg, source) = crate::check_cmd::config(&m.args)
             .with_context(|| format!("{}: module {}", m.place, m.name))?;
         states.insert(
             m.name.clone(),
-            ModuleState {
+            Rc::new(ModuleState {
                 config: Rc::new(cfg),
                 source,
                 loaded: Instant::now(),
                 last: tokio::sync::Mutex::new(None),
-            },
+            }),
         );
     }
+    Ok(states)
+}
+
+/// On SIGHUP: the configuration and endpoint data again, or, when they do not load,
+/// the modules loaded before, with the reason logged.
+fn reload(state: &State, args: &ServeArgs) {
+    let result = load_modules(args);
+    let own = state.own.borrow();
+    let outcome = match result {
+        Ok(new) => {
+            let names: Vec<String> = new.keys().cloned().collect();
+            *state.modules.borrow_mut() = Rc::new(new);
+            own.know(&names);
+            own.reload_ok.set(1.0);
+            eprintln!(
+                "edgepath serve: configuration reloaded (modules: {})",
+                names.join(", ")
+            );
+            "success"
+        }
+        Err(e) => {
+            own.reload_ok.set(0.0);
+            let kept: Vec<String> = state.modules().keys().cloned().collect();
+            eprintln!(
+                "edgepath serve: reload failed, the modules loaded before stay in use ({}): {e:#}",
+                kept.join(", ")
+            );
+            "failure"
+        }
+    };
+    own.reloads
+        .get_or_create(&vec![("result".to_owned(), outcome.to_owned())])
+        .inc();
+}
+
+/// Runs the exporter until Ctrl-C or SIGTERM; SIGHUP reloads.
+pub fn run(args: &ServeArgs) -> Result<Outcome> {
+    let states = load_modules(args)?;
     let names: Vec<String> = states.keys().cloned().collect();
     let state = Rc::new(State {
-        modules: states,
+        modules: RefCell::new(Rc::new(states)),
         own: RefCell::new(Own::new(&names)),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -153,8 +233,9 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
             "edgepath serve: listening on http://{addr}/ (modules: {}); /probe?module=NAME, /metrics",
             names.join(", ")
         );
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot watch for SIGTERM")?;
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+        let mut hup = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -185,6 +266,7 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
                 }
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                _ = hup.recv() => reload(&state, args),
             }
         }
         eprintln!("edgepath serve: stopped");
@@ -276,7 +358,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
 /// A small page listing the modules (names are ours: letters, digits, `_`, `-`).
 fn index(state: &State) -> String {
     let links: String = state
-        .modules
+        .modules()
         .keys()
         .map(|m| format!("<li><a href=\"/probe?module={m}\">/probe?module={m}</a></li>"))
         .collect();
@@ -287,24 +369,23 @@ fn index(state: &State) -> String {
 
 async fn probe(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
     let plain = "text/plain; charset=utf-8";
+    let modules = state.modules();
     let name = match query_param(query, "module") {
         Some(n) => n,
-        None if state.modules.len() == 1 => {
-            state.modules.keys().next().cloned().unwrap_or_default()
-        }
-        None if state.modules.contains_key("default") => "default".into(),
+        None if modules.len() == 1 => modules.keys().next().cloned().unwrap_or_default(),
+        None if modules.contains_key("default") => "default".into(),
         None => {
             return text(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "say which module: /probe?module=NAME (one of: {})\n",
-                    state.modules.keys().cloned().collect::<Vec<_>>().join(", ")
+                    modules.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
                 plain,
             )
         }
     };
-    let Some(m) = state.modules.get(&name) else {
+    let Some(m) = modules.get(&name).map(Rc::clone) else {
         // The name is echoed back only as far as it is a module name could be.
         let shown: String = name
             .chars()
@@ -315,7 +396,7 @@ async fn probe(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
             StatusCode::BAD_REQUEST,
             format!(
                 "unknown module `{shown}`; modules: {}\n",
-                state.modules.keys().cloned().collect::<Vec<_>>().join(", ")
+                modules.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
             plain,
         );
