@@ -10,7 +10,10 @@ Writes, then audits (median wall time of --runs):
   - iptables-10000.rules: the same as iptables-save;
   - nft-adversarial.json: --rules accepts of single addresses inside the media range
     52.112.0.0/14, which split every media question as finely as the audit allows (its
-    bound: 4,096 parts per question, the rest reported unknown).
+    bound: 4,096 parts per question, the rest reported unknown);
+  - ipset-sets.rules with ipset-sets.ipset: three iptables rules naming two ipsets of
+    `ipset save` output, one hash:net of 20 x --rules /24s (every tenth a nomatch) and one
+    hash:ip,port of 5 x --rules address and UDP port pairs (6.6 MB at 10,000).
 Test data is made here; nothing is downloaded.
 """
 
@@ -84,14 +87,29 @@ def iptables_save(rs):
     return "\n".join(lines) + "\n"
 
 
-def time_audit(edgepath, path, runs):
+def ipsets(n, rng):
+    """(iptables-save naming two sets, their `ipset save` output)."""
+    lines = ["create big hash:net family inet hashsize 1024 maxelem 1048576"]
+    for i in range(20 * n):
+        a = rng.randrange(1 << 24)
+        lines.append(f"add big {a >> 16}.{(a >> 8) & 255}.{a & 255}.0/24{' nomatch' if i % 10 == 0 else ''}")
+    lines.append("create pairs hash:ip,port family inet hashsize 1024 maxelem 1048576")
+    for _ in range(5 * n):
+        a = rng.randrange(1 << 32)
+        lines.append(f"add pairs {a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255},udp:{rng.randrange(1, 65535)}")
+    rules = ("*filter\n:FORWARD DROP [0:0]\n-A FORWARD -m set --match-set pairs dst,dst -j DROP\n"
+             "-A FORWARD -m set ! --match-set big dst -j ACCEPT\n-A FORWARD -p tcp --dport 443 -j ACCEPT\nCOMMIT\n")
+    return rules, "\n".join(lines) + "\n"
+
+
+def time_audit(edgepath, paths, runs):
     samples = []
     for _ in range(runs):
         t0 = time.monotonic()
-        p = subprocess.run([edgepath, "audit", path, "--json", "--family", "ipv4"], capture_output=True)
+        p = subprocess.run([edgepath, "audit", *paths, "--json", "--family", "ipv4"], capture_output=True)
         samples.append(time.monotonic() - t0)
         if p.returncode not in (0, 1):
-            raise SystemExit(f"{path}: exit {p.returncode}: {p.stderr.decode()[-400:]}")
+            raise SystemExit(f"{paths}: exit {p.returncode}: {p.stderr.decode()[-400:]}")
     doc = json.loads(p.stdout)
     return statistics.median(samples), doc
 
@@ -111,14 +129,21 @@ def main():
         ("nft-adversarial.json", nft_json(rs, adversarial=True)),
     ]
     print(f"{'file':<26} {'MB':>6} {'rules':>7} {'median ms':>10}  audit says (audio path; unknown questions)")
-    for name, text in files:
-        path = os.path.join(a.dir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        secs, doc = time_audit(a.edgepath, path, a.runs)
+    set_rules, set_save = ipsets(a.rules, rng)
+    runs = [(name, [(name, text)]) for name, text in files]
+    runs.append(("ipset-sets.rules + .ipset", [("ipset-sets.rules", set_rules), ("ipset-sets.ipset", set_save)]))
+    for label, parts in runs:
+        paths = []
+        for name, text in parts:
+            paths.append(os.path.join(a.dir, name))
+            with open(paths[-1], "w") as f:
+                f.write(text)
+        secs, doc = time_audit(a.edgepath, paths, a.runs)
         audio = doc["modalities"][0]["path"]
-        print(f"{name:<26} {len(text) / 1e6:6.1f} {a.rules:7} {secs * 1000:10.0f}  {audio}; {doc['unknown']}")
-        os.remove(path)
+        size = sum(len(text) for _, text in parts)
+        print(f"{label:<26} {size / 1e6:6.1f} {a.rules:7} {secs * 1000:10.0f}  {audio}; {doc['unknown']}")
+        for p in paths:
+            os.remove(p)
     return 0
 
 
