@@ -214,7 +214,7 @@ fn prometheus_scrapes_two_lab_sites_and_the_fallback_alert_fires() {
     std::fs::write(
         dir.join("prometheus.yml"),
         format!(
-            "global:\n  scrape_interval: 10s\n  scrape_timeout: 9s\n  evaluation_interval: 2s\nrule_files: [rules.yml]\nscrape_configs:\n  - job_name: edgepath\n    metrics_path: /probe\n    params: {{module: [default]}}\n    static_configs:\n{targets}"
+            "global:\n  scrape_interval: 10s\n  scrape_timeout: 9s\n  evaluation_interval: 2s\nrule_files: [rules.yml]\nscrape_configs:\n  - job_name: edgepath\n    metrics_path: /probe\n    params: {{module: [default]}}\n    static_configs:\n{targets}  - job_name: edgepath-exporter\n    static_configs:\n{targets}"
         ),
     )
     .unwrap();
