@@ -198,12 +198,7 @@ fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
             .unwrap();
         assert!(sent.success());
     };
-    let (_, body) = get("/metrics");
-    assert!(
-        body.contains("edgepath_exporter_config_last_reload_successful 1"),
-        "{body}"
-    );
-
+    // A SIGHUP as soon as it says it listens reloads (it does not end it).
     std::fs::write(
         &config,
         "[modules.office]\nduration = 1\n\n[modules.home]\nproxy = \"none\"\n",
@@ -212,6 +207,11 @@ fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
     hup();
     let line = wait_for("configuration reloaded");
     assert!(line.contains("modules: home, office"), "{line}");
+    let (_, body) = get("/metrics");
+    assert!(
+        body.contains("edgepath_exporter_config_last_reload_successful 1"),
+        "{body}"
+    );
     let (code, body) = get("/probe?module=nope");
     assert_eq!(code, 400);
     assert!(body.contains("modules: home, office"), "{body}");

@@ -225,6 +225,11 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
     let local = tokio::task::LocalSet::new();
     let listen = args.listen;
     local.block_on(&runtime, async move {
+        // Watched before the "listening" line: a SIGHUP sent as soon as it shows must
+        // reload, not end the process (its default action).
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+        let mut hup = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("--listen {listen}"))?;
@@ -233,9 +238,6 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
             "edgepath serve: listening on http://{addr}/ (modules: {}); /probe?module=NAME, /metrics",
             names.join(", ")
         );
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
-        let mut hup = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
