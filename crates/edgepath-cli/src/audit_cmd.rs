@@ -163,12 +163,9 @@ const MAX_LISTED: usize = 20;
 /// Each distinct line once, in first-seen order (one rule often leaves many questions
 /// undecided); past [`MAX_LISTED`] a line says how many more there are.
 fn listed(lines: &[String], lead: &str) -> String {
-    let mut distinct: Vec<&String> = Vec::new();
-    for l in lines {
-        if !distinct.contains(&l) {
-            distinct.push(l);
-        }
-    }
+    // A ruleset may bring thousands of warnings: a set, not a scan per line.
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<&String> = lines.iter().filter(|l| seen.insert(*l)).collect();
     let mut out = String::new();
     for l in distinct.iter().take(MAX_LISTED) {
         out.push_str(&format!("{lead}{l}\n"));

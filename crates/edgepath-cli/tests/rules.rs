@@ -1229,6 +1229,22 @@ fn exported(name: &str, load: &str, extra: &str, export: &str) -> PathBuf {
     )
 }
 
+/// The distinct fix commands of every entry of `items` (modalities or services), as
+/// one shell line of `cmd && ` parts; `what` names the case.
+fn fix_script(what: &str, items: &Value) -> String {
+    let mut commands: Vec<String> = Vec::new();
+    for m in items.as_array().unwrap() {
+        for fix in m["fix"].as_array().unwrap() {
+            let c = format!("{} && ", fix["command"].as_str().unwrap());
+            if !commands.contains(&c) {
+                commands.push(c);
+            }
+        }
+    }
+    assert!(!commands.is_empty(), "{what}: no fix proposed");
+    commands.concat()
+}
+
 /// The fixes `audit` proposes are real commands: applied with nft and iptables to the
 /// configuration in a scratch namespace, exported again and audited, every modality has
 /// UDP to the relays (where UDP was dropped), every service is reached directly (where
@@ -1283,22 +1299,15 @@ fn audit_fixes_applied_with_the_real_tools_give_relay_udp() {
         let exported = |extra: &str| exported(name, &load, extra, export);
         let audit = |p: &Path| audit_json(name, &[p], &[]);
         let before = audit(&exported(""));
-        let mut commands: Vec<String> = Vec::new();
         for m in before[part].as_array().unwrap() {
             if part == "modalities" {
                 assert_eq!(m["path"], "relay-tcp", "{name}: {m}");
             } else {
                 assert_eq!(m["via"], "none", "{name}: {m}");
             }
-            for fix in m["fix"].as_array().unwrap() {
-                let c = format!("{} && ", fix["command"].as_str().unwrap());
-                if !commands.contains(&c) {
-                    commands.push(c);
-                }
-            }
         }
-        assert!(!commands.is_empty(), "{name}: no fix proposed");
-        let after = audit(&exported(&commands.concat()));
+        let commands = fix_script(name, &before[part]);
+        let after = audit(&exported(&commands));
         for m in after[part].as_array().unwrap() {
             if part == "modalities" {
                 assert_eq!(m["path"], "relay-udp", "{name} after {commands:?}: {m}");
@@ -1561,22 +1570,14 @@ fn audit_of_a_router_with_zones_uses_the_interfaces_given() {
             paths(&guest).iter().all(|p| p == "relay-tcp"),
             "{name}: {guest}"
         );
-        let mut commands: Vec<String> = Vec::new();
-        for m in guest["modalities"].as_array().unwrap() {
-            for fix in m["fix"].as_array().unwrap() {
-                let c = fix["command"].as_str().unwrap().to_owned();
-                assert!(
-                    c.contains("br-guest") && c.contains("wan0"),
-                    "{name}: a fix not scoped to the guest's interfaces: {c}"
-                );
-                let c = format!("{c} && ");
-                if !commands.contains(&c) {
-                    commands.push(c);
-                }
-            }
+        let commands = fix_script(name, &guest["modalities"]);
+        for c in commands.split(" && ").filter(|c| !c.is_empty()) {
+            assert!(
+                c.contains("br-guest") && c.contains("wan0"),
+                "{name}: a fix not scoped to the guest's interfaces: {c}"
+            );
         }
-        assert!(!commands.is_empty(), "{name}: no fix proposed");
-        let fixed = exported(&commands.concat());
+        let fixed = exported(&commands);
         let after = audit(&fixed, &["--in", "br-guest", "--out", "wan0"]);
         assert!(
             paths(&after).iter().all(|p| p == "relay-udp"),

@@ -32,28 +32,22 @@ impl Drop for Ended {
     }
 }
 
-#[test]
-fn serve_answers_and_refuses_clearly_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("edgepath-serve-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("sites.toml");
-    std::fs::write(
-        &config,
-        "[modules.office]\nduration = 1\n\n[modules.home]\nproxy = \"none\"\n",
-    )
-    .unwrap();
+/// A running exporter on a free port with `config`: the process, its log from the line
+/// after "listening on", that line, and the address it chose (warnings about the
+/// endpoint data's age may come first).
+fn start(
+    config: &std::path::Path,
+) -> (Ended, BufReader<std::process::ChildStderr>, String, String) {
     let mut child = Ended(
         Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
+            .arg(config)
             .env_remove("EDGEPATH_ENDPOINTS")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
-    // The address it chose, from its "listening" line (warnings about the endpoint
-    // data's age may come first).
     let mut err = BufReader::new(child.0.stderr.take().unwrap());
     let mut first = String::new();
     while !first.contains("listening on") {
@@ -69,11 +63,30 @@ fn serve_answers_and_refuses_clearly_and_stops_on_sigterm() {
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("no address in {first:?}"))
         .to_owned();
-    assert!(first.contains("modules: home, office"), "{first}");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    (child, err, first, addr)
+}
+
+/// An HTTP client that returns 4xx and 5xx answers instead of failing on them.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
-        .into();
+        .into()
+}
+
+#[test]
+fn serve_answers_and_refuses_clearly_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("edgepath-serve-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("sites.toml");
+    std::fs::write(
+        &config,
+        "[modules.office]\nduration = 1\n\n[modules.home]\nproxy = \"none\"\n",
+    )
+    .unwrap();
+    let (mut child, _log, first, addr) = start(&config);
+    assert!(first.contains("modules: home, office"), "{first}");
+    let agent = agent();
     let get = |path: &str| status_and_body(agent.get(&format!("http://{addr}{path}")).call());
     let (code, body) = get("/metrics");
     assert_eq!(code, 200);
@@ -148,19 +161,9 @@ fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("sites.toml");
     std::fs::write(&config, "[modules.office]\nduration = 1\n").unwrap();
-    let mut child = Ended(
-        Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .env_remove("EDGEPATH_ENDPOINTS")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let (child, err, _, addr) = start(&config);
     // Every line it logs, as it comes.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let err = BufReader::new(child.0.stderr.take().unwrap());
     std::thread::spawn(move || {
         for line in err.lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
@@ -179,17 +182,7 @@ fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
             }
         }
     };
-    let first = wait_for("listening on");
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap()
-        .to_owned();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent();
     let get = |path: &str| status_and_body(agent.get(&format!("http://{addr}{path}")).call());
     let hup = || {
         let sent = Command::new("kill")

@@ -15,7 +15,10 @@ use std::collections::HashMap;
 
 use edgepath_model::Family;
 
-use super::ir::{cidr, ifname, Condition, Dim, Match, Ruleset, Values};
+use super::iptables::words;
+use super::ir::{
+    cidr, ifname, protocol_number, service_port, Condition, Dim, Match, Ruleset, Values,
+};
 use super::AuditError;
 
 /// What one field of a set's entries is.
@@ -58,28 +61,6 @@ pub struct IpSets {
     pub warnings: Vec<String>,
 }
 
-/// Splits a line into words; `"..."` (a comment) is one word.
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            c if c.is_whitespace() && !quoted => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 /// Reads `ipset save` output from `file` into `into` (several files merge).
 pub fn read(file: &str, text: &str, into: &mut IpSets) -> Result<(), AuditError> {
     let syntax = |line: usize, what: String| AuditError::Syntax {
@@ -89,7 +70,8 @@ pub fn read(file: &str, text: &str, into: &mut IpSets) -> Result<(), AuditError>
     };
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
-        let w = words(raw);
+        // Quoted as iptables-save quotes (`comment "..."`).
+        let w = words(raw).map_err(|what| syntax(n, what))?;
         let Some(first) = w.first() else { continue };
         if first.starts_with('#') {
             continue;
@@ -198,25 +180,15 @@ fn address(s: &str) -> Result<(u32, (u128, u128)), String> {
 /// `[proto:]port[-port]` as (protocol, ports).
 fn port(s: &str) -> Result<(Values, Values), String> {
     let (proto, ports) = s.split_once(':').unwrap_or(("tcp", s));
-    let p: u128 = match proto {
-        "tcp" => 6,
-        "udp" => 17,
-        "sctp" => 132,
-        "udplite" => 136,
-        // ICMP "ports" are types: no UDP or TCP packet is one.
-        "icmp" => 1,
-        "icmpv6" => 58,
-        other => return Err(format!("protocol `{other}` in `{s}`")),
-    };
+    let p = protocol_number(proto).ok_or_else(|| format!("protocol `{proto}` in `{s}`"))?;
     if p == 1 || p == 58 {
+        // ICMP "ports" are types: no UDP or TCP packet is one.
         return Ok((Values::one(p), Values::new(vec![(0, 65535)])));
     }
     let one = |x: &str| -> Result<u128, String> {
-        match x {
-            "http" => Ok(80),
-            "https" => Ok(443),
-            "domain" => Ok(53),
-            _ => x
+        match service_port(x) {
+            Some(n) => Ok(n),
+            None => x
                 .parse::<u16>()
                 .map(u128::from)
                 .map_err(|_| format!("port `{x}` in `{s}`")),

@@ -17,8 +17,8 @@ use super::ir::{
 use super::AuditError;
 
 /// Splits a line into words, honouring the double quotes iptables-save writes around
-/// comments (with `\"` inside).
-fn words(line: &str) -> Result<Vec<String>, String> {
+/// comments (with `\"` inside); ipset save quotes the same way.
+pub(super) fn words(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

@@ -47,6 +47,29 @@ impl Dim {
 /// The number of [`Dim`]s.
 pub const DIMS: usize = 7;
 
+/// A layer-4 protocol by the name rulesets write (`tcp`, `udp`, `icmpv6`, ...).
+pub fn protocol_number(name: &str) -> Option<u128> {
+    Some(match name {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        "ipv6-icmp" | "icmpv6" => 58,
+        "sctp" => 132,
+        "udplite" => 136,
+        _ => return None,
+    })
+}
+
+/// A port by the service name rulesets write for the ports Teams needs (`https`).
+pub fn service_port(name: &str) -> Option<u128> {
+    Some(match name {
+        "http" => 80,
+        "https" => 443,
+        "domain" => 53,
+        _ => return None,
+    })
+}
+
 /// The longest interface name Linux allows (IFNAMSIZ less the terminating zero).
 pub const IFNAME_MAX: usize = 15;
 

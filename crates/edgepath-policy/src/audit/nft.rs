@@ -13,8 +13,8 @@ use super::json::Json as Value;
 use edgepath_model::Family;
 
 use super::ir::{
-    addr, ifname_range, loopback, prefix, Action, Base, Chain, Condition, Dim, Hook, Match, Origin,
-    Rule, Ruleset, Values,
+    addr, ifname_range, loopback, prefix, protocol_number, service_port, Action, Base, Chain,
+    Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values,
 };
 use super::AuditError;
 
@@ -599,17 +599,9 @@ fn value(v: &Value) -> Result<(u128, u128), String> {
             let x = addr(ip);
             return Ok((x, x));
         }
-        let n = match s {
-            "tcp" => 6,
-            "udp" => 17,
-            "icmp" => 1,
-            "ipv6-icmp" | "icmpv6" => 58,
-            "sctp" => 132,
-            "http" => 80,
-            "https" => 443,
-            "domain" => 53,
-            _ => return Err(format!("value {s:?} (not modelled)")),
-        };
+        let n = protocol_number(s)
+            .or_else(|| service_port(s))
+            .ok_or_else(|| format!("value {s:?} (not modelled)"))?;
         return Ok((n, n));
     }
     if let Some(p) = v.get("prefix") {
