@@ -53,6 +53,13 @@ class Lab:
         # The edgepath binary, for scenarios whose router loads generated rules.
         self.edgepath = edgepath
         self.prefix = "ep" + secrets.token_hex(2)
+        # A caller that checks for leftovers (the lab test) names a file where each lab
+        # of its run writes its prefix, so that it looks only at its own namespaces and
+        # another lab running beside it is not taken for a leak.
+        ledger = os.environ.get("EDGEPATH_LAB_PREFIXES")
+        if ledger:
+            with open(ledger, "a") as f:
+                f.write(self.prefix + "\n")
         self.ns = {role: f"{self.prefix}-{self.SHORT[role]}" for role in self.ROLES}
         self.created = []
         self.procs = []

@@ -11,10 +11,18 @@ use serde_json::Value;
 mod common;
 use common::{lab_dir, unavailable};
 
+/// The file where every lab this test process builds writes its name prefix
+/// (`EDGEPATH_LAB_PREFIXES`, read by lab/edgelab/net.py), so that the leak check looks
+/// at this run's namespaces only and a lab running beside it is not taken for a leak.
+fn prefix_ledger() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("edgepath-lab-prefixes-{}", std::process::id()))
+}
+
 /// `lab/run ARGS... --edgepath BIN`: its output, stdout printed for the test's log.
 fn lab_run(args: &[&str]) -> std::process::Output {
     let out = Command::new(lab_dir().join("run"))
         .args(args)
+        .env("EDGEPATH_LAB_PREFIXES", prefix_ledger())
         .args(["--edgepath", env!("CARGO_BIN_EXE_edgepath")])
         .output()
         .unwrap();
@@ -44,6 +52,8 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         eprintln!("SKIPPED the scenario lab: {why}");
         return;
     }
+    // A ledger left by an earlier process of the same id is not this run's.
+    let _ = std::fs::remove_file(prefix_ledger());
     // Scenarios whose router loads `edgepath rules` output need the binary too.
     // Two labs at a time: they share nothing but the two cores.
     let out = lab_run(&["--validate-all", "--jobs", "2"]);
@@ -72,11 +82,18 @@ fn every_scenario_validates_and_edgepath_check_agrees() {
         "{}",
         failures(&stdout)
     );
-    // Nothing of the lab is left behind.
+    // Nothing of this run's labs is left behind (another lab beside it is not ours).
+    let ours = std::fs::read_to_string(prefix_ledger()).unwrap_or_default();
+    let ours: Vec<&str> = ours.lines().collect();
+    assert!(
+        ours.len() >= count,
+        "lab/run recorded {} lab prefixes for {count} scenarios",
+        ours.len()
+    );
     let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let left: Vec<_> = String::from_utf8_lossy(&ns.stdout)
         .lines()
-        .filter(|l| l.starts_with("ep"))
+        .filter(|l| ours.iter().any(|p| l.starts_with(&format!("{p}-"))))
         .map(str::to_owned)
         .collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
