@@ -76,11 +76,7 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
         let (text, _) = read_text(path)?;
         let shown = path.display().to_string();
         match audit::read(&shown, &text, None)? {
-            audit::Config::Firewall(rs) => {
-                let e = egress.get_or_insert_with(Default::default);
-                e.chains.extend(rs.chains);
-                e.warnings.extend(rs.warnings);
-            }
+            audit::Config::Firewall(rs) => egress.get_or_insert_with(Default::default).merge(rs),
             _ => bail!(
                 "--egress {shown}: the company's egress is a firewall ruleset (`nft -j list ruleset` or iptables-save)"
             ),
@@ -362,9 +358,11 @@ fn render(r: &AuditReport, files: &str) -> String {
                 .flat_map(|s| s.flows.iter().chain(&s.http)),
         )
         .filter_map(|f| {
-            f.unknown
-                .as_ref()
-                .map(|u| format!("{}: {u}", f.decided_by.join("; ")))
+            f.unknown.as_ref().map(|u| match f.decided_by.is_empty() {
+                // No rule was met: the input itself is missing (a family not given).
+                true => u.clone(),
+                false => format!("{}: {u}", f.decided_by.join("; ")),
+            })
         })
         .collect();
     if !unknown.is_empty() {

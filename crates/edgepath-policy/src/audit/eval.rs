@@ -188,6 +188,19 @@ fn matches(m: &[Match], r: &Region) -> Holds {
     unknown.map_or(Holds::Yes, Holds::Unknown)
 }
 
+/// Why a family no input describes is unknown, and what to give: only an iptables-save
+/// (or ip6tables-save) describes one family alone.
+pub fn undescribed(family: Family) -> String {
+    let (tool, other) = match family {
+        Family::Ipv4 => ("iptables-save", "ipv6"),
+        Family::Ipv6 => ("ip6tables-save", "ipv4"),
+    };
+    format!(
+        "no {family} rules were given (an iptables-save describes one family): give the {tool} \
+         output too, or --family {other} if the clients have no {family}"
+    )
+}
+
 /// The end of one base chain's walk.
 enum ChainEnd {
     Accept(Origin),
@@ -238,8 +251,19 @@ impl<'a> Evaluator<'a> {
         !self.bases.is_empty()
     }
 
-    /// The region's decisions, split where the rules treat its parts differently.
+    /// The region's decisions, split where the rules treat its parts differently; unknown
+    /// as a whole when no input describes its family.
     pub fn evaluate(&self, region: Region) -> Vec<(Region, Decision)> {
+        if !self.rs.describes(region.family) {
+            let verdict = Verdict::Unknown(undescribed(region.family));
+            return vec![(
+                region,
+                Decision {
+                    verdict,
+                    by: Vec::new(),
+                },
+            )];
+        }
         let mut todo = vec![(region, Resume::default())];
         let mut out = Vec::new();
         while let Some((r, resume)) = todo.pop() {

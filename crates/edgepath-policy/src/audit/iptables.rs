@@ -66,7 +66,8 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
         });
     let family = if six { Family::Ipv6 } else { Family::Ipv4 };
     let fam = if six { "ip6" } else { "ip" };
-    let mut rs = Ruleset::default();
+    // An iptables-save says nothing of the other family (ip6tables keeps its own).
+    let mut rs = Ruleset::describing(&[family]);
     let mut table: Option<String> = None;
     let syntax = |line: usize, what: String| AuditError::Syntax {
         file: file.to_owned(),

@@ -281,6 +281,37 @@ pub struct Ruleset {
     /// What the reader did not understand (the constructs are named), counted in the
     /// report; rules holding them evaluate as unknown.
     pub warnings: Vec<String>,
+    /// The families the input describes whole: `nft -j list ruleset` both (it lists the
+    /// tables of every family, so a family without a chain on a hook is open), an
+    /// `iptables-save` IPv4 only, an `ip6tables-save` IPv6 only. The evaluator answers
+    /// unknown for a family no input describes: a missing file says nothing about it.
+    pub described: Vec<Family>,
+}
+
+impl Ruleset {
+    /// A ruleset that describes `families` and has no chain yet.
+    pub fn describing(families: &[Family]) -> Self {
+        Ruleset {
+            described: families.to_vec(),
+            ..Ruleset::default()
+        }
+    }
+
+    /// Whether some input describes `family` (see [`Ruleset::described`]).
+    pub fn describes(&self, family: Family) -> bool {
+        self.described.contains(&family)
+    }
+
+    /// Adds another file's rules: its chains, warnings and the families it describes.
+    pub fn merge(&mut self, other: Ruleset) {
+        self.chains.extend(other.chains);
+        self.warnings.extend(other.warnings);
+        for f in other.described {
+            if !self.describes(f) {
+                self.described.push(f);
+            }
+        }
+    }
 }
 
 /// The loopback addresses of both families (127.0.0.0/8, ::1), as a set of values: a

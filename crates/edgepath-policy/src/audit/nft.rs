@@ -39,7 +39,8 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
             what: "no \"nftables\" array: not the output of `nft -j list ruleset`".into(),
         });
     };
-    let mut rs = Ruleset::default();
+    // The whole ruleset of every family: a family without a chain is open.
+    let mut rs = Ruleset::describing(&[Family::Ipv4, Family::Ipv6]);
     let mut named: HashMap<(String, String, String), Named> = HashMap::new();
     let key = |o: &Value| (str_of(o, "family"), str_of(o, "table"), str_of(o, "name"));
     // Sets and chains first: rules refer to them wherever they are listed.

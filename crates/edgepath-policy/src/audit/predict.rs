@@ -724,10 +724,17 @@ pub fn audit(
     ranges: &MediaRanges,
     opts: &AuditOptions,
 ) -> AuditReport {
-    let mut merged = Ruleset::default();
+    // No firewall given at all (a proxy, PAC or VPN file alone): none is in the way of
+    // either family, and the notes say so. Otherwise only the families the files
+    // describe are known.
+    let no_firewall = rules.is_empty();
+    let mut merged = if no_firewall {
+        Ruleset::describing(&[Family::Ipv4, Family::Ipv6])
+    } else {
+        Ruleset::default()
+    };
     for r in rules {
-        merged.chains.extend(r.chains);
-        merged.warnings.extend(r.warnings);
+        merged.merge(r);
     }
     if let Some(sq) = &opts.squid {
         merged.warnings.extend(sq.warnings.iter().cloned());
@@ -818,6 +825,13 @@ pub fn audit(
         "NAT is out of scope: rules are read as filters on the client's own addresses and ports."
             .to_owned(),
     ];
+    if no_firewall {
+        notes.push(
+            "no firewall ruleset was given: no packet filter is taken to be in the way (give \
+             `nft -j list ruleset` or iptables-save output to audit one)"
+                .to_owned(),
+        );
+    }
     let configured_proxy = opts.proxy.or_else(|| {
         opts.squid.as_ref().and_then(|s| {
             s.ports
@@ -969,6 +983,7 @@ pub fn audit(
             fix,
         });
     }
+    notes.extend(family_assumptions(&modalities, &opts.families));
     let mut services = Vec::new();
     for s in SERVICES {
         let mut flows = Vec::new();
@@ -1495,6 +1510,47 @@ fn tunnel_fix(t: &Tunnel, media: &[IpNet], inside: &[IpNet]) -> Vec<Fix> {
     }
 }
 
+/// What a modality's verdict assumes of the clients' families: where the best path is
+/// only one family's, a note names it and what the others give (a client without that
+/// family gets less), one note per distinct case.
+fn family_assumptions(modalities: &[ModalityAudit], families: &[Family]) -> Vec<String> {
+    let mut cases: Vec<(String, Vec<&str>)> = Vec::new();
+    for m in modalities {
+        let Some(best) = m.path else { continue };
+        let (giving, others): (Vec<Family>, Vec<Family>) = families
+            .iter()
+            .partition(|f| m.family_paths.get(f.name()) == Some(&Some(best)));
+        if others.is_empty() || giving.is_empty() {
+            continue;
+        }
+        let without: Vec<String> = others
+            .iter()
+            .map(|f| match m.family_paths.get(f.name()).copied().flatten() {
+                Some(p) => format!("{f} gives {p}"),
+                None => format!("{f} is unknown"),
+            })
+            .collect();
+        let names: Vec<String> = giving.iter().map(ToString::to_string).collect();
+        // `others` is not empty: more than one family was asked, so `--family both`.
+        let case = format!(
+            "{best} only over {} ({}): the verdict takes the clients to have {} (--family \
+             both); if they do not, give --family {}",
+            names.join(" and "),
+            without.join(", "),
+            names.join(" and "),
+            others[0],
+        );
+        match cases.iter_mut().find(|(c, _)| *c == case) {
+            Some((_, ms)) => ms.push(m.modality.id()),
+            None => cases.push((case, vec![m.modality.id()])),
+        }
+    }
+    cases
+        .into_iter()
+        .map(|(case, ms)| format!("{}: {case}", ms.join(", ")))
+        .collect()
+}
+
 fn summary(v: &[&FlowAudit]) -> FlowVerdict {
     if v.is_empty() {
         FlowVerdict::NotAsked
@@ -1694,3 +1750,7 @@ fn fixes(flows: &[FlowAudit], asked: Asked, src: Option<PortRange>, sides: &Side
     }
     out
 }
+
+#[cfg(test)]
+#[path = "predict_tests.rs"]
+mod tests;
