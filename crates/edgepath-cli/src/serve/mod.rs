@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod metrics;
+mod signals;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -225,11 +226,7 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
     let local = tokio::task::LocalSet::new();
     let listen = args.listen;
     local.block_on(&runtime, async move {
-        // Watched before the "listening" line: a SIGHUP sent as soon as it shows must
-        // reload, not end the process (its default action).
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
-        let mut hup = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
+        let mut signals = signals::Signals::watch()?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("--listen {listen}"))?;
@@ -266,9 +263,10 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
                         }
                     });
                 }
-                _ = tokio::signal::ctrl_c() => break,
-                _ = term.recv() => break,
-                _ = hup.recv() => reload(&state, args),
+                request = signals.next() => match request {
+                    signals::Request::Stop => break,
+                    signals::Request::Reload => reload(&state, args),
+                },
             }
         }
         eprintln!("edgepath serve: stopped");
