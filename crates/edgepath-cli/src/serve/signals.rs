@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 pub enum Request {
     /// End the exporter.
     Stop,
-    /// Read the configuration and endpoint data again.
+    /// Read the configuration and endpoint data again (Unix only: SIGHUP).
+    #[cfg_attr(windows, allow(dead_code))]
     Reload,
 }
 

@@ -5,8 +5,10 @@
 //!
 //! On Linux the kernel is asked over rtnetlink (`RTM_GETROUTE` with the destination,
 //! protocol and ports, so policy routing such as wg-quick's applies as it does for the
-//! client's own packets; then `RTM_GETLINK` for the interface). Elsewhere the lookup
-//! says it is not supported here: it never guesses.
+//! client's own packets; then `RTM_GETLINK` for the interface). On Windows the IP
+//! Helper API is asked (`windows.rs`; the routing table is decided by `table.rs` where
+//! `GetBestRoute2` is missing, as under Wine). Elsewhere the lookup says it is not
+//! supported here: it never guesses.
 
 use std::net::IpAddr;
 
@@ -110,7 +112,11 @@ pub fn lookup(queries: &[Query]) -> Vec<Result<Route, RouteError>> {
                     .collect()
             })
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    {
+        windows::lookup(queries)
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         queries
             .iter()
@@ -118,6 +124,10 @@ pub fn lookup(queries: &[Query]) -> Vec<Result<Route, RouteError>> {
             .collect()
     }
 }
+
+pub mod table;
+#[cfg(windows)]
+mod windows;
 
 #[cfg(target_os = "linux")]
 mod linux {
