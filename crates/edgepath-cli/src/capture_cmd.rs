@@ -164,10 +164,19 @@ fn live_capture(
     interface: &str,
     _: &model_input::ModelInput,
 ) -> Result<(Report, String, Option<serde_json::Value>)> {
+    if cfg!(windows) {
+        // Npcap is the only way to capture on Windows, and its SDK cannot be built or
+        // tested here: say so rather than pretend.
+        bail!(
+            "cannot capture on {interface}: live capture is not available on Windows yet; \
+             capture with Wireshark or dumpcap (Npcap) and give the capture file: \
+             edgepath capture FILE.pcapng"
+        )
+    }
     bail!(
         "cannot capture on {interface}: this edgepath was built without live capture; build \
          it with `cargo build --release --features live` (needs libpcap: on Debian, \
-         apt-get install libpcap-dev), or capture with tcpdump/dumpcap and give the file"
+         apt-get install libpcap-dev), or capture with tcpdump/dumpcap and give the capture file"
     )
 }
 
