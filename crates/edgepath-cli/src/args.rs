@@ -314,7 +314,8 @@ pub struct CheckArgs {
         value_delimiter = ':'
     )]
     pub ca: Vec<PathBuf>,
-    /// An explicit HTTP proxy (http://host:port); otherwise HTTPS_PROXY / NO_PROXY.
+    /// An explicit HTTP proxy (http://host:port); otherwise HTTPS_PROXY / NO_PROXY, then
+    /// (on Windows) the proxy Internet Settings name.
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
     /// Proxy credentials, user:password.
@@ -325,7 +326,7 @@ pub struct CheckArgs {
         hide_env_values = true
     )]
     pub proxy_user: Option<String>,
-    /// Ignore HTTPS_PROXY: test direct paths only.
+    /// Ignore HTTPS_PROXY and the system's proxy setting: test direct paths only.
     #[arg(long)]
     pub no_proxy: bool,
     /// The tenant's SIP domain: its lyncdiscover and sip names are resolved too.

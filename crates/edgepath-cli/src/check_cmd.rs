@@ -42,9 +42,21 @@ pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
     let mut proxy = match (&args.proxy, args.no_proxy) {
         (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),
         (Some(url), false) => Some(Proxy::parse(url, "--proxy").map_err(|e| anyhow!(e))?),
-        (None, false) => Proxy::from_env()
-            .transpose()
-            .map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?,
+        (None, false) => match Proxy::from_env() {
+            Some(p) => Some(p.map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?),
+            // Then the operating system's setting (Windows' Internet Settings), as a
+            // client that reads no environment finds its proxy.
+            None => match edgepath_probe::system_proxy::read() {
+                Some(found) => {
+                    let found = found.map_err(|e| anyhow!(e))?;
+                    for w in &found.warnings {
+                        eprintln!("edgepath: warning: {w}");
+                    }
+                    found.proxy
+                }
+                None => None,
+            },
+        },
         (None, true) => None,
     };
     if let Some(creds) = &args.proxy_user {

@@ -4,7 +4,8 @@
 //! MS pseudo-TLS framing, directly and through the proxy), NAT behaviour, and a media
 //! stream through the relay. The protocol state machines are edgepath-wire's, driven
 //! here; this crate only owns sockets and clocks.
-// Denied, not forbidden: route/windows.rs calls the IP Helper API (the only unsafe code).
+// Denied, not forbidden: on Windows route/windows.rs calls the IP Helper API and
+// registry.rs reads the registry (the only unsafe code, each module allowing it).
 #![deny(unsafe_code)]
 
 pub mod check;
@@ -18,9 +19,12 @@ pub mod ids;
 pub mod nat;
 pub mod proxy;
 pub mod quality;
+#[cfg(windows)]
+mod registry;
 pub mod relay;
 pub mod roundtrip;
 pub mod route;
+pub mod system_proxy;
 pub mod tls;
 pub mod verdict;
 pub mod vpn;

@@ -17,7 +17,9 @@ pub struct Proxy {
     pub port: u16,
     /// Basic credentials (user, password).
     pub credentials: Option<(String, String)>,
-    /// NO_PROXY entries (suffixes; `*` bypasses all).
+    /// Bypass entries, lowercase: a name or its suffix (NO_PROXY's form), a pattern with
+    /// `*` wildcards (`*` alone bypasses all; Windows' `*.contoso.com`, `10.*`), or
+    /// `<local>` (names without a dot, as Windows reads it).
     pub no_proxy: Vec<String>,
     /// Where the setting came from (`--proxy`, `HTTPS_PROXY`, ...).
     pub source: String,
@@ -104,18 +106,43 @@ impl Proxy {
         }))
     }
 
-    /// Whether NO_PROXY sends `host` direct.
+    /// Whether the bypass list sends `host` direct.
     pub fn bypasses(&self, host: &str) -> bool {
         let h = host.to_ascii_lowercase();
-        self.no_proxy
-            .iter()
-            .any(|n| n == "*" || h == *n || h.ends_with(&format!(".{n}")))
+        self.no_proxy.iter().any(|n| {
+            if n == "<local>" {
+                !h.contains('.') && !h.contains(':')
+            } else if n.contains('*') {
+                wildcard(n, &h)
+            } else {
+                h == *n || h.ends_with(&format!(".{n}"))
+            }
+        })
     }
 
     /// `host:port` for reports.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+}
+
+/// Whether `text` matches `pattern`, whose `*` stands for any run of characters.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    // split always yields a first part; the pattern holds a star, so a last one too.
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let mut middle: Vec<&str> = parts.collect();
+    let last = middle.pop().unwrap_or_default();
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// Splits `user:password`.

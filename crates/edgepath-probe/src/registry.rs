@@ -1,0 +1,116 @@
+//! Windows registry values the probe needs: the Internet Settings that name the proxy.
+//! The values are read with `RegGetValueW`, which NUL-terminates strings and checks
+//! types; a value that is missing reads as absent.
+#![allow(unsafe_code)]
+
+use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, NO_ERROR};
+use windows_sys::Win32::System::Registry::{
+    RegGetValueW, HKEY, HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD, RRF_RT_REG_SZ,
+};
+
+use crate::system_proxy::InternetSettings;
+
+const SETTINGS: &str = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings";
+const POLICY: &str = r"Software\Policies\Microsoft\Windows\CurrentVersion\Internet Settings";
+
+/// The Internet Settings in force, and where they came from: the machine's when the
+/// policy `ProxySettingsPerUser` is 0, else the current user's.
+pub fn internet_settings() -> Result<(InternetSettings, &'static str), String> {
+    let per_machine = dword(HKEY_LOCAL_MACHINE, POLICY, "ProxySettingsPerUser")? == Some(0);
+    let (root, source) = if per_machine {
+        (
+            HKEY_LOCAL_MACHINE,
+            "Windows Internet Settings (machine, by policy)",
+        )
+    } else {
+        (HKEY_CURRENT_USER, "Windows Internet Settings")
+    };
+    Ok((
+        InternetSettings {
+            proxy_enable: dword(root, SETTINGS, "ProxyEnable")?.is_some_and(|v| v != 0),
+            proxy_server: string(root, SETTINGS, "ProxyServer")?,
+            proxy_override: string(root, SETTINGS, "ProxyOverride")?,
+            auto_config_url: string(root, SETTINGS, "AutoConfigURL")?,
+        },
+        source,
+    ))
+}
+
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain(std::iter::once(0)).collect()
+}
+
+/// A REG_DWORD value; `None` when it (or its key) is missing.
+fn dword(root: HKEY, key: &str, name: &str) -> Result<Option<u32>, String> {
+    let (k, n) = (wide(key), wide(name));
+    let mut value: u32 = 0;
+    let mut size = std::mem::size_of::<u32>() as u32;
+    // SAFETY: the names are NUL-terminated, `value` has the `size` bytes said.
+    let err = unsafe {
+        RegGetValueW(
+            root,
+            k.as_ptr(),
+            n.as_ptr(),
+            RRF_RT_REG_DWORD,
+            std::ptr::null_mut(),
+            std::ptr::addr_of_mut!(value).cast(),
+            &mut size,
+        )
+    };
+    match err {
+        NO_ERROR => Ok(Some(value)),
+        ERROR_FILE_NOT_FOUND => Ok(None),
+        e => Err(format!("registry {key}\\{name}: error {e}")),
+    }
+}
+
+/// A REG_SZ value; `None` when it (or its key) is missing.
+fn string(root: HKEY, key: &str, name: &str) -> Result<Option<String>, String> {
+    let (k, n) = (wide(key), wide(name));
+    let mut size: u32 = 0;
+    // SAFETY: a null buffer asks for the size only.
+    let err = unsafe {
+        RegGetValueW(
+            root,
+            k.as_ptr(),
+            n.as_ptr(),
+            RRF_RT_REG_SZ,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut size,
+        )
+    };
+    match err {
+        NO_ERROR => {}
+        ERROR_FILE_NOT_FOUND => return Ok(None),
+        e => return Err(format!("registry {key}\\{name}: error {e}")),
+    }
+    // Values of Internet Settings are short; a huge one is refused, not allocated.
+    if size > 64 * 1024 {
+        return Err(format!("registry {key}\\{name}: {size} bytes is too long"));
+    }
+    let mut buf = vec![0u16; (size as usize).div_ceil(2).max(1)];
+    let mut size = (buf.len() * 2) as u32;
+    // SAFETY: `buf` has `size` writable bytes.
+    let err = unsafe {
+        RegGetValueW(
+            root,
+            k.as_ptr(),
+            n.as_ptr(),
+            RRF_RT_REG_SZ,
+            std::ptr::null_mut(),
+            buf.as_mut_ptr().cast(),
+            &mut size,
+        )
+    };
+    match err {
+        NO_ERROR => {
+            let units = (size as usize / 2).min(buf.len());
+            let text = &buf[..units];
+            let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
+            Ok(Some(String::from_utf16_lossy(&text[..end])))
+        }
+        ERROR_FILE_NOT_FOUND => Ok(None),
+        e => Err(format!("registry {key}\\{name}: error {e}")),
+    }
+}

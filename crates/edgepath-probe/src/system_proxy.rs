@@ -1,0 +1,199 @@
+//! The proxy the operating system tells its clients to use. On Windows that is the
+//! user's Internet Settings (what the Internet Options dialog and Group Policy write,
+//! and what Teams and Edge WebView2 follow): `ProxyEnable`, `ProxyServer` (one
+//! `host:port` for every protocol, or `http=...;https=...` per protocol), `ProxyOverride`
+//! (the bypass list: `<local>`, `*.contoso.com`, `10.*`), `AutoConfigURL` (a PAC file)
+//! and auto-detection (WPAD). The machine's settings replace the user's when the policy
+//! `ProxySettingsPerUser` is 0. Reading the registry is `registry.rs`'s; this module
+//! only decides, so its rules are tested on any system.
+
+use crate::proxy::Proxy;
+
+/// The values of one `Internet Settings` key that decide the proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InternetSettings {
+    /// `ProxyEnable` is 1.
+    pub proxy_enable: bool,
+    /// `ProxyServer`.
+    pub proxy_server: Option<String>,
+    /// `ProxyOverride`.
+    pub proxy_override: Option<String>,
+    /// `AutoConfigURL`: a PAC file.
+    pub auto_config_url: Option<String>,
+}
+
+/// What the settings say for HTTPS, and what `check` cannot follow yet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SystemProxy {
+    /// The static proxy for HTTPS, with the bypass list; `None`: direct.
+    pub proxy: Option<Proxy>,
+    /// Warnings for the user (a PAC file that is not evaluated, an entry not read).
+    pub warnings: Vec<String>,
+}
+
+/// The proxy for HTTPS from `s`; `source` names where the settings came from (for the
+/// report). A malformed `ProxyServer` is an error naming it.
+pub fn from_internet_settings(s: &InternetSettings, source: &str) -> Result<SystemProxy, String> {
+    let mut out = SystemProxy::default();
+    if let Some(url) = s
+        .auto_config_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        out.warnings.push(format!(
+            "{source} name a PAC file (AutoConfigURL {url}), which check does not evaluate \
+             yet: the static proxy setting is used{}",
+            if s.proxy_enable {
+                ""
+            } else {
+                " (none is enabled): give --proxy to test the proxy the PAC names"
+            }
+        ));
+    }
+    if !s.proxy_enable {
+        return Ok(out);
+    }
+    let Some(server) = s
+        .proxy_server
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    else {
+        out.warnings.push(format!(
+            "{source}: ProxyEnable is 1 but ProxyServer is empty: direct"
+        ));
+        return Ok(out);
+    };
+    let Some(hostport) = https_entry(server) else {
+        // Per protocol, and none for HTTPS: WinINet sends HTTPS direct.
+        return Ok(out);
+    };
+    let mut proxy = Proxy::parse(hostport, source)
+        .map_err(|e| format!("{source}: ProxyServer `{server}`: {e}"))?;
+    proxy.no_proxy = s
+        .proxy_override
+        .as_deref()
+        .unwrap_or_default()
+        .split(';')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    out.proxy = Some(proxy);
+    Ok(out)
+}
+
+/// The `host:port` HTTPS goes to: the whole value when it names no protocol, else the
+/// `https=` entry (`None` when there is none).
+fn https_entry(server: &str) -> Option<&str> {
+    if !server.contains('=') {
+        return Some(server);
+    }
+    server.split(';').find_map(|e| {
+        let (proto, hostport) = e.split_once('=')?;
+        (proto.trim().eq_ignore_ascii_case("https")).then(|| hostport.trim())
+    })
+}
+
+/// The proxy the operating system is set to use, where edgepath can read it: on
+/// Windows the Internet Settings; elsewhere `None` (the environment is read instead).
+pub fn read() -> Option<Result<SystemProxy, String>> {
+    #[cfg(windows)]
+    {
+        Some(
+            crate::registry::internet_settings()
+                .and_then(|(s, source)| from_internet_settings(&s, source)),
+        )
+    }
+    #[cfg(not(windows))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(enable: bool, server: &str, bypass: &str, pac: &str) -> InternetSettings {
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        InternetSettings {
+            proxy_enable: enable,
+            proxy_server: opt(server),
+            proxy_override: opt(bypass),
+            auto_config_url: opt(pac),
+        }
+    }
+
+    #[test]
+    fn the_https_proxy_and_its_bypass_list() {
+        type Case<'a> = (InternetSettings, Option<(&'a str, u16)>, usize);
+        let cases: &[Case<'_>] = &[
+            (
+                settings(true, "10.0.0.2:3128", "", ""),
+                Some(("10.0.0.2", 3128)),
+                0,
+            ),
+            (settings(false, "10.0.0.2:3128", "", ""), None, 0),
+            // Per protocol: HTTPS's entry, or direct when it has none.
+            (
+                settings(true, "http=web:80;https=secure:8443;ftp=f:21", "", ""),
+                Some(("secure", 8443)),
+                0,
+            ),
+            (settings(true, "http=web:80;ftp=f:21", "", ""), None, 0),
+            // No port: 8080, as for HTTPS_PROXY.
+            (
+                settings(true, "proxy.contoso.com", "", ""),
+                Some(("proxy.contoso.com", 8080)),
+                0,
+            ),
+            (settings(true, "", "", ""), None, 1),
+            // A PAC file is named and not evaluated: said, the static proxy still used.
+            (
+                settings(true, "10.0.0.2:3128", "", "http://wpad/wpad.dat"),
+                Some(("10.0.0.2", 3128)),
+                1,
+            ),
+            (settings(false, "", "", "http://wpad/wpad.dat"), None, 1),
+        ];
+        for (s, want, warnings) in cases {
+            let got = from_internet_settings(s, "Internet Settings").unwrap();
+            assert_eq!(
+                got.proxy.as_ref().map(|p| (p.host.as_str(), p.port)),
+                *want,
+                "{s:?}"
+            );
+            assert_eq!(got.warnings.len(), *warnings, "{s:?}: {:?}", got.warnings);
+        }
+        let bad = settings(true, "https://proxy:3128", "", "");
+        let err = from_internet_settings(&bad, "Internet Settings").unwrap_err();
+        assert!(err.contains("ProxyServer `https://proxy:3128`"), "{err}");
+    }
+
+    #[test]
+    fn bypass_entries_as_wininet_reads_them() {
+        let s = settings(
+            true,
+            "10.0.0.2:3128",
+            "<local>; *.contoso.com;10.*;Login.Example.net",
+            "",
+        );
+        let p = from_internet_settings(&s, "Internet Settings")
+            .unwrap()
+            .proxy
+            .unwrap();
+        let cases = [
+            ("intranet", true),
+            ("portal.contoso.com", true),
+            ("contoso.com", false),
+            ("10.1.2.3", true),
+            ("110.1.2.3", false),
+            ("login.example.net", true),
+            ("teams.microsoft.com", false),
+            ("52.112.0.1", false),
+        ];
+        for (host, bypassed) in cases {
+            assert_eq!(p.bypasses(host), bypassed, "{host}");
+        }
+    }
+}
