@@ -197,6 +197,41 @@ fn headline(r: &Report) -> Option<String> {
     }
 }
 
+/// The QoS policies' marking per modality, where the system has them (Windows).
+fn qos_text(r: &Report) -> String {
+    let lines: Vec<String> = r
+        .modalities
+        .iter()
+        .filter_map(|m| {
+            let q = m.qos.as_ref()?;
+            let by = if q.policies.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", q.policies.join("; "))
+            };
+            Some(format!(
+                "  {:<14} {} (Microsoft: DSCP {}){by}\n",
+                m.modality.id(),
+                q.state,
+                q.expected_dscp
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = "QoS (this machine's policies, by source port):\n".to_owned();
+    lines.iter().for_each(|l| out.push_str(l));
+    if r.modalities.iter().any(|m| {
+        m.qos
+            .as_ref()
+            .is_some_and(|q| q.state != edgepath_model::QosState::Marked)
+    }) {
+        out.push_str("  => mark each media range with Microsoft's DSCP: `edgepath rules --target windows` (QoS policies), applied by Group Policy\n");
+    }
+    out
+}
+
 fn render(r: &Report, source: &EndpointSource) -> String {
     let paint = Paint(
         std::io::stdout().is_terminal()
@@ -273,6 +308,7 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         // Advice for tunnelled media is told with the modalities.
         out.push_str(&format!("  => {a}\n"));
     }
+    out.push_str(&qos_text(r));
     // Modalities with the same verdict, evidence and advice are told once.
     let mut groups: Vec<(Vec<String>, &edgepath_probe::check::ModalityVerdict)> = Vec::new();
     for m in r

@@ -25,4 +25,6 @@ pub use ports::{PortError, PortRange, PortSet};
 pub use provisioning::{Provisioning, ProvisioningError};
 pub use service::{Profile, ServiceId, SourceClass};
 pub use version::{DataVersion, Freshness, VersionError, STALE_AFTER_DAYS};
-pub use vocab::{Family, FlowService, FlowVerdict, MediaPath, Severity, Status, Via, VpnState};
+pub use vocab::{
+    Family, FlowService, FlowVerdict, MediaPath, QosState, Severity, Status, Via, VpnState,
+};

@@ -196,6 +196,21 @@ named_enum! {
 }
 
 named_enum! {
+    /// Whether this machine marks a modality's media with Microsoft's DSCP value by a
+    /// policy (Windows' policy-based QoS, as Group Policy or `New-NetQosPolicy` sets it).
+    pub enum QosState {
+        /// Policies mark the whole source range, UDP included, with Microsoft's value.
+        Marked => "marked",
+        /// A policy marks (part of) the range with another value.
+        WrongDscp => "wrong-dscp",
+        /// Microsoft's value on part of the range only.
+        Partial => "partial",
+        /// No policy marks the range.
+        Unmarked => "none",
+    }
+}
+
+named_enum! {
     /// An IP address family.
     pub enum Family {
         /// IPv4.

@@ -94,6 +94,9 @@ pub struct ModalityVerdict {
     pub quality: Option<Quality>,
     /// The best direct relay path per address family probed (`ipv4`, `ipv6`).
     pub family_paths: BTreeMap<Family, MediaPath>,
+    /// Whether this machine's QoS policies mark the modality's media with Microsoft's
+    /// DSCP value (Windows' policy-based QoS); `null` where the system has none to read.
+    pub qos: Option<crate::qos::QosMarking>,
 }
 
 /// How one service was reached, on one route.
@@ -504,6 +507,8 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         &services,
     );
     let dual_stack = family::dual_stack_advice(&families);
+    // This machine's QoS policies, where the system has them (Windows).
+    let qos_policies = crate::qos::read();
     let modalities = Modality::ALL
         .into_iter()
         .map(|m| {
@@ -511,6 +516,15 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
                 modality_verdict(m, cfg, &udp, &tcp, relay_ip, &dns, quality_result.as_ref());
             v.advice.extend(dual_stack.iter().cloned());
             tunnel_verdict(&mut v, &vpn);
+            match &qos_policies {
+                Some(Ok(policies)) => {
+                    v.qos = Some(crate::qos::marking(policies, m, v.source_ports));
+                }
+                Some(Err(e)) => v
+                    .evidence
+                    .push(format!("QoS policies could not be read: {e}")),
+                None => {}
+            }
             v
         })
         .collect();

@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod ids;
 pub mod nat;
 pub mod proxy;
+pub mod qos;
 pub mod quality;
 #[cfg(windows)]
 mod registry;

@@ -1,11 +1,13 @@
-//! Windows registry values the probe needs: the Internet Settings that name the proxy.
+//! Windows registry values the probe needs: the Internet Settings that name the proxy,
+//! and the policy-based QoS policies.
 //! The values are read with `RegGetValueW`, which NUL-terminates strings and checks
 //! types; a value that is missing reads as absent.
 #![allow(unsafe_code)]
 
-use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, NO_ERROR};
+use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_NO_MORE_ITEMS, NO_ERROR};
 use windows_sys::Win32::System::Registry::{
-    RegGetValueW, HKEY, HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD, RRF_RT_REG_SZ,
+    RegCloseKey, RegEnumKeyExW, RegGetValueW, RegOpenKeyExW, HKEY, HKEY_CURRENT_USER,
+    HKEY_LOCAL_MACHINE, KEY_READ, RRF_RT_REG_DWORD, RRF_RT_REG_SZ,
 };
 
 use crate::system_proxy::InternetSettings;
@@ -34,6 +36,85 @@ pub fn internet_settings() -> Result<(InternetSettings, &'static str), String> {
         },
         source,
     ))
+}
+
+const QOS: &str = r"Software\Policies\Microsoft\Windows\QoS";
+
+/// The values a QoS policy's key holds (all strings).
+const QOS_VALUES: &[&str] = &[
+    "Application Name",
+    "Protocol",
+    "Local Port",
+    "Local IP",
+    "Remote Port",
+    "Remote IP",
+    "DSCP Value",
+];
+
+/// Every QoS policy, the machine's then the user's: its name (with where it is) and
+/// the values it has.
+pub fn qos_policies() -> Result<Vec<(String, Vec<(String, String)>)>, String> {
+    let mut out = Vec::new();
+    for (root, place) in [(HKEY_LOCAL_MACHINE, "machine"), (HKEY_CURRENT_USER, "user")] {
+        for name in subkeys(root, QOS)? {
+            let key = format!("{QOS}\\{name}");
+            let mut values = Vec::new();
+            for v in QOS_VALUES {
+                if let Some(data) = string(root, &key, v)? {
+                    values.push(((*v).to_owned(), data));
+                }
+            }
+            out.push((format!("{name} ({place})"), values));
+        }
+    }
+    Ok(out)
+}
+
+/// The names of the subkeys of `key` (none when it is missing), at most 1,000.
+fn subkeys(root: HKEY, key: &str) -> Result<Vec<String>, String> {
+    let k = wide(key);
+    let mut handle: HKEY = std::ptr::null_mut();
+    // SAFETY: `k` is NUL-terminated; `handle` receives an open key on success.
+    let err = unsafe { RegOpenKeyExW(root, k.as_ptr(), 0, KEY_READ, &mut handle) };
+    match err {
+        NO_ERROR => {}
+        ERROR_FILE_NOT_FOUND => return Ok(Vec::new()),
+        e => return Err(format!("registry {key}: error {e}")),
+    }
+    let mut names = Vec::new();
+    let mut result = Ok(());
+    for index in 0..1000 {
+        // Key names are at most 255 characters.
+        let mut buf = [0u16; 256];
+        let mut len = buf.len() as u32;
+        // SAFETY: `handle` is open; `buf` holds `len` characters.
+        let err = unsafe {
+            RegEnumKeyExW(
+                handle,
+                index,
+                buf.as_mut_ptr(),
+                &mut len,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        match err {
+            NO_ERROR => {
+                let len = (len as usize).min(buf.len());
+                names.push(String::from_utf16_lossy(&buf[..len]));
+            }
+            ERROR_NO_MORE_ITEMS => break,
+            e => {
+                result = Err(format!("registry {key}: error {e}"));
+                break;
+            }
+        }
+    }
+    // SAFETY: `handle` was opened above and is closed once.
+    unsafe { RegCloseKey(handle) };
+    result.map(|()| names)
 }
 
 fn wide(s: &str) -> Vec<u16> {

@@ -427,6 +427,7 @@ pub(crate) fn modality_verdict(
         advice,
         quality: q,
         family_paths,
+        qos: None,
     }
 }
 
