@@ -121,77 +121,79 @@ fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().chain(std::iter::once(0)).collect()
 }
 
-/// A REG_DWORD value; `None` when it (or its key) is missing.
-fn dword(root: HKEY, key: &str, name: &str) -> Result<Option<u32>, String> {
+/// One `RegGetValueW` call for `name` under `root\key`, of the types `flags` allow,
+/// into `size` bytes at `data` (null: the size only). `Ok(false)`: the value (or its key)
+/// is missing.
+///
+/// # Safety
+/// `data` is null or points to `*size` writable bytes.
+unsafe fn get_value(
+    root: HKEY,
+    key: &str,
+    name: &str,
+    flags: u32,
+    data: *mut std::ffi::c_void,
+    size: &mut u32,
+) -> Result<bool, String> {
     let (k, n) = (wide(key), wide(name));
-    let mut value: u32 = 0;
-    let mut size = std::mem::size_of::<u32>() as u32;
-    // SAFETY: the names are NUL-terminated, `value` has the `size` bytes said.
+    // SAFETY: the names are NUL-terminated; `data` and `size` as the caller promises.
     let err = unsafe {
         RegGetValueW(
             root,
             k.as_ptr(),
             n.as_ptr(),
-            RRF_RT_REG_DWORD,
+            flags,
             std::ptr::null_mut(),
-            std::ptr::addr_of_mut!(value).cast(),
-            &mut size,
+            data,
+            size,
         )
     };
     match err {
-        NO_ERROR => Ok(Some(value)),
-        ERROR_FILE_NOT_FOUND => Ok(None),
+        NO_ERROR => Ok(true),
+        ERROR_FILE_NOT_FOUND => Ok(false),
         e => Err(format!("registry {key}\\{name}: error {e}")),
     }
 }
 
+/// A REG_DWORD value; `None` when it (or its key) is missing.
+fn dword(root: HKEY, key: &str, name: &str) -> Result<Option<u32>, String> {
+    let mut value: u32 = 0;
+    let mut size = std::mem::size_of::<u32>() as u32;
+    let data = std::ptr::addr_of_mut!(value).cast();
+    // SAFETY: `value` has the `size` bytes said.
+    let found = unsafe { get_value(root, key, name, RRF_RT_REG_DWORD, data, &mut size)? };
+    Ok(found.then_some(value))
+}
+
 /// A REG_SZ value; `None` when it (or its key) is missing.
 fn string(root: HKEY, key: &str, name: &str) -> Result<Option<String>, String> {
-    let (k, n) = (wide(key), wide(name));
     let mut size: u32 = 0;
     // SAFETY: a null buffer asks for the size only.
-    let err = unsafe {
-        RegGetValueW(
+    if !unsafe {
+        get_value(
             root,
-            k.as_ptr(),
-            n.as_ptr(),
+            key,
+            name,
             RRF_RT_REG_SZ,
             std::ptr::null_mut(),
-            std::ptr::null_mut(),
             &mut size,
-        )
-    };
-    match err {
-        NO_ERROR => {}
-        ERROR_FILE_NOT_FOUND => return Ok(None),
-        e => return Err(format!("registry {key}\\{name}: error {e}")),
+        )?
+    } {
+        return Ok(None);
     }
-    // Values of Internet Settings are short; a huge one is refused, not allocated.
+    // Values of Internet Settings and QoS policies are short; a huge one is refused,
+    // not allocated.
     if size > 64 * 1024 {
         return Err(format!("registry {key}\\{name}: {size} bytes is too long"));
     }
     let mut buf = vec![0u16; (size as usize).div_ceil(2).max(1)];
     let mut size = (buf.len() * 2) as u32;
+    let data = buf.as_mut_ptr().cast();
     // SAFETY: `buf` has `size` writable bytes.
-    let err = unsafe {
-        RegGetValueW(
-            root,
-            k.as_ptr(),
-            n.as_ptr(),
-            RRF_RT_REG_SZ,
-            std::ptr::null_mut(),
-            buf.as_mut_ptr().cast(),
-            &mut size,
-        )
-    };
-    match err {
-        NO_ERROR => {
-            let units = (size as usize / 2).min(buf.len());
-            let text = &buf[..units];
-            let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
-            Ok(Some(String::from_utf16_lossy(&text[..end])))
-        }
-        ERROR_FILE_NOT_FOUND => Ok(None),
-        e => Err(format!("registry {key}\\{name}: error {e}")),
+    if !unsafe { get_value(root, key, name, RRF_RT_REG_SZ, data, &mut size)? } {
+        return Ok(None);
     }
+    let text = &buf[..(size as usize / 2).min(buf.len())];
+    let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
+    Ok(Some(String::from_utf16_lossy(&text[..end])))
 }
