@@ -211,7 +211,24 @@ impl<R: Read> CaptureReader<R> {
                     what: "pcap file header: 4 of 24 bytes".into(),
                 });
             }
-            let link = (u32_at(src.rec(), 16, big) & 0xFFFF) as u16;
+            // As libpcap (and so tshark) reads it: version 2 only, and the bits the
+            // format reserves in the link-type field clear; anything else is not a
+            // pcap file header, whatever its magic.
+            let major = u16_at(src.rec(), 0, big);
+            if major != 2 {
+                return Err(CaptureError::Malformed {
+                    offset: 4,
+                    what: format!("pcap major version {major} (only version 2 exists)"),
+                });
+            }
+            let network = u32_at(src.rec(), 16, big);
+            if network & 0x03FF_0000 != 0 {
+                return Err(CaptureError::Malformed {
+                    offset: 20,
+                    what: format!("pcap link-type field {network:#010x} has reserved bits set"),
+                });
+            }
+            let link = (network & 0xFFFF) as u16;
             return Ok(CaptureReader {
                 src,
                 format: Format::Pcap { big, nanos, link },
