@@ -11,6 +11,7 @@ pub mod endpoints;
 pub mod modality;
 pub mod ports;
 pub mod provisioning;
+pub mod rulebook;
 pub mod service;
 pub mod snapshot;
 pub mod time;

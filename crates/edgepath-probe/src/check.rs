@@ -294,13 +294,7 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
     // 1. Names, all at once.
     let av = cfg.catalog.service(ServiceId::AvEdge);
     let relay_names: Vec<String> = av.probe_names.iter().map(|s| (*s).to_owned()).collect();
-    let service_ids = [
-        ServiceId::Sip,
-        ServiceId::WebServices,
-        ServiceId::DataEdge,
-        ServiceId::Ews,
-        ServiceId::OfficeWebApps,
-    ];
+    let service_ids = edgepath_model::rulebook::SERVICES_OVER_TCP_443;
     let service_names: Vec<(ServiceId, String)> = service_ids
         .iter()
         .filter_map(|id| {

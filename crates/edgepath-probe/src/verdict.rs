@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use edgepath_model::{Family, MediaPath, Modality, ServiceId, Status, Via};
+use edgepath_model::{rulebook, Family, MediaPath, Modality, ServiceId, Status, Via};
 
 use crate::check::{CheckConfig, ModalityVerdict, Nat, Route, ServiceVerdict, TlsSummary};
 use crate::dns::Resolution;
@@ -36,9 +36,7 @@ pub(crate) fn tunnel_verdict(v: &mut ModalityVerdict, vpn: &VpnReport) {
             nets.join(", ")
         ),
     });
-    if v.status == Status::Good {
-        v.status = Status::Degraded;
-    }
+    v.status = rulebook::status_through_tunnel(v.status);
     v.advice.extend(vpn.advice.iter().cloned());
 }
 
@@ -262,16 +260,7 @@ pub(crate) fn modality_verdict(
         let tcp_ok = tcp.iter().any(|p| {
             p.proxy.is_none() && Family::of(p.destination.ip()) == f && p.answer.is_some()
         });
-        family_paths.insert(
-            f,
-            if udp_ok {
-                MediaPath::RelayUdp
-            } else if tcp_ok {
-                MediaPath::RelayTcp
-            } else {
-                MediaPath::None
-            },
-        );
+        family_paths.insert(f, rulebook::path_from(udp_ok, tcp_ok, false));
     }
     let mut advice = Vec::new();
     if relay_ip.is_none() {
@@ -308,15 +297,7 @@ pub(crate) fn modality_verdict(
         })
         .collect();
     silent.dedup();
-    let path = if udp_ok {
-        MediaPath::RelayUdp
-    } else if tcp_ok {
-        MediaPath::RelayTcp
-    } else if proxy_ok {
-        MediaPath::RelayTcpProxy
-    } else {
-        MediaPath::None
-    };
+    let path = rulebook::path_from(udp_ok, tcp_ok, proxy_ok);
     let mut status = path.base_status();
     let range = cfg.ranges.range(m);
     match path {

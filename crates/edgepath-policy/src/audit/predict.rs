@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 
+use edgepath_model::rulebook;
 use edgepath_model::{
     Family, FlowVerdict, MediaPath, MediaRanges, Modality, PortRange, ServiceId, Status, Via,
     VpnState,
@@ -337,13 +338,7 @@ pub struct AuditReport {
     pub pac: Option<PacAudit>,
 }
 
-const SERVICES: [ServiceId; 5] = [
-    ServiceId::Sip,
-    ServiceId::WebServices,
-    ServiceId::DataEdge,
-    ServiceId::Ews,
-    ServiceId::OfficeWebApps,
-];
+const SERVICES: [ServiceId; 5] = edgepath_model::rulebook::SERVICES_OVER_TCP_443;
 
 fn full(f: Family) -> (u128, u128) {
     match f {
@@ -954,7 +949,7 @@ pub fn audit(
             }
             family_paths.insert(family.name(), path);
             if let (Some(p), Some(b)) = (path, best) {
-                if rank(p) < rank(b) {
+                if rulebook::rank(p) < rulebook::rank(b) {
                     best = Some(p);
                 }
             }
@@ -1132,11 +1127,11 @@ pub fn audit(
     });
     if let Some(v) = &vpn {
         if matches!(v.state, VpnState::Forced | VpnState::Partial) {
-            // As `check`: media through the tunnel is degraded, whatever path it takes.
+            // The rule `check` applies: media through the tunnel is degraded at best.
             for m in &mut modalities {
-                if m.status == Some(Status::Good) {
-                    m.status = Some(Status::Degraded);
-                }
+                m.status = m
+                    .status
+                    .map(edgepath_model::rulebook::status_through_tunnel);
                 // Taking media out of the tunnel first: the better path, whatever the
                 // company's egress does.
                 m.fix.splice(0..0, v.fix.iter().cloned());
@@ -1561,16 +1556,6 @@ fn summary(v: &[&FlowAudit]) -> FlowVerdict {
     } else {
         FlowVerdict::Partly
     }
-}
-
-/// A path's place on the ladder (p2p UDP is as good as relay UDP).
-fn rank(p: MediaPath) -> usize {
-    let p = if p == MediaPath::P2pUdp {
-        MediaPath::RelayUdp
-    } else {
-        p
-    };
-    MediaPath::LADDER.iter().position(|x| *x == p).unwrap_or(0)
 }
 
 /// Whether a flow was asked about every address (a set listed by name only).
