@@ -10,6 +10,9 @@
 use edgepath_model::{Dscp, Modality, PortRange, QosState};
 use serde::Serialize;
 
+/// A policy's key as found: its name (with where it is) and its values (name, data).
+pub type PolicyKey = (String, Vec<(String, String)>);
+
 /// One policy as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QosPolicy {

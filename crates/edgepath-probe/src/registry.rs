@@ -53,7 +53,7 @@ const QOS_VALUES: &[&str] = &[
 
 /// Every QoS policy, the machine's then the user's: its name (with where it is) and
 /// the values it has.
-pub fn qos_policies() -> Result<Vec<(String, Vec<(String, String)>)>, String> {
+pub fn qos_policies() -> Result<Vec<crate::qos::PolicyKey>, String> {
     let mut out = Vec::new();
     for (root, place) in [(HKEY_LOCAL_MACHINE, "machine"), (HKEY_CURRENT_USER, "user")] {
         for name in subkeys(root, QOS)? {
