@@ -644,10 +644,7 @@ fn vpn_routes<'a>(
         destination_port: Some(443),
     }));
     let answers = route::lookup(&queries);
-    let unsupported = answers
-        .iter()
-        .all(|a| matches!(a, Err(RouteError::Unsupported)))
-        .then(|| RouteError::Unsupported.to_string());
+    let unsupported = lookup_failure(&answers);
     let mut at = 0;
     let relay = relay_ip.map(|ip| {
         at += 1;
@@ -680,6 +677,17 @@ fn vpn_routes<'a>(
     vpn::assess(relay, ranges, others, unsupported)
 }
 
+/// Why no route at all could be looked up, when none could for want of the system's
+/// help (no lookup on this system, or its own error, as when Windows' network
+/// information service does not answer): that, not "no route", is what the report says.
+fn lookup_failure(answers: &[Result<route::Route, RouteError>]) -> Option<String> {
+    let first = answers.first()?.as_ref().err()?;
+    answers
+        .iter()
+        .all(|a| matches!(a, Err(RouteError::Unsupported | RouteError::System(_))))
+        .then(|| first.to_string())
+}
+
 /// Awaits all futures concurrently, keeping their order.
 async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
@@ -701,4 +709,51 @@ async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>)
     })
     .await;
     out.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routed() -> Result<route::Route, RouteError> {
+        Ok(route::Route {
+            destination: "203.0.113.10".parse().unwrap(),
+            interface: Some("eth0".into()),
+            gateway: None,
+            source: None,
+            tunnel: None,
+        })
+    }
+
+    fn no_route() -> Result<route::Route, RouteError> {
+        Err(RouteError::NoRoute(
+            "203.0.113.10".parse().unwrap(),
+            "unreachable".into(),
+        ))
+    }
+
+    fn system() -> Result<route::Route, RouteError> {
+        Err(RouteError::System("GetAdaptersAddresses: error 1".into()))
+    }
+
+    #[test]
+    fn a_lookup_failure_is_said_only_when_the_system_answered_nothing() {
+        let cases: Vec<(Vec<Result<route::Route, RouteError>>, Option<&str>)> = vec![
+            (vec![], None),
+            (vec![routed(), system()], None),
+            (vec![no_route(), no_route()], None),
+            (vec![system(), no_route()], None),
+            (
+                vec![system(), system()],
+                Some("route lookup failed: GetAdaptersAddresses: error 1"),
+            ),
+            (
+                vec![Err(RouteError::Unsupported)],
+                Some("route lookup not supported on this system"),
+            ),
+        ];
+        for (answers, want) in cases {
+            assert_eq!(lookup_failure(&answers).as_deref(), want, "{answers:?}");
+        }
+    }
 }
