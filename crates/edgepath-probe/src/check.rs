@@ -715,7 +715,10 @@ async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>)
 mod tests {
     use super::*;
 
-    fn routed() -> Result<route::Route, RouteError> {
+    /// One route lookup's answer.
+    type Answer = Result<route::Route, RouteError>;
+
+    fn routed() -> Answer {
         Ok(route::Route {
             destination: "203.0.113.10".parse().unwrap(),
             interface: Some("eth0".into()),
@@ -725,20 +728,20 @@ mod tests {
         })
     }
 
-    fn no_route() -> Result<route::Route, RouteError> {
+    fn no_route() -> Answer {
         Err(RouteError::NoRoute(
             "203.0.113.10".parse().unwrap(),
             "unreachable".into(),
         ))
     }
 
-    fn system() -> Result<route::Route, RouteError> {
+    fn system() -> Answer {
         Err(RouteError::System("GetAdaptersAddresses: error 1".into()))
     }
 
     #[test]
     fn a_lookup_failure_is_said_only_when_the_system_answered_nothing() {
-        let cases: Vec<(Vec<Result<route::Route, RouteError>>, Option<&str>)> = vec![
+        let cases: Vec<(Vec<Answer>, Option<&str>)> = vec![
             (vec![], None),
             (vec![routed(), system()], None),
             (vec![no_route(), no_route()], None),

@@ -30,6 +30,17 @@ pub enum TunnelKind {
     Ip,
     /// An IPsec interface (vti, xfrm).
     Ipsec,
+    /// Cisco AnyConnect / Cisco Secure Client's virtual adapter (Windows).
+    #[serde(rename = "anyconnect")]
+    AnyConnect,
+    /// Palo Alto Networks GlobalProtect's virtual adapter (Windows: "PANGP").
+    #[serde(rename = "globalprotect")]
+    GlobalProtect,
+    /// Fortinet FortiClient's virtual adapters (Windows: SSL VPN, IPsec).
+    #[serde(rename = "forticlient")]
+    FortiClient,
+    /// Zscaler Client Connector's adapter (Windows): traffic to Zscaler's cloud.
+    Zscaler,
 }
 
 impl TunnelKind {
@@ -42,6 +53,10 @@ impl TunnelKind {
             TunnelKind::Ppp => "PPP",
             TunnelKind::Ip => "IP tunnel",
             TunnelKind::Ipsec => "IPsec",
+            TunnelKind::AnyConnect => "Cisco AnyConnect",
+            TunnelKind::GlobalProtect => "GlobalProtect",
+            TunnelKind::FortiClient => "FortiClient",
+            TunnelKind::Zscaler => "Zscaler",
         }
     }
 }

@@ -72,13 +72,33 @@ const IF_TYPE_TUNNEL: u32 = 131;
 
 /// Tunnel adapters by the description their drivers give, the most specific first:
 /// WireGuard for Windows (wireguard-nt), Wintun (WireGuard's and others' layer-3
-/// driver), OpenVPN's TAP-Windows and data-channel-offload drivers.
+/// driver), OpenVPN's TAP-Windows and data-channel-offload drivers, and the corporate
+/// clients' adapters as they show in `ipconfig /all` and `Get-NetAdapter`:
+/// "Cisco AnyConnect Secure Mobility Client Virtual Miniport Adapter for Windows x64"
+/// (renamed "Cisco Secure Client ..." in version 5), "PANGP Virtual Ethernet Adapter"
+/// (GlobalProtect), "Fortinet SSL VPN Virtual Ethernet Adapter" and "Fortinet Virtual
+/// Ethernet Adapter (NDIS 6.30)" (FortiClient), "Zscaler Network Adapter 1.0.2.0".
+/// These have a MAC address and call themselves Ethernet, so only the name tells.
+/// Netskope's client and Microsoft's Global Secure Access client steer traffic without
+/// a routing adapter of their own: no route shows them (docs/windows.md).
 const DESCRIPTIONS: &[(&str, TunnelKind)] = &[
     ("wireguard tunnel", TunnelKind::Wireguard),
     ("wintun", TunnelKind::Tun),
     ("openvpn data channel offload", TunnelKind::Tun),
     ("tap-windows", TunnelKind::Tap),
     ("tap-win32", TunnelKind::Tap),
+    ("cisco anyconnect", TunnelKind::AnyConnect),
+    (
+        "cisco secure client virtual miniport",
+        TunnelKind::AnyConnect,
+    ),
+    ("pangp virtual ethernet adapter", TunnelKind::GlobalProtect),
+    (
+        "fortinet ssl vpn virtual ethernet adapter",
+        TunnelKind::FortiClient,
+    ),
+    ("fortinet virtual ethernet adapter", TunnelKind::FortiClient),
+    ("zscaler network adapter", TunnelKind::Zscaler),
 ];
 
 /// The kind of tunnel an adapter is: by its driver's description, else by its type:
@@ -196,7 +216,44 @@ mod tests {
                 "Some VPN Virtual Miniport",
                 Some(TunnelKind::Tun),
             ),
+            (
+                6,
+                true,
+                "Cisco AnyConnect Secure Mobility Client Virtual Miniport Adapter for Windows x64",
+                Some(TunnelKind::AnyConnect),
+            ),
+            (
+                6,
+                true,
+                "Cisco Secure Client Virtual Miniport Adapter for Windows x64",
+                Some(TunnelKind::AnyConnect),
+            ),
+            (
+                6,
+                true,
+                "PANGP Virtual Ethernet Adapter Secure",
+                Some(TunnelKind::GlobalProtect),
+            ),
+            (
+                6,
+                true,
+                "Fortinet SSL VPN Virtual Ethernet Adapter",
+                Some(TunnelKind::FortiClient),
+            ),
+            (
+                6,
+                true,
+                "Fortinet Virtual Ethernet Adapter (NDIS 6.30)",
+                Some(TunnelKind::FortiClient),
+            ),
+            (
+                6,
+                true,
+                "Zscaler Network Adapter 1.0.2.0",
+                Some(TunnelKind::Zscaler),
+            ),
             (53, true, "Hyper-V Virtual Ethernet Adapter", None),
+            (6, true, "Cisco Systems VIC Ethernet NIC", None),
             (6, true, "Intel(R) Ethernet Connection I219-LM", None),
             (71, true, "Intel(R) Wi-Fi 6 AX201 160MHz", None),
             (243, false, "Generic Mobile Broadband Adapter", None),
