@@ -1,7 +1,7 @@
 //! contrib/: the Prometheus alert rules pass `promtool check rules` and their unit
 //! tests (`promtool test rules`), and the Grafana dashboard is well formed: unique panel
 //! ids, panels inside the 24-column grid and not overlapping, every query naming only
-//! edgepath metrics the alert rules or the exporter's README list, a datasource and a
+//! edgepath metrics the alert rules or the exporter's page (docs/serve.md) lists, a datasource and a
 //! site variable. That the metrics exist in a real scrape is the Prometheus lab test's
 //! part (tests/prometheus.rs).
 
@@ -55,8 +55,8 @@ fn the_grafana_dashboard_is_well_formed() {
     let d: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let panels = d["panels"].as_array().unwrap();
     assert!(panels.len() >= 8, "{} panels", panels.len());
-    // The metrics the README documents for `serve`.
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    // The metrics `serve`'s page documents.
+    let readme = std::fs::read_to_string(repo().join("docs/serve.md")).unwrap();
     let documented = metric_names(&readme);
     let mut ids = BTreeSet::new();
     let mut boxes: Vec<(u64, u64, u64, u64, String)> = Vec::new();
@@ -90,7 +90,7 @@ fn the_grafana_dashboard_is_well_formed() {
             for n in names {
                 assert!(
                     documented.contains(&n),
-                    "{title}: {n} is not in README's metric list"
+                    "{title}: {n} is not in docs/serve.md's metric list"
                 );
             }
         }
@@ -108,7 +108,7 @@ fn the_grafana_dashboard_is_well_formed() {
     for n in metric_names(&rules) {
         assert!(
             documented.contains(&n),
-            "alert rules: {n} is not in README's metric list"
+            "alert rules: {n} is not in docs/serve.md's metric list"
         );
     }
 }

@@ -5,7 +5,7 @@
 //! `iptables-save`, [`ipset`] for the sets its rules name, [`squid`] for a proxy, [`vpn`]
 //! for WireGuard and OpenVPN, [`pac`] for a PAC file) turn
 //! text into the rules of [`ir`] (or a proxy's decisions, or a tunnel's routes); [`eval`] holds the semantics;
-//! [`predict`] asks it about the flows the model says a client needs. docs/audit.md
+//! [`predict`] asks it about the flows the model says a client needs. docs/audit-semantics.md
 //! writes the semantics down.
 
 pub mod eval;

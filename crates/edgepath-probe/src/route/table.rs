@@ -79,8 +79,8 @@ const IF_TYPE_TUNNEL: u32 = 131;
 /// (GlobalProtect), "Fortinet SSL VPN Virtual Ethernet Adapter" and "Fortinet Virtual
 /// Ethernet Adapter (NDIS 6.30)" (FortiClient), "Zscaler Network Adapter 1.0.2.0".
 /// These have a MAC address and call themselves Ethernet, so only the name tells.
-/// Netskope's client and Microsoft's Global Secure Access client steer traffic without
-/// a routing adapter of their own: no route shows them (docs/windows.md).
+/// For Netskope's and Microsoft's Global Secure Access clients no public source names a
+/// routing adapter: they are not recognised here (docs/windows.md).
 const DESCRIPTIONS: &[(&str, TunnelKind)] = &[
     ("wireguard tunnel", TunnelKind::Wireguard),
     ("wintun", TunnelKind::Tun),
