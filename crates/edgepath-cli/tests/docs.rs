@@ -13,8 +13,8 @@ fn repo() -> PathBuf {
 fn documents() -> Vec<PathBuf> {
     let mut out = vec![repo().join("README.md"), repo().join("lab/README.md")];
     let mut docs: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
+        .expect("docs/ is readable")
+        .map(|e| e.expect("docs/ lists").path())
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
         .collect();
     docs.sort();
