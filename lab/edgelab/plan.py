@@ -19,6 +19,8 @@ DMZ = "10.0.0.0/24"
 ROUTER_DMZ = "10.0.0.1"
 PROXY = "10.0.0.2"
 PROXY_PORT = 3128
+# Where the lab serves a scenario's PAC file (an HTTP server beside Squid).
+PAC_URL = f"http://{PROXY}/proxy.pac"
 
 CGNAT_ROUTER1 = "100.64.0.2"  # the customer router's WAN behind carrier NAT
 CGNAT_CARRIER = "100.64.0.1"  # the carrier router's inside

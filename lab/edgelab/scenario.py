@@ -53,6 +53,9 @@ class Scenario:
     company_policy: str = "accept"  # the company egress' forward policy
     company_rules: str = ""  # nftables lines for the company egress' forward chain
     turn_credentials: bool = True  # the client gets the lab relay's TURN credentials
+    # A PAC file the lab serves (http://$PROXY/proxy.pac); clients are given it instead of
+    # HTTPS_PROXY ($PROXY in it is the proxy's address).
+    proxy_pac: str = ""
 
 
 # The impairment hop's settings: each direction's delay and jitter, loss (random, or in
@@ -64,7 +67,7 @@ KNOWN = {
     "client": {"turn_credentials"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
-    "proxy": {"enabled", "auth", "intercept"},
+    "proxy": {"enabled", "auth", "intercept", "pac"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
@@ -234,6 +237,9 @@ def load(name_or_path):
     )
     if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
+    scenario.proxy_pac = _get(proxy, "pac", str, "", where + " [proxy]")
+    if scenario.proxy_pac and not proxy_enabled:
+        raise ScenarioError(f"{where}: [proxy] pac needs enabled = true")
     scenario.turn_credentials = _get(client, "turn_credentials", bool, True, where + " [client]")
     if vpn:
         w = where + " [vpn]"

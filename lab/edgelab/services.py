@@ -219,6 +219,20 @@ def proxy(lab):
         raise LabError(f"squid refused its configuration {conf}: {check.stderr.strip()[-800:]}")
     lab.spawn("proxy", "squid", ["squid", "-N", "-f", conf])
     wait_listening(lab, "proxy", "tcp", plan.PROXY, plan.PROXY_PORT, "squid", timeout=12)
+    if s.proxy_pac:
+        pac_server(lab)
+
+
+def pac_server(lab):
+    """The scenario's PAC file at plan.PAC_URL, served by Python's HTTP server in the
+    proxy's namespace (as a company serves its PAC from an internal web server)."""
+    root = lab.path("pac")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "proxy.pac"), "w") as f:
+        f.write(lab.scenario.proxy_pac.replace("$PROXY", plan.PROXY))
+    lab.spawn("proxy", "pac-server", [sys.executable, "-m", "http.server", "80", "--bind", plan.PROXY,
+                                      "--directory", root])
+    wait_listening(lab, "proxy", "tcp", plan.PROXY, 80, "pac-server")
 
 
 def start(lab):
@@ -254,7 +268,10 @@ def environment(lab):
     if s.turn_credentials:
         env["EDGEPATH_TURN_USER"] = plan.TURN_USER
         env["EDGEPATH_TURN_PASSWORD"] = plan.TURN_PASSWORD
-    if s.proxy:
+    if s.proxy_pac:
+        # A company client is given its PAC, not a proxy.
+        env["EDGEPATH_PAC"] = plan.PAC_URL
+    elif s.proxy:
         env["HTTPS_PROXY"] = f"http://{plan.PROXY}:{plan.PROXY_PORT}"
         if s.proxy_auth:
             env["EDGEPATH_PROXY_USER"] = f"{plan.PROXY_USER}:{plan.PROXY_PASSWORD}"

@@ -314,10 +314,19 @@ pub struct CheckArgs {
         value_delimiter = ':'
     )]
     pub ca: Vec<PathBuf>,
-    /// An explicit HTTP proxy (http://host:port); otherwise HTTPS_PROXY / NO_PROXY, then
-    /// (on Windows) the proxy Internet Settings name.
+    /// An explicit HTTP proxy (http://host:port); otherwise --pac, then HTTPS_PROXY /
+    /// NO_PROXY, then (on Windows) Internet Settings (their PAC file first).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
+    /// A PAC file (a path, or an http(s) URL fetched directly): each name is probed
+    /// through the proxy the PAC gives it, failing over as browsers do.
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "EDGEPATH_PAC",
+        conflicts_with = "proxy"
+    )]
+    pub pac: Option<String>,
     /// Proxy credentials, user:password.
     #[arg(
         long,
@@ -326,8 +335,8 @@ pub struct CheckArgs {
         hide_env_values = true
     )]
     pub proxy_user: Option<String>,
-    /// Ignore HTTPS_PROXY and the system's proxy setting: test direct paths only.
-    #[arg(long)]
+    /// Ignore HTTPS_PROXY, --pac and the system's proxy setting: test direct paths only.
+    #[arg(long, conflicts_with = "pac")]
     pub no_proxy: bool,
     /// The tenant's SIP domain: its lyncdiscover and sip names are resolved too.
     #[arg(long, value_name = "DOMAIN")]

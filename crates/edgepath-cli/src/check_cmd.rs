@@ -5,14 +5,16 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::{EndpointSource, MediaPath, Status};
+use edgepath_model::{Catalog, EndpointSource, MediaPath, Status};
 use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
+use edgepath_probe::pac::PacReport;
 use edgepath_probe::proxy::{split_credentials, Proxy};
 use edgepath_probe::tls::Trust;
 
 use crate::args::CheckArgs;
 use crate::model_input::{self, ModelInput};
 use crate::output::{emit, emit_json, Outcome, Table, WithEndpoints};
+use crate::pac_source::{self, PacSource};
 use crate::watch::CheckWatch;
 
 /// coturn's REST-style credentials (`use-auth-secret`): the username is the expiry time
@@ -39,26 +41,7 @@ pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
         source,
     } = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;
-    let mut proxy = match (&args.proxy, args.no_proxy) {
-        (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),
-        (Some(url), false) => Some(Proxy::parse(url, "--proxy").map_err(|e| anyhow!(e))?),
-        (None, false) => match Proxy::from_env() {
-            Some(p) => Some(p.map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?),
-            // Then the operating system's setting (Windows' Internet Settings), as a
-            // client that reads no environment finds its proxy.
-            None => match edgepath_probe::system_proxy::read() {
-                Some(found) => {
-                    let found = found.map_err(|e| anyhow!(e))?;
-                    for w in &found.warnings {
-                        eprintln!("edgepath: warning: {w}");
-                    }
-                    found.proxy
-                }
-                None => None,
-            },
-        },
-        (None, true) => None,
-    };
+    let (mut proxy, pac) = choose_proxy(args, &catalog)?;
     if let Some(creds) = &args.proxy_user {
         let p = proxy
             .as_mut()
@@ -91,6 +74,7 @@ pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
             legacy_ports: args.legacy_ports.clone(),
             tenant: args.tenant.clone(),
             proxy,
+            pac,
             trust,
             turn,
             duration: Duration::from_secs(args.duration),
@@ -98,6 +82,99 @@ pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
         },
         source,
     ))
+}
+
+/// The proxy `check` probes, in the order a client finds it: `--proxy` (or none with
+/// `--no-proxy`), `--pac`, HTTPS_PROXY, then the operating system's settings (Windows:
+/// Internet Settings, their PAC file before their static proxy).
+fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, Option<PacReport>)> {
+    match (&args.proxy, args.no_proxy) {
+        (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),
+        (Some(url), false) => Ok((
+            Some(Proxy::parse(url, "--proxy").map_err(|e| anyhow!(e))?),
+            None,
+        )),
+        (None, true) => Ok((None, None)),
+        (None, false) => {
+            if let Some(location) = &args.pac {
+                let source = PacSource {
+                    location: location.clone(),
+                    named_by: "--pac (EDGEPATH_PAC)".into(),
+                };
+                return from_pac(&source, catalog, None);
+            }
+            if let Some(p) = Proxy::from_env() {
+                return Ok((Some(p.map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?), None));
+            }
+            // The operating system's setting (Windows' Internet Settings), as a client
+            // that reads no environment finds its proxy.
+            let Some(found) = edgepath_probe::system_proxy::read() else {
+                return Ok((None, None));
+            };
+            let found = found.map_err(|e| anyhow!(e))?;
+            for w in &found.warnings {
+                eprintln!("edgepath: warning: {w}");
+            }
+            match &found.pac_url {
+                Some(url) => {
+                    let source = PacSource {
+                        location: url.clone(),
+                        named_by: format!("AutoConfigURL in {}", found.source),
+                    };
+                    from_pac(&source, catalog, found.proxy)
+                }
+                None => Ok((found.proxy, None)),
+            }
+        }
+    }
+}
+
+/// The proxy a PAC gives; when the PAC cannot be had or does not run, what clients
+/// fall back to (`fallback`, Windows' static proxy, else direct), said as a warning.
+fn from_pac(
+    source: &PacSource,
+    catalog: &Catalog,
+    fallback: Option<Proxy>,
+) -> Result<(Option<Proxy>, Option<PacReport>)> {
+    let decided =
+        pac_source::fetch(source).and_then(|text| pac_source::evaluate(source, &text, catalog));
+    match decided {
+        Ok(d) => Ok((d.proxy, Some(d.report))),
+        Err(e) => {
+            let what = match &fallback {
+                Some(p) => format!("the static proxy {}", p.address()),
+                None => "DIRECT".to_owned(),
+            };
+            let note = format!("{e}: clients fall back to {what}, and so does check");
+            eprintln!("edgepath: warning: {note}");
+            Ok((
+                fallback,
+                Some(PacReport {
+                    source: source.label(),
+                    answers: Vec::new(),
+                    notes: vec![note],
+                }),
+            ))
+        }
+    }
+}
+
+/// The PAC's answer per name: the hop a client takes and the line that decided it.
+fn render_pac(pac: &PacReport) -> String {
+    let mut out = format!("PAC: {}\n", pac.source);
+    let width = pac.answers.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for a in &pac.answers {
+        let why = match (&a.error, a.line) {
+            (Some(e), _) => format!("no answer: {e}"),
+            (None, Some(l)) => format!("line {l}: {}", a.answer),
+            (None, None) => a.answer.clone(),
+        };
+        out.push_str(&format!("  {:width$}  {}  ({why})\n", a.name, a.hop));
+    }
+    for n in &pac.notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
+    out
 }
 
 /// Runs the command.
@@ -244,6 +321,9 @@ fn render(r: &Report, source: &EndpointSource) -> String {
     out.push_str(&format!("Endpoint data: {}\n", source.description));
     if let Some(p) = &r.proxy {
         out.push_str(&format!("Proxy: {p}\n"));
+    }
+    if let Some(pac) = &r.pac {
+        out.push_str(&render_pac(pac));
     }
     if let Some(relay) = &r.relay {
         out.push_str(&format!("Relay: {relay}\n"));

@@ -13,6 +13,7 @@ mod live;
 mod model_input;
 mod monitor;
 mod output;
+mod pac_source;
 mod provisioning_cmd;
 mod report;
 mod rules_cmd;

@@ -289,6 +289,8 @@ fn check_under_wine_agrees_with_the_linux_build_in_the_lab() {
         "corporate-proxy-auth",
         "home-vpn-forced",
         "home-vpn-split",
+        // The proxy from a PAC file named by Internet Settings' AutoConfigURL.
+        "corporate-pac-all-proxy",
     ];
     let out = Command::new(lab_dir().join("run"))
         .args([

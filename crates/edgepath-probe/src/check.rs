@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use crate::dns::{self, Resolution};
 use crate::family::{self, FamilyReport};
 use crate::nat;
+use crate::pac::PacReport;
 use crate::proxy::Proxy;
 use crate::quality::{self, Quality, Watch};
 use crate::relay::{self, Framing, TcpProbe, UdpProbe};
@@ -64,6 +65,8 @@ pub struct CheckConfig {
     pub tenant: Option<String>,
     /// The proxy, if any.
     pub proxy: Option<Proxy>,
+    /// The PAC the proxy was decided from, and its answer per name, when one was.
+    pub pac: Option<PacReport>,
     /// The roots TLS chains are checked against (public, declared with --ca, the
     /// system store), which tell Microsoft's certificates from an inspecting proxy's.
     pub trust: Trust,
@@ -179,6 +182,8 @@ pub struct Report {
     pub dns: Vec<Resolution>,
     /// The proxy used (address and where it came from), if any.
     pub proxy: Option<String>,
+    /// The PAC's answer per name, when the proxy came from a PAC.
+    pub pac: Option<PacReport>,
     /// The relay probed.
     pub relay: Option<String>,
     /// Per address family: the relay address, how UDP and TCP were answered (or
@@ -286,25 +291,48 @@ async fn service_route_proxy(name: &str, proxy: &Proxy, trust: &Trust, t: Timeou
     }
 }
 
-/// Runs the whole check. `watch` follows the quality measurement (progress, windows,
-/// an early stop).
-pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
-    let started = Instant::now();
-    let t = cfg.timeouts;
-    // 1. Names, all at once.
-    let av = cfg.catalog.service(ServiceId::AvEdge);
-    let relay_names: Vec<String> = av.probe_names.iter().map(|s| (*s).to_owned()).collect();
-    let service_ids = edgepath_model::rulebook::SERVICES_OVER_TCP_443;
-    let service_names: Vec<(ServiceId, String)> = service_ids
+/// The names `check` asks about: the relay's (the first that resolves is probed) and
+/// each service's asked over TCP 443.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeNames {
+    /// The relay names, in the catalog's order.
+    pub relay: Vec<String>,
+    /// One name per service asked.
+    pub services: Vec<(ServiceId, String)>,
+}
+
+/// The names probed, from the catalog (also what a PAC is asked about).
+pub fn probe_names(catalog: &Catalog) -> ProbeNames {
+    let relay = catalog
+        .service(ServiceId::AvEdge)
+        .probe_names
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let services = edgepath_model::rulebook::SERVICES_OVER_TCP_443
         .iter()
         .filter_map(|id| {
-            cfg.catalog
+            catalog
                 .service(*id)
                 .probe_names
                 .first()
                 .map(|n| (*id, (*n).to_owned()))
         })
         .collect();
+    ProbeNames { relay, services }
+}
+
+/// Runs the whole check. `watch` follows the quality measurement (progress, windows,
+/// an early stop).
+pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
+    let started = Instant::now();
+    let t = cfg.timeouts;
+    // 1. Names, all at once.
+    let ProbeNames {
+        relay: relay_names,
+        services: service_names,
+    } = probe_names(&cfg.catalog);
+    let av = cfg.catalog.service(ServiceId::AvEdge);
     let mut names: Vec<String> = relay_names.clone();
     names.extend(service_names.iter().map(|(_, n)| n.clone()));
     if let Some(d) = &cfg.tenant {
@@ -533,6 +561,7 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
             .proxy
             .as_ref()
             .map(|p| format!("{} (from {})", p.address(), p.source)),
+        pac: cfg.pac.clone(),
         relay: relay_name.map(|n| {
             if targets.is_empty() {
                 n

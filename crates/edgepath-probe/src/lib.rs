@@ -17,6 +17,7 @@ pub mod family;
 pub mod fuzzing;
 pub mod ids;
 pub mod nat;
+pub mod pac;
 pub mod proxy;
 pub mod qos;
 pub mod quality;

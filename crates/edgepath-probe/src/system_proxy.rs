@@ -22,34 +22,33 @@ pub struct InternetSettings {
     pub auto_config_url: Option<String>,
 }
 
-/// What the settings say for HTTPS, and what `check` cannot follow yet.
+/// What the settings say for HTTPS.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SystemProxy {
     /// The static proxy for HTTPS, with the bypass list; `None`: direct.
     pub proxy: Option<Proxy>,
-    /// Warnings for the user (a PAC file that is not evaluated, an entry not read).
+    /// The PAC file (`AutoConfigURL`): WinINet asks it first and falls back to the
+    /// static proxy when it cannot be had.
+    pub pac_url: Option<String>,
+    /// Where the settings came from (for the report).
+    pub source: String,
+    /// Warnings for the user (an entry not read).
     pub warnings: Vec<String>,
 }
 
 /// The proxy for HTTPS from `s`; `source` names where the settings came from (for the
 /// report). A malformed `ProxyServer` is an error naming it.
 pub fn from_internet_settings(s: &InternetSettings, source: &str) -> Result<SystemProxy, String> {
-    let mut out = SystemProxy::default();
-    if let Some(url) = s
-        .auto_config_url
-        .as_deref()
-        .filter(|u| !u.trim().is_empty())
-    {
-        out.warnings.push(format!(
-            "{source} name a PAC file (AutoConfigURL {url}), which check does not evaluate \
-             yet: the static proxy setting is used{}",
-            if s.proxy_enable {
-                ""
-            } else {
-                " (none is enabled): give --proxy to test the proxy the PAC names"
-            }
-        ));
-    }
+    let mut out = SystemProxy {
+        pac_url: s
+            .auto_config_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
+        source: source.to_owned(),
+        ..SystemProxy::default()
+    };
     if !s.proxy_enable {
         return Ok(out);
     }
@@ -148,13 +147,14 @@ mod tests {
                 0,
             ),
             (settings(true, "", "", ""), None, 1),
-            // A PAC file is named and not evaluated: said, the static proxy still used.
+            // A PAC file beside the static proxy: both kept (the PAC first, the
+            // static proxy where it cannot be had).
             (
                 settings(true, "10.0.0.2:3128", "", "http://wpad/wpad.dat"),
                 Some(("10.0.0.2", 3128)),
-                1,
+                0,
             ),
-            (settings(false, "", "", "http://wpad/wpad.dat"), None, 1),
+            (settings(false, "", "", "http://wpad/wpad.dat"), None, 0),
         ];
         for (s, want, warnings) in cases {
             let got = from_internet_settings(s, "Internet Settings").unwrap();
@@ -164,6 +164,7 @@ mod tests {
                 "{s:?}"
             );
             assert_eq!(got.warnings.len(), *warnings, "{s:?}: {:?}", got.warnings);
+            assert_eq!(got.pac_url, s.auto_config_url, "{s:?}");
         }
         let bad = settings(true, "https://proxy:3128", "", "");
         let err = from_internet_settings(&bad, "Internet Settings").unwrap_err();

@@ -440,6 +440,7 @@ mod tests {
             legacy_ports: Vec::new(),
             tenant: None,
             proxy: None,
+            pac: None,
             trust: Trust::load(&[]).unwrap(),
             turn: None,
             duration: Duration::from_secs(1),
