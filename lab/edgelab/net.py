@@ -185,6 +185,9 @@ class Lab:
                     f.write(f"nameserver {plan.DNS}\n")
                     if s.ipv6 and role == "client":
                         f.write(f"nameserver {plan.DNS6}\n")
+                    if s.proxy_wpad and role == "client":
+                        # The company's DNS suffix, under which WPAD looks.
+                        f.write(f"search {plan.SEARCH_DOMAIN}\n")
 
     def _company(self):
         """The company's VPN gateway on its own link to the internet: it terminates the

@@ -21,6 +21,8 @@ PROXY = "10.0.0.2"
 PROXY_PORT = 3128
 # Where the lab serves a scenario's PAC file (an HTTP server beside Squid).
 PAC_URL = f"http://{PROXY}/proxy.pac"
+# The clients' DNS search domain in a WPAD scenario: wpad.SEARCH_DOMAIN is the PAC server.
+SEARCH_DOMAIN = "corp.example"
 
 CGNAT_ROUTER1 = "100.64.0.2"  # the customer router's WAN behind carrier NAT
 CGNAT_CARRIER = "100.64.0.1"  # the carrier router's inside

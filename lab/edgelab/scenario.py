@@ -56,6 +56,8 @@ class Scenario:
     # A PAC file the lab serves (http://$PROXY/proxy.pac); clients are given it instead of
     # HTTPS_PROXY ($PROXY in it is the proxy's address).
     proxy_pac: str = ""
+    # Clients find that PAC by WPAD (wpad.corp.example) instead of being given it.
+    proxy_wpad: bool = False
 
 
 # The impairment hop's settings: each direction's delay and jitter, loss (random, or in
@@ -67,7 +69,7 @@ KNOWN = {
     "client": {"turn_credentials"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
-    "proxy": {"enabled", "auth", "intercept", "pac"},
+    "proxy": {"enabled", "auth", "intercept", "pac", "wpad"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
@@ -238,6 +240,9 @@ def load(name_or_path):
     if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
     scenario.proxy_pac = _get(proxy, "pac", str, "", where + " [proxy]")
+    scenario.proxy_wpad = _get(proxy, "wpad", bool, False, where + " [proxy]")
+    if scenario.proxy_wpad and not scenario.proxy_pac:
+        raise ScenarioError(f"{where}: [proxy] wpad needs the pac it finds")
     if scenario.proxy_pac and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] pac needs enabled = true")
     scenario.turn_credentials = _get(client, "turn_credentials", bool, True, where + " [client]")

@@ -94,6 +94,8 @@ def dns(lab):
         args.append(f"--listen-address={plan.DNS6}")
         args += [f"--address=/{n}/{plan.RELAY6}" for n in plan.RELAY_NAMES]
         args += [f"--address=/{n}/{plan.WEB6}" for n in plan.WEB_NAMES]
+    if lab.scenario.proxy_wpad:
+        args.append(f"--address=/wpad.{plan.SEARCH_DOMAIN}/{plan.PROXY}")
     args.append("--address=/#/")  # every other name: NXDOMAIN, as for a name that does not exist
     lab.spawn("edge", "dnsmasq", args)
     wait_listening(lab, "edge", "udp", plan.DNS, 53, "dnsmasq")
@@ -228,8 +230,9 @@ def pac_server(lab):
     proxy's namespace (as a company serves its PAC from an internal web server)."""
     root = lab.path("pac")
     os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, "proxy.pac"), "w") as f:
-        f.write(lab.scenario.proxy_pac.replace("$PROXY", plan.PROXY))
+    for name in ("proxy.pac", "wpad.dat"):
+        with open(os.path.join(root, name), "w") as f:
+            f.write(lab.scenario.proxy_pac.replace("$PROXY", plan.PROXY))
     lab.spawn("proxy", "pac-server", [sys.executable, "-m", "http.server", "80", "--bind", plan.PROXY,
                                       "--directory", root])
     wait_listening(lab, "proxy", "tcp", plan.PROXY, 80, "pac-server")
@@ -268,7 +271,9 @@ def environment(lab):
     if s.turn_credentials:
         env["EDGEPATH_TURN_USER"] = plan.TURN_USER
         env["EDGEPATH_TURN_PASSWORD"] = plan.TURN_PASSWORD
-    if s.proxy_pac:
+    if s.proxy_wpad:
+        pass  # the client finds its PAC itself
+    elif s.proxy_pac:
         # A company client is given its PAC, not a proxy.
         env["EDGEPATH_PAC"] = plan.PAC_URL
     elif s.proxy:

@@ -327,6 +327,11 @@ pub struct CheckArgs {
         conflicts_with = "proxy"
     )]
     pub pac: Option<String>,
+    /// Find the PAC file by WPAD (http://wpad.DOMAIN/wpad.dat for this host's DNS search
+    /// domains, most specific first), as a client set to detect its proxy does. Without
+    /// other proxy settings check tries it anyway.
+    #[arg(long, conflicts_with_all = ["proxy", "pac"])]
+    pub wpad: bool,
     /// Proxy credentials, user:password.
     #[arg(
         long,
@@ -336,7 +341,7 @@ pub struct CheckArgs {
     )]
     pub proxy_user: Option<String>,
     /// Ignore HTTPS_PROXY, --pac and the system's proxy setting: test direct paths only.
-    #[arg(long, conflicts_with = "pac")]
+    #[arg(long, conflicts_with_all = ["pac", "wpad"])]
     pub no_proxy: bool,
     /// The tenant's SIP domain: its lyncdiscover and sip names are resolved too.
     #[arg(long, value_name = "DOMAIN")]

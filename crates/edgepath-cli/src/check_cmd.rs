@@ -85,8 +85,9 @@ pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
 }
 
 /// The proxy `check` probes, in the order a client finds it: `--proxy` (or none with
-/// `--no-proxy`), `--pac`, HTTPS_PROXY, then the operating system's settings (Windows:
-/// Internet Settings, their PAC file before their static proxy).
+/// `--no-proxy`), `--pac`, `--wpad`, HTTPS_PROXY, then the operating system's settings
+/// (Windows: Internet Settings: WPAD when "automatically detect settings" is on, their
+/// PAC file, their static proxy); where there are none to read (Linux, macOS), WPAD.
 fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, Option<PacReport>)> {
     match (&args.proxy, args.no_proxy) {
         (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),
@@ -101,7 +102,14 @@ fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, O
                     location: location.clone(),
                     named_by: "--pac (EDGEPATH_PAC)".into(),
                 };
-                return from_pac(&source, catalog, None);
+                let text = pac_source::fetch(&source);
+                return from_pac(&source, text, catalog, None);
+            }
+            if args.wpad {
+                return match wpad(catalog, true)? {
+                    Some(found) => Ok(found),
+                    None => Ok((None, None)),
+                };
             }
             if let Some(p) = Proxy::from_env() {
                 return Ok((Some(p.map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?), None));
@@ -109,11 +117,17 @@ fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, O
             // The operating system's setting (Windows' Internet Settings), as a client
             // that reads no environment finds its proxy.
             let Some(found) = edgepath_probe::system_proxy::read() else {
-                return Ok((None, None));
+                // Nothing to read: a client left to detect its proxy tries WPAD.
+                return Ok(wpad(catalog, false)?.unwrap_or((None, None)));
             };
             let found = found.map_err(|e| anyhow!(e))?;
             for w in &found.warnings {
                 eprintln!("edgepath: warning: {w}");
+            }
+            if found.auto_detect {
+                if let Some(by_wpad) = wpad(catalog, false)? {
+                    return Ok(by_wpad);
+                }
             }
             match &found.pac_url {
                 Some(url) => {
@@ -121,10 +135,34 @@ fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, O
                         location: url.clone(),
                         named_by: format!("AutoConfigURL in {}", found.source),
                     };
-                    from_pac(&source, catalog, found.proxy)
+                    let text = pac_source::fetch(&source);
+                    from_pac(&source, text, catalog, found.proxy)
                 }
                 None => Ok((found.proxy, None)),
             }
+        }
+    }
+}
+
+/// WPAD by DNS from this host's search domains. `None` when it finds no PAC (said as a
+/// warning when `asked`: `--wpad`).
+#[allow(clippy::type_complexity)]
+fn wpad(catalog: &Catalog, asked: bool) -> Result<Option<(Option<Proxy>, Option<PacReport>)>> {
+    let candidates = edgepath_probe::wpad::candidates(&edgepath_probe::wpad::search_domains());
+    match pac_source::discover(&candidates) {
+        Ok((source, text)) => from_pac(&source, Ok(text), catalog, None).map(Some),
+        Err(tried) => {
+            if asked {
+                eprintln!(
+                    "edgepath: warning: WPAD found no PAC file ({}): clients go DIRECT, and so does check",
+                    if tried.is_empty() {
+                        "this host has no DNS search domain to look under".to_owned()
+                    } else {
+                        tried.join("; ")
+                    }
+                );
+            }
+            Ok(None)
         }
     }
 }
@@ -133,11 +171,11 @@ fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, O
 /// fall back to (`fallback`, Windows' static proxy, else direct), said as a warning.
 fn from_pac(
     source: &PacSource,
+    text: Result<String>,
     catalog: &Catalog,
     fallback: Option<Proxy>,
 ) -> Result<(Option<Proxy>, Option<PacReport>)> {
-    let decided =
-        pac_source::fetch(source).and_then(|text| pac_source::evaluate(source, &text, catalog));
+    let decided = text.and_then(|text| pac_source::evaluate(source, &text, catalog));
     match decided {
         Ok(d) => Ok((d.proxy, Some(d.report))),
         Err(e) => {

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use edgepath_model::Catalog;
+use edgepath_model::{Catalog, Category};
 use edgepath_policy::audit::pac::{self as engine, PacChoice};
 use edgepath_probe::check::probe_names;
 use edgepath_probe::pac::{decide, Asked, Decision, Hop};
@@ -77,6 +77,32 @@ pub fn fetch(source: &PacSource) -> Result<String> {
     }
 }
 
+/// WPAD by DNS: the first of `candidates` (PAC URLs, most specific first) whose name
+/// resolves and whose PAC can be fetched, with its text; else what each attempt met.
+pub fn discover(candidates: &[String]) -> std::result::Result<(PacSource, String), Vec<String>> {
+    let mut tried = Vec::new();
+    for url in candidates {
+        let host = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        if resolve(host).is_none() {
+            tried.push(format!("{host}: no address"));
+            continue;
+        }
+        let source = PacSource {
+            location: url.clone(),
+            named_by: format!("WPAD ({host} from the DNS search domains)"),
+        };
+        match fetch(&source) {
+            Ok(text) => return Ok((source, text)),
+            Err(e) => tried.push(e.to_string()),
+        }
+    }
+    Err(tried)
+}
+
 /// Runs the PAC for every name `check` probes and decides the proxy. A PAC that does
 /// not run at all is an error (the caller says what clients do then).
 pub fn evaluate(source: &PacSource, text: &str, catalog: &Catalog) -> Result<Decision> {
@@ -111,7 +137,27 @@ pub fn evaluate(source: &PacSource, text: &str, catalog: &Catalog) -> Result<Dec
             }
         })
         .collect();
-    Ok(decide(&source.label(), &asked, &mut accepts))
+    let mut decision = decide(&source.label(), &asked, &mut accepts);
+    // Microsoft's advice: Optimize traffic (Teams media, the relay names) bypasses
+    // proxies; a PAC that sends it to one is said, with the line.
+    let optimize: Vec<&str> = names
+        .services
+        .iter()
+        .filter(|(id, _)| catalog.service(*id).category == Some(Category::Optimize))
+        .map(|(_, n)| n.as_str())
+        .chain(names.relay.iter().map(String::as_str))
+        .collect();
+    for a in &decision.report.answers {
+        if a.hop.starts_with("PROXY") && optimize.contains(&a.name.as_str()) {
+            decision.report.notes.push(format!(
+                "{} is in Microsoft's Optimize category and the PAC sends it to {}{}: Microsoft advises Optimize endpoints DIRECT, bypassing proxies (`edgepath rules --target pac`)",
+                a.name,
+                a.hop.trim_start_matches("PROXY "),
+                a.line.map(|l| format!(" (line {l})")).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(decision)
 }
 
 fn hop(c: PacChoice) -> Hop {

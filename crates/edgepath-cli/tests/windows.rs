@@ -291,6 +291,8 @@ fn check_under_wine_agrees_with_the_linux_build_in_the_lab() {
         "home-vpn-split",
         // The proxy from a PAC file named by Internet Settings' AutoConfigURL.
         "corporate-pac-all-proxy",
+        // ... and one found by WPAD under the DNS suffix search list.
+        "corporate-wpad",
     ];
     let out = Command::new(lab_dir().join("run"))
         .args([

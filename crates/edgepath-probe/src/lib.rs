@@ -30,3 +30,4 @@ pub mod system_proxy;
 pub mod tls;
 pub mod verdict;
 pub mod vpn;
+pub mod wpad;

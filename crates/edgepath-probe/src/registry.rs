@@ -7,13 +7,39 @@
 use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_NO_MORE_ITEMS, NO_ERROR};
 use windows_sys::Win32::System::Registry::{
     RegCloseKey, RegEnumKeyExW, RegGetValueW, RegOpenKeyExW, HKEY, HKEY_CURRENT_USER,
-    HKEY_LOCAL_MACHINE, KEY_READ, RRF_RT_REG_DWORD, RRF_RT_REG_SZ,
+    HKEY_LOCAL_MACHINE, KEY_READ, RRF_RT_REG_BINARY, RRF_RT_REG_DWORD, RRF_RT_REG_SZ,
 };
 
 use crate::system_proxy::InternetSettings;
 
 const SETTINGS: &str = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings";
 const POLICY: &str = r"Software\Policies\Microsoft\Windows\CurrentVersion\Internet Settings";
+const CONNECTIONS: &str =
+    r"Software\Microsoft\Windows\CurrentVersion\Internet Settings\Connections";
+const TCPIP: &str = r"SYSTEM\CurrentControlSet\Services\Tcpip\Parameters";
+
+/// The DNS suffixes WPAD discovery starts from: the search list, else the primary
+/// domain (what `ipconfig /all` shows as "DNS Suffix Search List").
+pub fn dns_search_domains() -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = string(HKEY_LOCAL_MACHINE, TCPIP, "SearchList")?
+        .unwrap_or_default()
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if out.is_empty() {
+        for name in ["Domain", "NV Domain"] {
+            if let Some(d) =
+                string(HKEY_LOCAL_MACHINE, TCPIP, name)?.filter(|d| !d.trim().is_empty())
+            {
+                out.push(d.trim().to_owned());
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// The Internet Settings in force, and where they came from: the machine's when the
 /// policy `ProxySettingsPerUser` is 0, else the current user's.
@@ -33,6 +59,9 @@ pub fn internet_settings() -> Result<(InternetSettings, &'static str), String> {
             proxy_server: string(root, SETTINGS, "ProxyServer")?,
             proxy_override: string(root, SETTINGS, "ProxyOverride")?,
             auto_config_url: string(root, SETTINGS, "AutoConfigURL")?,
+            auto_detect: binary(root, CONNECTIONS, "DefaultConnectionSettings")?
+                .as_deref()
+                .and_then(crate::system_proxy::auto_detect_flag),
         },
         source,
     ))
@@ -196,4 +225,42 @@ fn string(root: HKEY, key: &str, name: &str) -> Result<Option<String>, String> {
     let text = &buf[..(size as usize / 2).min(buf.len())];
     let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
     Ok(Some(String::from_utf16_lossy(&text[..end])))
+}
+
+/// A REG_BINARY value of at most 4 KiB; `None` when it (or its key) is missing.
+fn binary(root: HKEY, key: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
+    let mut size: u32 = 0;
+    // SAFETY: a null buffer asks for the size only.
+    if !unsafe {
+        get_value(
+            root,
+            key,
+            name,
+            RRF_RT_REG_BINARY,
+            std::ptr::null_mut(),
+            &mut size,
+        )?
+    } {
+        return Ok(None);
+    }
+    if size > 4096 {
+        return Err(format!("registry {key}\\{name}: {size} bytes is too long"));
+    }
+    let mut buf = vec![0u8; size as usize];
+    let mut size = buf.len() as u32;
+    // SAFETY: `buf` has `size` writable bytes.
+    if !unsafe {
+        get_value(
+            root,
+            key,
+            name,
+            RRF_RT_REG_BINARY,
+            buf.as_mut_ptr().cast(),
+            &mut size,
+        )?
+    } {
+        return Ok(None);
+    }
+    buf.truncate(size as usize);
+    Ok(Some(buf))
 }

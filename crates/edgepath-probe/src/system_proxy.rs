@@ -20,6 +20,17 @@ pub struct InternetSettings {
     pub proxy_override: Option<String>,
     /// `AutoConfigURL`: a PAC file.
     pub auto_config_url: Option<String>,
+    /// "Automatically detect settings" (WPAD), from `Connections\DefaultConnectionSettings`;
+    /// `None` where that value is missing (Windows' default is on).
+    pub auto_detect: Option<bool>,
+}
+
+/// Whether a `DefaultConnectionSettings` value has "Automatically detect settings" on:
+/// its flags are the little-endian DWORD at byte 8 (1 direct, 2 proxy, 4 the PAC URL, 8
+/// auto-detect). `None` for a value too short to hold them.
+pub fn auto_detect_flag(connection_settings: &[u8]) -> Option<bool> {
+    let flags = connection_settings.get(8..12)?;
+    Some(u32::from_le_bytes([flags[0], flags[1], flags[2], flags[3]]) & 0x08 != 0)
 }
 
 /// What the settings say for HTTPS.
@@ -30,6 +41,8 @@ pub struct SystemProxy {
     /// The PAC file (`AutoConfigURL`): WinINet asks it first and falls back to the
     /// static proxy when it cannot be had.
     pub pac_url: Option<String>,
+    /// Whether WPAD discovery is on (WinINet tries it before the PAC URL).
+    pub auto_detect: bool,
     /// Where the settings came from (for the report).
     pub source: String,
     /// Warnings for the user (an entry not read).
@@ -46,6 +59,7 @@ pub fn from_internet_settings(s: &InternetSettings, source: &str) -> Result<Syst
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(str::to_owned),
+        auto_detect: s.auto_detect.unwrap_or(true),
         source: source.to_owned(),
         ..SystemProxy::default()
     };
@@ -120,7 +134,25 @@ mod tests {
             proxy_server: opt(server),
             proxy_override: opt(bypass),
             auto_config_url: opt(pac),
+            auto_detect: None,
         }
+    }
+
+    #[test]
+    fn the_auto_detect_flag_of_default_connection_settings() {
+        // As Windows 10 writes them: version 0x46, a counter, then the flags.
+        let on = [0x46, 0, 0, 0, 0x05, 0, 0, 0, 0x09, 0, 0, 0, 0, 0, 0, 0];
+        let off = [0x46, 0, 0, 0, 0x05, 0, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(auto_detect_flag(&on), Some(true));
+        assert_eq!(auto_detect_flag(&off), Some(false));
+        assert_eq!(auto_detect_flag(&on[..10]), None);
+        let mut s = settings(false, "", "", "");
+        assert!(
+            from_internet_settings(&s, "x").unwrap().auto_detect,
+            "Windows' default"
+        );
+        s.auto_detect = Some(false);
+        assert!(!from_internet_settings(&s, "x").unwrap().auto_detect);
     }
 
     #[test]
