@@ -1,6 +1,7 @@
 """Namespaces, links, addresses, routes and nftables rules for one lab run.
 
-Every name carries a per-run prefix (`ep` + 4 hex digits), so two runs cannot collide.
+Every name carries a per-run prefix (`ep` + 6 hex digits, claimed in /run/edgepath-lab),
+so two runs cannot collide.
 `Lab.down()` is idempotent and runs on every exit path: it ends the processes this run
 started (by their PIDs, then anything left inside this run's namespaces), deletes the
 namespaces (which removes their veths), the per-namespace resolv.conf and the temp dir.
@@ -52,7 +53,7 @@ class Lab:
         self.scenario = scenario
         # The edgepath binary, for scenarios whose router loads generated rules.
         self.edgepath = edgepath
-        self.prefix = "ep" + secrets.token_hex(2)
+        self.prefix = self._claim_prefix()
         # A caller that checks for leftovers (the lab test) names a file where each lab
         # of its run writes its prefix, so that it looks only at its own namespaces and
         # another lab running beside it is not taken for a leak.
@@ -66,6 +67,26 @@ class Lab:
         self.tmp = tempfile.mkdtemp(prefix=f"edgepath-lab-{self.prefix}-")
         os.chmod(self.tmp, 0o755)
         self._down = False
+
+    CLAIMS = "/run/edgepath-lab"
+
+    @classmethod
+    def _claim_prefix(cls):
+        """A name prefix no other lab on this machine holds: `ep` and 6 random hex digits,
+        claimed by creating /run/edgepath-lab/PREFIX exclusively (released by down()),
+        and skipped if namespaces with it exist anyway (a run that was killed)."""
+        os.makedirs(cls.CLAIMS, exist_ok=True)
+        for _ in range(100):
+            prefix = "ep" + secrets.token_hex(3)
+            try:
+                os.close(os.open(os.path.join(cls.CLAIMS, prefix), os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                continue
+            taken = os.path.isdir("/run/netns") and any(n.startswith(prefix + "-") for n in os.listdir("/run/netns"))
+            if not taken:
+                return prefix
+            os.unlink(os.path.join(cls.CLAIMS, prefix))
+        raise LabError("no free lab name prefix after 100 tries: clear /run/edgepath-lab")
 
     # -- helpers ---------------------------------------------------------------
 
@@ -397,6 +418,10 @@ table ip labnat {{
             run(["ip", "netns", "del", ns], check=False)
             shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            os.unlink(os.path.join(self.CLAIMS, self.prefix))
+        except OSError:
+            pass
         # wireguard-go removes its UAPI socket when it ends; a killed one may not.
         try:
             for name in os.listdir("/var/run/wireguard"):
