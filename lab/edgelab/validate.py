@@ -1,5 +1,5 @@
 """Observing a running lab with independent tools only (coturn's turnutils, curl,
-openssl s_client, socat), and deriving the verdict the scenario promises from what they
+openssl s_client, socat, pacparser for PAC files), and deriving the verdict the scenario promises from what they
 saw. edgepath itself is not involved: this is how the lab's expectations are checked
 before edgepath's own verdicts are compared with them."""
 
@@ -7,6 +7,7 @@ import re
 import secrets
 import struct
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from . import plan
 from .net import LabError
 
 UDP_PORTS = (3478, 3479, 3480, 3481)
+PACPARSER = threading.Lock()
 
 
 @dataclass
@@ -39,6 +41,9 @@ class Observation:
     tunnel_saw_relay_udp: int | None = None  # packets to/from the relay's UDP 3478
     nat_mapping: str | None = None  # turnutils_natdiscovery's verdict, in edgepath's words
     nat_mapping_said: str | None = None  # its own words
+    # PAC scenarios: per name, pacparser's answer and the hop a client takes (the first
+    # proxy that accepts a connection, or "direct").
+    pac: dict = field(default_factory=dict)  # name -> (answer, hop)
     notes: list = field(default_factory=list)
 
 
@@ -239,6 +244,45 @@ def issuer(lab, name, via_proxy):
     return m.group(1).strip() if m else None
 
 
+def pac_hops(lab):
+    """The scenario's PAC as a client gets it (fetched with curl in the client namespace,
+    by WPAD's name where the scenario says so), run by pacparser (SpiderMonkey, not
+    edgepath's engine) for every service name and the relay name; each answer's first
+    proxy that accepts a connection, else DIRECT."""
+    try:
+        import pacparser
+    except ImportError as e:
+        raise LabError(f"pacparser is needed to validate a PAC scenario (pip install pacparser): {e}")
+    url = f"http://wpad.{plan.SEARCH_DOMAIN}/wpad.dat" if lab.scenario.proxy_wpad else plan.PAC_URL
+    p = _client(lab, ["curl", "-sS", "--noproxy", "*", "--max-time", "5", "-o", "-", url], timeout=8)
+    if p.returncode != 0 or "FindProxyForURL" not in p.stdout:
+        raise LabError(f"the PAC at {url} could not be fetched from the client: {p.stderr.strip()[-300:]}")
+    # pacparser keeps one global engine: labs validated side by side take turns.
+    with PACPARSER:
+        pacparser.init()
+        try:
+            pacparser.parse_pac_string(p.stdout)
+            names = [plan.SERVICE_NAMES[s] for s in lab.scenario.expect.services] + [plan.RELAY_NAMES[0]]
+            answers = {name: pacparser.find_proxy(f"https://{name}/", name) for name in names}
+        finally:
+            pacparser.cleanup()
+    out = {}
+    for name, answer in answers.items():
+        hop = "direct"
+        for part in answer.split(";"):
+            words = part.split()
+            if words and words[0].upper() == "DIRECT":
+                hop = "direct"
+                break
+            if len(words) == 2 and words[0].upper() in ("PROXY", "HTTP"):
+                host, _, port = words[1].rpartition(":")
+                if tcp_connects(lab, host, int(port)):
+                    hop = words[1]
+                    break
+        out[name] = (answer, hop)
+    return out
+
+
 def observe(lab):
     s = lab.scenario
     obs = Observation()
@@ -269,12 +313,14 @@ def observe(lab):
             udp6 = {p: pool.submit(stun_answers, lab, p, plan.RELAY6) for p in udp_ports}
             tcp6 = pool.submit(turn_tcp_works, lab, plan.RELAY6, 443)
             svc6 = {sv: pool.submit(_curl, lab, plan.SERVICE_NAMES[sv], False, True, "ipv6") for sv in s.expect.services}
+        pac = pool.submit(pac_hops, lab) if s.proxy_pac else None
         first = next(iter(s.expect.services))
         no_auth = pool.submit(_curl, lab, plan.SERVICE_NAMES[first], True, False) if s.proxy_auth else None
         obs.udp_from = {m: {p: f.result() for p, f in ports.items()} for m, ports in udp_from.items()}
         obs.udp = {p: f.result() for p, f in udp.items()}
         obs.tcp = {p: f.result() for p, f in tcp.items()}
         obs.proxy_turn = proxy_turn.result() if proxy_turn else False
+        obs.pac = pac.result() if pac else {}
         obs.closed = {c: f.result() for c, f in closed.items()}
         for service, f in svc.items():
             direct = f["direct"].result()[0] == "200"
@@ -362,7 +408,7 @@ def modality_path(lab, obs, modality):
         status = "good" if meets_targets(lab, obs) else "degraded"
     elif any(obs.tcp.values()) or obs.tcp6:
         path, status = "relay-tcp", "degraded"
-    elif obs.proxy_turn:
+    elif obs.proxy_turn and relay_hop(obs) != "direct":
         path, status = "relay-tcp-proxy", "degraded"
     else:
         path, status = "none", "failing"
@@ -371,13 +417,24 @@ def modality_path(lab, obs, modality):
     return path, status
 
 
+def relay_hop(obs):
+    """Where the PAC sends the relay name (None without a PAC)."""
+    return obs.pac.get(plan.RELAY_NAMES[0], (None, None))[1]
+
+
 def derive(lab, obs):
     """The verdict the observations support (the rules are in lab/README.md)."""
     modalities = {m: modality_path(lab, obs, m) for m in plan.MODALITIES}
     services = {}
     for service, o in obs.services.items():
-        reachable = o["direct"] or o["proxy"]
-        via = "direct" if o["direct"] else ("proxy" if o["proxy"] else "none")
+        hop = obs.pac.get(plan.SERVICE_NAMES[service], (None, None))[1]
+        if hop is None:
+            reachable = o["direct"] or o["proxy"]
+            via = "direct" if o["direct"] else ("proxy" if o["proxy"] else "none")
+        else:
+            # A PAC decides: the client goes where it says, and only there.
+            reachable = o["direct"] if hop == "direct" else o["proxy"]
+            via = ("direct" if hop == "direct" else "proxy") if reachable else "none"
         intercepted = reachable and o["issuer"] is not None and o["issuer"] != "edgepath Lab Root CA"
         services[service] = {"reachable": reachable, "via": via, "intercepted": intercepted}
     return modalities, services
@@ -432,6 +489,8 @@ def report(obs):
     ]
     lines.append("  TURN over TCP: " + ", ".join(f"{p} {'works' if ok else 'fails'}" for p, ok in obs.tcp.items()))
     lines.append(f"  TURN through the proxy: {'works' if obs.proxy_turn else 'fails or no proxy'}")
+    for name, (answer, hop) in obs.pac.items():
+        lines.append(f"  PAC (pacparser) for {name}: {answer} -> {hop}")
     if obs.udp6:
         lines.append("  IPv6 UDP relay ports: " + ", ".join(f"{p} {'answers' if ok else 'silent'}" for p, ok in obs.udp6.items()))
         lines.append(f"  IPv6 TURN over TCP: 443 {'works' if obs.tcp6 else 'fails'}")
