@@ -58,6 +58,8 @@ class Scenario:
     proxy_pac: str = ""
     # Clients find that PAC by WPAD (wpad.corp.example) instead of being given it.
     proxy_wpad: bool = False
+    # False: the PAC's URL answers 404 (clients are told a PAC the server does not have).
+    proxy_pac_served: bool = True
 
 
 # The impairment hop's settings: each direction's delay and jitter, loss (random, or in
@@ -69,7 +71,7 @@ KNOWN = {
     "client": {"turn_credentials"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
-    "proxy": {"enabled", "auth", "intercept", "pac", "wpad"},
+    "proxy": {"enabled", "auth", "intercept", "pac", "wpad", "pac_served"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
@@ -241,6 +243,7 @@ def load(name_or_path):
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
     scenario.proxy_pac = _get(proxy, "pac", str, "", where + " [proxy]")
     scenario.proxy_wpad = _get(proxy, "wpad", bool, False, where + " [proxy]")
+    scenario.proxy_pac_served = _get(proxy, "pac_served", bool, True, where + " [proxy]")
     if scenario.proxy_wpad and not scenario.proxy_pac:
         raise ScenarioError(f"{where}: [proxy] wpad needs the pac it finds")
     if scenario.proxy_pac and not proxy_enabled:

@@ -230,7 +230,8 @@ def pac_server(lab):
     proxy's namespace (as a company serves its PAC from an internal web server)."""
     root = lab.path("pac")
     os.makedirs(root, exist_ok=True)
-    for name in ("proxy.pac", "wpad.dat"):
+    # A PAC that is not served: the server answers 404 for it.
+    for name in ("proxy.pac", "wpad.dat") if lab.scenario.proxy_pac_served else ():
         with open(os.path.join(root, name), "w") as f:
             f.write(lab.scenario.proxy_pac.replace("$PROXY", plan.PROXY))
     lab.spawn("proxy", "pac-server", [sys.executable, "-m", "http.server", "80", "--bind", plan.PROXY,

@@ -293,6 +293,8 @@ fn check_under_wine_agrees_with_the_linux_build_in_the_lab() {
         "corporate-pac-all-proxy",
         // ... and one found by WPAD under the DNS suffix search list.
         "corporate-wpad",
+        // ... and one that cannot be had (404): the fallback.
+        "corporate-pac-broken",
     ];
     let out = Command::new(lab_dir().join("run"))
         .args([

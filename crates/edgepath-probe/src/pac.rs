@@ -110,16 +110,18 @@ pub fn decide(
         ok
     };
     let mut notes = Vec::new();
+    // Why names got no answer, and how many: one note per reason.
+    let mut unanswered: Vec<(String, usize)> = Vec::new();
     let mut answers = Vec::new();
     // Per name: the proxy it goes through, `None` direct.
     let mut chosen: Vec<(String, Option<(String, u16)>)> = Vec::new();
     for a in asked {
         let hop = if a.error.is_some() || a.hops.is_empty() {
-            notes.push(format!(
-                "{}: the PAC gave no answer ({}): clients go DIRECT",
-                a.name,
-                a.error.as_deref().unwrap_or("empty answer")
-            ));
+            let why = a.error.as_deref().unwrap_or("an empty answer").to_owned();
+            match unanswered.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, n)) => *n += 1,
+                None => unanswered.push((why, 1)),
+            }
             None
         } else {
             first_hop(a, &mut accepted, &mut notes)
@@ -138,6 +140,12 @@ pub fn decide(
         chosen.push((a.name.clone(), hop));
     }
     notes.splice(0..0, dead);
+    for (why, n) in unanswered {
+        notes.push(format!(
+            "the PAC gave no answer for {n} {} ({why}): clients go DIRECT",
+            if n == 1 { "name" } else { "names" }
+        ));
+    }
     // The proxy most names go through; the first of equals.
     let mut counts: Vec<((String, u16), usize)> = Vec::new();
     for (_, hop) in &chosen {
