@@ -839,8 +839,25 @@ pub fn audit(
         .as_ref()
         .map(|p| ask_pac(p, model, opts, &relay_udp, &mut notes));
     // The PAC's proxy, when it names one by address; a name is taken to be the proxy
-    // given by --proxy or the squid.conf.
-    let proxy = match pac.as_ref().and_then(|p| p.proxy.clone()) {
+    // given by --proxy or the squid.conf. Where the PAC names several (a failover
+    // list), the one audit was given is asked about: clients reach it when the ones
+    // before it do not answer.
+    let pac_proxy = pac.as_ref().and_then(|p| {
+        let given = configured_proxy.and_then(|(ip, port)| {
+            p.proxies
+                .iter()
+                .find(|(h, pp)| *pp == port && h.parse::<IpAddr>().ok() == Some(ip))
+        });
+        if let (Some((h, pp)), Some((first_h, first_p))) = (given, p.proxies.first()) {
+            if (h, pp) != (first_h, first_p) {
+                notes.push(format!(
+                    "the PAC names {first_h}:{first_p} before {h}:{pp}, the proxy audit was given: clients reach {h}:{pp} when the proxies before it do not answer, and that is the one asked about"
+                ));
+            }
+        }
+        given.or(p.proxies.first()).cloned()
+    });
+    let proxy = match pac_proxy {
         Some((host, port)) => match host.parse::<IpAddr>() {
             Ok(ip) => Some((ip, port)),
             Err(_) => {
@@ -1202,17 +1219,18 @@ struct PacAnswers {
     file: String,
     /// (target, url, answer, the line's text).
     answers: Vec<(String, String, PacAnswer, Option<String>)>,
-    /// The first proxy any answer names.
-    proxy: Option<(String, u16)>,
+    /// Every proxy the answers name, in the order first named.
+    proxies: Vec<(String, u16)>,
 }
 
 impl PacAnswers {
     /// The ladder for `target`: the PAC's choices in order (SOCKS left out: not a way
-    /// the audit models); `None` when it gave no answer.
+    /// the audit models); DIRECT alone when it gave no answer (the PAC threw or ran
+    /// too long), as clients fall back, and as `check` does (`None`: never asked).
     fn ladder(&self, target: &str) -> Option<Vec<Rung>> {
         let (_, _, a, _) = self.answers.iter().find(|(t, ..)| t == target)?;
         if a.error.is_some() {
-            return None;
+            return Some(vec![Rung::Direct]);
         }
         let mut out = Vec::new();
         for c in &a.choices {
@@ -1230,7 +1248,7 @@ impl PacAnswers {
 
     fn into_audit(self) -> PacAudit {
         PacAudit {
-            proxy: self.proxy.map(|(h, p)| format!("{h}:{p}")),
+            proxy: self.proxies.first().map(|(h, p)| format!("{h}:{p}")),
             questions: self
                 .answers
                 .into_iter()
@@ -1296,7 +1314,7 @@ fn ask_pac(
     let mut out = PacAnswers {
         file: pac.file.clone(),
         answers: Vec::new(),
-        proxy: None,
+        proxies: Vec::new(),
     };
     let engine = match Engine::new(pac, Box::new(resolve), my_ip) {
         Ok(e) => e,
@@ -1329,11 +1347,18 @@ fn ask_pac(
     }
     for (target, url, host) in questions {
         let a = engine.find(&url, &host);
-        if out.proxy.is_none() {
-            out.proxy = a.choices.iter().find_map(|c| match c {
-                PacChoice::Proxy { host, port } => Some((host.clone(), *port)),
-                _ => None,
-            });
+        for c in &a.choices {
+            if let PacChoice::Proxy { host, port } = c {
+                if !out.proxies.contains(&(host.clone(), *port)) {
+                    out.proxies.push((host.clone(), *port));
+                }
+            }
+        }
+        if let Some(e) = &a.error {
+            notes.push(format!(
+                "{}: the PAC gave no answer for {target} ({e}): clients go DIRECT, and the audit follows them",
+                pac.file
+            ));
         }
         let text = a.line.and_then(|l| {
             pac.source

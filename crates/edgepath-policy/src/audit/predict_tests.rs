@@ -229,3 +229,74 @@ fn a_verdict_only_one_family_gives_says_what_family_assumes() {
         r.notes
     );
 }
+
+/// An audit of `firewall` (none: no packet filter) with a PAC and, maybe, the proxy
+/// given on the command line.
+fn with_pac(
+    firewall: Option<&str>,
+    pac: &str,
+    proxy: Option<(std::net::IpAddr, u16)>,
+) -> AuditReport {
+    let catalog = Catalog::build(snapshot::endpoint_data(), Profile::Current).unwrap();
+    let ranges = MediaRanges::default();
+    let model = crate::build(&catalog, &ranges, &Default::default()).unwrap();
+    let rules: Vec<Ruleset> = firewall
+        .map(|text| match read("rules", text, None).unwrap() {
+            Config::Firewall(rs) => rs,
+            other => panic!("not a firewall: {other:?}"),
+        })
+        .into_iter()
+        .collect();
+    let opts = AuditOptions {
+        hook: Hook::Forward,
+        families: V4.to_vec(),
+        client: None,
+        proxy,
+        squid: None,
+        tunnel: None,
+        egress: None,
+        pac: Some(crate::audit::pac::read("test.pac", pac).unwrap()),
+        interfaces: Interfaces::default(),
+    };
+    audit(rules, &model, &ranges, &opts)
+}
+
+#[test]
+fn a_pac_that_gives_no_answer_sends_clients_direct_as_check_does() {
+    let throws = "function FindProxyForURL(url, host) {\n  throw new Error(\"bug\");\n}\n";
+    let r = with_pac(Some(V4_TCP_ONLY), throws, None);
+    for s in &r.services {
+        assert_eq!(s.via, Some(edgepath_model::Via::Direct), "{:?}", s.service);
+        assert_eq!(s.reachable, Some(true), "{:?}", s.service);
+    }
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("no answer") && n.contains("clients go DIRECT")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn of_a_pac_failover_list_the_proxy_given_is_the_one_asked_about() {
+    let failover = "function FindProxyForURL(url, host) {\n  return \"PROXY 10.0.0.9:3128; PROXY 10.0.0.2:3128\";\n}\n";
+    let given = Some(("10.0.0.2".parse().unwrap(), 3128));
+    let r = with_pac(None, failover, given);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("names 10.0.0.9:3128 before 10.0.0.2:3128")),
+        "{:?}",
+        r.notes
+    );
+    for s in &r.services {
+        assert_eq!(s.via, Some(edgepath_model::Via::Proxy), "{:?}", s.service);
+    }
+    // Without a proxy given, the first named is asked about, and nothing is said.
+    let r = with_pac(None, failover, None);
+    assert!(!r
+        .notes
+        .iter()
+        .any(|n| n.contains("names 10.0.0.9:3128 before")));
+}
