@@ -84,11 +84,14 @@ pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
     ))
 }
 
+/// The proxy `check` probes (none: direct), and the PAC it came from, if one did.
+type ProxyChoice = (Option<Proxy>, Option<PacReport>);
+
 /// The proxy `check` probes, in the order a client finds it: `--proxy` (or none with
 /// `--no-proxy`), `--pac`, `--wpad`, HTTPS_PROXY, then the operating system's settings
 /// (Windows: Internet Settings: WPAD when "automatically detect settings" is on, their
 /// PAC file, their static proxy); where there are none to read (Linux, macOS), WPAD.
-fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, Option<PacReport>)> {
+fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<ProxyChoice> {
     match (&args.proxy, args.no_proxy) {
         (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),
         (Some(url), false) => Ok((
@@ -146,8 +149,7 @@ fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<(Option<Proxy>, O
 
 /// WPAD by DNS from this host's search domains. `None` when it finds no PAC (said as a
 /// warning when `asked`: `--wpad`).
-#[allow(clippy::type_complexity)]
-fn wpad(catalog: &Catalog, asked: bool) -> Result<Option<(Option<Proxy>, Option<PacReport>)>> {
+fn wpad(catalog: &Catalog, asked: bool) -> Result<Option<ProxyChoice>> {
     let candidates = edgepath_probe::wpad::candidates(&edgepath_probe::wpad::search_domains());
     match pac_source::discover(&candidates) {
         Ok((source, text)) => from_pac(&source, Ok(text), catalog, None).map(Some),
@@ -174,7 +176,7 @@ fn from_pac(
     text: Result<String>,
     catalog: &Catalog,
     fallback: Option<Proxy>,
-) -> Result<(Option<Proxy>, Option<PacReport>)> {
+) -> Result<ProxyChoice> {
     let decided = text.and_then(|text| pac_source::evaluate(source, &text, catalog));
     match decided {
         Ok(d) => Ok((d.proxy, Some(d.report))),
