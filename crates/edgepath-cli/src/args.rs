@@ -314,8 +314,9 @@ pub struct CheckArgs {
         value_delimiter = ':'
     )]
     pub ca: Vec<PathBuf>,
-    /// An explicit HTTP proxy (http://host:port); otherwise --pac, then HTTPS_PROXY /
-    /// NO_PROXY, then (on Windows) Internet Settings (their PAC file first).
+    /// An explicit HTTP proxy (http://host:port); otherwise --pac, --wpad, HTTPS_PROXY /
+    /// NO_PROXY, then the system's settings (Windows: Internet Settings, WPAD and their
+    /// PAC file first), and WPAD where there are none to read.
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
     /// A PAC file (a path, or an http(s) URL fetched directly): each name is probed
@@ -340,7 +341,8 @@ pub struct CheckArgs {
         hide_env_values = true
     )]
     pub proxy_user: Option<String>,
-    /// Ignore HTTPS_PROXY, --pac and the system's proxy setting: test direct paths only.
+    /// Ignore HTTPS_PROXY, PAC files, WPAD and the system's proxy setting: test direct
+    /// paths only.
     #[arg(long, conflicts_with_all = ["pac", "wpad"])]
     pub no_proxy: bool,
     /// The tenant's SIP domain: its lyncdiscover and sip names are resolved too.
