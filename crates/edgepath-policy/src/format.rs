@@ -39,6 +39,23 @@ pub fn ports_text(ports: &PortSet) -> String {
         .join(", ")
 }
 
+/// Letters, digits, `.`, `_` and `-`: safe bare for the shell and for nft.
+pub fn plain(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `s` as one POSIX shell word: bare when [`plain`], else in single quotes (a quote
+/// inside written `'\''`). The one quoting helper for commands we print.
+pub fn shell_word(s: &str) -> String {
+    if plain(s) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// `text` made safe for a one-line comment in any target: every character that
 /// could end the line (or the comment) in nftables, iptables-restore, Squid,
 /// PowerShell, WireGuard, OpenVPN or JavaScript (line and paragraph separators

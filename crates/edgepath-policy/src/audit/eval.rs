@@ -418,7 +418,7 @@ impl<'a> Evaluator<'a> {
 
     fn policy(&self, base: usize) -> ChainEnd {
         let Some(b) = &self.rs.chains[base].base else {
-            return ChainEnd::Accept(Origin::default());
+            return ChainEnd::Accept(Origin::Implicit);
         };
         match b.policy {
             Action::Drop => decided(Verdict::Drop, &b.policy_origin),
@@ -492,7 +492,7 @@ mod tests {
         Evaluator::new(&rs, Hook::Forward)
             .evaluate(r)
             .into_iter()
-            .map(|(_, d)| (d.verdict, d.by.first().and_then(|o| o.line)))
+            .map(|(_, d)| (d.verdict, d.by.first().and_then(Origin::line)))
             .collect()
     }
 
@@ -580,7 +580,7 @@ mod tests {
         let decide = |r: Region| -> Vec<(Verdict, Option<u64>)> {
             ev.evaluate(r)
                 .into_iter()
-                .map(|(_, d)| (d.verdict, d.by.first().and_then(|o| o.handle)))
+                .map(|(_, d)| (d.verdict, d.by.first().and_then(Origin::handle)))
                 .collect()
         };
         use Verdict::*;

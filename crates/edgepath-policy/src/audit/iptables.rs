@@ -12,7 +12,7 @@ use edgepath_model::Family;
 
 use super::ir::{
     addr, cidr, ifname_range, loopback, Action, Base, Chain, Condition, Dim, Hook, Match, Origin,
-    Rule, Ruleset, Values,
+    Rule, Ruleset, Slot, Values,
 };
 use super::AuditError;
 
@@ -116,10 +116,9 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
                 Base {
                     hook,
                     priority: 0,
-                    policy_origin: Origin {
+                    policy_origin: Origin::Iptables {
                         file: file.to_owned(),
-                        line: Some(line_no),
-                        place: None,
+                        line: line_no,
                         text: format!(
                             ":{name} {} (policy)",
                             if policy == Action::Drop {
@@ -128,9 +127,9 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
                                 "ACCEPT"
                             }
                         ),
-                        chain: Some((t.clone(), name.to_owned())),
-                        handle: None,
-                        position: None,
+                        table: t.clone(),
+                        chain: name.to_owned(),
+                        slot: Slot::Policy,
                     },
                     policy,
                 }
@@ -189,14 +188,13 @@ pub fn read(file: &str, text: &str) -> Result<Ruleset, AuditError> {
         rs.chains[idx].rules.push(Rule {
             matches,
             action,
-            origin: Origin {
+            origin: Origin::Iptables {
                 file: file.to_owned(),
-                line: Some(line_no),
-                place: None,
+                line: line_no,
                 text: line.to_owned(),
-                chain: Some((t.clone(), chain_name)),
-                handle: None,
-                position: Some(position),
+                table: t.clone(),
+                chain: chain_name,
+                slot: Slot::Rule(u64::try_from(position).ok()),
             },
         });
     }

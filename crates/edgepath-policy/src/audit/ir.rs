@@ -205,31 +205,119 @@ pub enum Action {
     Unknown(String),
 }
 
-/// Where a rule comes from, to name it in the report.
+/// Where a rule comes from: named in the report, and the place a fix goes beside it.
+/// Each kind carries what its own tool needs to put a rule there (iptables a rule
+/// number, nftables a handle), so no reader's fields are guessed from another's.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Origin {
-    /// The file.
-    pub file: String,
-    /// Its line, for line-based formats.
-    pub line: Option<usize>,
-    /// Table, chain and handle, for nftables.
-    pub place: Option<String>,
-    /// The rule as written (or rendered).
-    pub text: String,
-    /// The table (as the format names it: `inet lab`, `filter`) and chain it is in.
-    pub chain: Option<(String, String)>,
-    /// nftables' rule handle.
-    pub handle: Option<u64>,
-    /// Its position in the chain, from 1 (iptables' rule number).
-    pub position: Option<usize>,
+pub enum Origin {
+    /// No rule: the hook has no chain, so the packet passes.
+    #[default]
+    Implicit,
+    /// A line of a configuration that is not a packet filter (a VPN's route).
+    Line {
+        /// The file.
+        file: String,
+        /// Its line, from 1.
+        line: usize,
+        /// The line as written.
+        text: String,
+    },
+    /// A rule or chain policy of an `iptables-save` file.
+    Iptables {
+        /// The file.
+        file: String,
+        /// Its line, from 1.
+        line: usize,
+        /// The line as written.
+        text: String,
+        /// The table (`filter`) and chain.
+        table: String,
+        /// The chain.
+        chain: String,
+        /// A rule's place in its chain, or the chain's policy.
+        slot: Slot,
+    },
+    /// A rule or base chain policy of `nft -j list ruleset`.
+    Nftables {
+        /// The file.
+        file: String,
+        /// The rule as rendered.
+        text: String,
+        /// Family and table, as nft names them (`inet lab`).
+        table: String,
+        /// The chain.
+        chain: String,
+        /// A rule's place in its chain, or the chain's policy.
+        slot: Slot,
+    },
+}
+
+/// Where in a chain a rule is: the chain's policy (after every rule), or a rule by its
+/// number (iptables, from 1) or handle (nftables), when the input gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The verdict at the chain's end.
+    Policy,
+    /// A rule.
+    Rule(Option<u64>),
+}
+
+impl Origin {
+    /// The line it is on, for line-based formats.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Origin::Line { line, .. } | Origin::Iptables { line, .. } => Some(*line),
+            Origin::Implicit | Origin::Nftables { .. } => None,
+        }
+    }
+
+    /// The file, when it is a rule of one.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Origin::Implicit => None,
+            Origin::Line { file, .. }
+            | Origin::Iptables { file, .. }
+            | Origin::Nftables { file, .. } => Some(file),
+        }
+    }
+
+    /// An nftables rule's handle.
+    pub fn handle(&self) -> Option<u64> {
+        match self {
+            Origin::Nftables {
+                slot: Slot::Rule(h),
+                ..
+            } => *h,
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.line, &self.place) {
-            (Some(l), _) => write!(f, "{}:{}: {}", self.file, l, self.text),
-            (None, Some(p)) => write!(f, "{} {}: {}", self.file, p, self.text),
-            (None, None) => write!(f, "{}: {}", self.file, self.text),
+        match self {
+            Origin::Implicit => Ok(()),
+            Origin::Line { file, line, text }
+            | Origin::Iptables {
+                file, line, text, ..
+            } => {
+                write!(f, "{file}:{line}: {text}")
+            }
+            Origin::Nftables {
+                file,
+                text,
+                table,
+                chain,
+                slot,
+            } => {
+                write!(f, "{file} table {table} chain {chain}")?;
+                if let Slot::Rule(h) = slot {
+                    // A rule without a handle (hand-written JSON) is shown as nft
+                    // shows one that has none.
+                    write!(f, " handle {}", h.unwrap_or(0))?;
+                }
+                write!(f, ": {text}")
+            }
         }
     }
 }

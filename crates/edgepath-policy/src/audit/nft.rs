@@ -14,7 +14,7 @@ use edgepath_model::Family;
 
 use super::ir::{
     addr, ifname_range, loopback, prefix, protocol_number, service_port, Action, Base, Chain,
-    Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Values,
+    Condition, Dim, Hook, Match, Origin, Rule, Ruleset, Slot, Values,
 };
 use super::AuditError;
 
@@ -160,10 +160,8 @@ fn chain(file: &str, c: &Value) -> Chain {
         Base {
             hook,
             priority,
-            policy_origin: Origin {
+            policy_origin: Origin::Nftables {
                 file: file.to_owned(),
-                line: None,
-                place: Some(format!("table {fam} {table} chain {name}")),
                 text: format!(
                     "policy {}",
                     if policy == Action::Drop {
@@ -172,9 +170,9 @@ fn chain(file: &str, c: &Value) -> Chain {
                         "accept"
                     }
                 ),
-                chain: Some((format!("{fam} {table}"), name.clone())),
-                handle: None,
-                position: None,
+                table: format!("{fam} {table}"),
+                chain: name.clone(),
+                slot: Slot::Policy,
             },
             policy,
         }
@@ -249,24 +247,16 @@ fn rule(file: &str, r: &Value, ctx: &Ctx<'_>, warnings: &mut Vec<String>) -> Rul
     Rule {
         matches,
         action: act,
-        origin: Origin {
+        origin: Origin::Nftables {
             file: file.to_owned(),
-            line: None,
-            place: Some(format!(
-                "table {} {} chain {} handle {}",
-                ctx.family,
-                ctx.table,
-                str_of(r, "chain"),
-                r.get("handle").and_then(Value::as_u64).unwrap_or(0)
-            )),
             text: text
                 .into_iter()
                 .filter(|t| !t.is_empty())
                 .collect::<Vec<_>>()
                 .join(" "),
-            chain: Some((format!("{} {}", ctx.family, ctx.table), str_of(r, "chain"))),
-            handle: r.get("handle").and_then(Value::as_u64),
-            position: None,
+            table: format!("{} {}", ctx.family, ctx.table),
+            chain: str_of(r, "chain"),
+            slot: Slot::Rule(r.get("handle").and_then(Value::as_u64)),
         },
     }
 }

@@ -161,11 +161,10 @@ fn syntax(file: &str, line: usize, what: impl Into<String>) -> AuditError {
 }
 
 fn origin(file: &str, line: usize, text: &str) -> Origin {
-    Origin {
+    Origin::Line {
         file: file.to_owned(),
-        line: Some(line),
+        line,
         text: text.trim().to_owned(),
-        ..Origin::default()
     }
 }
 
@@ -556,7 +555,7 @@ mod tests {
         assert_eq!(t.carriers[0].port, 51820);
         assert_eq!(tunnelled(&t, "52.112.0.1"), Some(true));
         assert_eq!(tunnelled(&t, "2603:1063::1"), Some(true));
-        assert_eq!(t.routes[0].origin.line, Some(8));
+        assert_eq!(t.routes[0].origin.line(), Some(8));
     }
 
     #[test]
@@ -579,7 +578,7 @@ mod tests {
                 (v4("52.116.0.0"), true)
             ]
         );
-        assert_eq!(pieces[1].route.and_then(|r| r.origin.line), Some(4));
+        assert_eq!(pieces[1].route.and_then(|r| r.origin.line()), Some(4));
         assert!(t
             .notes
             .iter()

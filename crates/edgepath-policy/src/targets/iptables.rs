@@ -9,7 +9,9 @@ use std::fmt::Write;
 
 use ipnet::IpNet;
 
-use crate::format::{header, range_colon};
+use super::Acceptance;
+use crate::audit::ir::Slot;
+use crate::format::{header, range_colon, shell_word};
 use crate::{ChainPolicy, Flow, Provenance, RuleSet, TargetOptions};
 
 /// Which address family to write.
@@ -146,4 +148,46 @@ pub fn render(
     }
     out.push_str("COMMIT\n");
     out
+}
+
+/// The command that accepts `flow` in chain `chain` of table `table` of an existing
+/// iptables ruleset: inserted before rule number `slot` (or at the top when its
+/// number is not known), or appended, before the chain's policy.
+pub(crate) fn accept_command(
+    table: &str,
+    chain: &str,
+    slot: Slot,
+    flow: &Acceptance<'_>,
+) -> String {
+    let tool = match flow.family {
+        edgepath_model::Family::Ipv4 => "iptables",
+        edgepath_model::Family::Ipv6 => "ip6tables",
+    };
+    let chain = shell_word(chain);
+    let place = match slot {
+        Slot::Rule(Some(n)) => format!("-I {chain} {n}"),
+        Slot::Rule(None) => format!("-I {chain}"),
+        Slot::Policy => format!("-A {chain}"),
+    };
+    let mut sides = String::new();
+    for (flag, name) in [("-i", flow.iface_in), ("-o", flow.iface_out)] {
+        if let Some(n) = name {
+            let _ = write!(sides, " {flag} {}", shell_word(n));
+        }
+    }
+    let to = flow
+        .destinations
+        .map_or_else(String::new, |d| format!(" -d {}", d.join(",")));
+    let from = flow.source_ports.map_or_else(String::new, |s| {
+        format!(" --sport {}:{}", s.first(), s.last())
+    });
+    let dport = match flow.ports {
+        (a, b) if a == b => a.to_string(),
+        (a, b) => format!("{a}:{b}"),
+    };
+    format!(
+        "{tool} -t {} {place}{sides} -p {}{to}{from} --dport {dport} -j ACCEPT",
+        shell_word(table),
+        flow.proto.name(),
+    )
 }

@@ -2,13 +2,16 @@
 
 pub mod aerleon;
 mod checklist;
-mod iptables;
-mod nftables;
+pub(crate) mod iptables;
+pub(crate) mod nftables;
 mod pac;
 mod squid;
 mod vpn;
 mod windows;
 
+use edgepath_model::{Family, PortRange};
+
+use crate::flows::Proto;
 use crate::format::common_notes;
 use crate::{Provenance, Rendered, RuleSet, Target, TargetOptions};
 
@@ -37,4 +40,24 @@ pub fn render(rules: &RuleSet, opts: &TargetOptions, prov: &Provenance) -> Rende
         notes,
         files: Vec::new(),
     }
+}
+
+/// One flow to accept, as a fix to an existing firewall names it: what
+/// [`nftables::accept_command`] and [`iptables::accept_command`] write in their syntax.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Acceptance<'a> {
+    /// Its family.
+    pub family: Family,
+    /// Its protocol.
+    pub proto: Proto,
+    /// Its destinations (networks as text); `None`: any address of the family.
+    pub destinations: Option<&'a [String]>,
+    /// The client's source ports, when they matter (media).
+    pub source_ports: Option<PortRange>,
+    /// Destination ports, first and last.
+    pub ports: (u16, u16),
+    /// The interface it comes in on, when given.
+    pub iface_in: Option<&'a str>,
+    /// The interface it leaves by, when given.
+    pub iface_out: Option<&'a str>,
 }

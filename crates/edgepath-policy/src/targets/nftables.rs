@@ -10,7 +10,11 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::format::{header, ports_nft};
+use edgepath_model::Family;
+
+use super::Acceptance;
+use crate::audit::ir::Slot;
+use crate::format::{header, plain, ports_nft, shell_word};
 use crate::{ChainPolicy, Flow, Provenance, RuleSet, TargetOptions};
 
 pub fn render(
@@ -150,4 +154,54 @@ fn set(out: &mut String, f: &Flow, suffix: &str, ty: &str, elements: Vec<String>
 fn comment(f: &Flow) -> String {
     let media = if f.media { " media" } else { "" };
     format!("edgepath set {} {}{media}", f.set_id, f.category)
+}
+
+/// The command that accepts `flow` in chain `chain` of table `table` (`inet lab`) of an
+/// existing ruleset: inserted before the rule with handle `slot` (or at the top when
+/// its handle is not known), or added at the end, before the chain's policy.
+pub(crate) fn accept_command(
+    table: &str,
+    chain: &str,
+    slot: Slot,
+    flow: &Acceptance<'_>,
+) -> String {
+    let table: Vec<String> = table.split(' ').map(shell_word).collect();
+    let (table, chain) = (table.join(" "), shell_word(chain));
+    let place = match slot {
+        Slot::Rule(Some(h)) => format!("insert rule {table} {chain} position {h}"),
+        Slot::Rule(None) => format!("insert rule {table} {chain}"),
+        Slot::Policy => format!("add rule {table} {chain}"),
+    };
+    let mut sides = String::new();
+    for (key, name) in [("iifname", flow.iface_in), ("oifname", flow.iface_out)] {
+        if let Some(n) = name {
+            // nft reads a plain name bare; anything else needs its quotes, kept from
+            // the shell by single quotes.
+            let word = if plain(n) {
+                n.to_owned()
+            } else {
+                shell_word(&format!("\"{n}\""))
+            };
+            let _ = write!(sides, "{key} {word} ");
+        }
+    }
+    let proto = flow.proto.name();
+    let to = match flow.destinations {
+        None => format!("meta nfproto {}", flow.family),
+        Some(d) => {
+            let ip = match flow.family {
+                Family::Ipv4 => "ip",
+                Family::Ipv6 => "ip6",
+            };
+            format!("{ip} daddr {{ {} }}", d.join(", "))
+        }
+    };
+    let from = flow.source_ports.map_or_else(String::new, |s| {
+        format!(" {proto} sport {}-{}", s.first(), s.last())
+    });
+    let dport = match flow.ports {
+        (a, b) if a == b => a.to_string(),
+        (a, b) => format!("{a}-{b}"),
+    };
+    format!("nft {place} {sides}{to}{from} {proto} dport {dport} accept")
 }
