@@ -681,3 +681,99 @@ fn render_stmt(e: &Value) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `nft -j list ruleset` of one `inet lab` table: items are JSON objects as nft
+    /// 1.0.6 writes them.
+    fn ruleset(items: &[&str]) -> String {
+        format!(
+            r#"{{"nftables": [{{"metainfo": {{"version": "1.0.6", "json_schema_version": 1}}}}, {{"table": {{"family": "inet", "name": "lab", "handle": 1}}}}, {}]}}"#,
+            items.join(", ")
+        )
+    }
+
+    const FORWARD_DROP: &str = r#"{"chain": {"family": "inet", "table": "lab", "name": "forward", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}}"#;
+    const NAT: &str = r#"{"chain": {"family": "inet", "table": "lab", "name": "post", "handle": 2, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}"#;
+    const UDP_DROP: &str = r#"{"rule": {"family": "inet", "table": "lab", "chain": "forward", "handle": 7, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "udp"}}, {"drop": null}]}}"#;
+
+    #[test]
+    fn bad_documents_are_errors_that_say_where() {
+        let cases: &[(&str, &str)] = &[
+            ("{\"nftables\": [\n{", "t.json:2: not JSON"),
+            ("{\"rules\": []}", "t.json:1: no \"nftables\" array"),
+            ("[]", "t.json:1: no \"nftables\" array"),
+        ];
+        for (text, want) in cases {
+            let e = read("t.json", text).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn base_chains_rules_and_their_origins() {
+        let rs = read("r.json", &ruleset(&[FORWARD_DROP, NAT, UDP_DROP])).unwrap();
+        assert!(rs.warnings.is_empty(), "{:?}", rs.warnings);
+        assert_eq!(rs.described, vec![Family::Ipv4, Family::Ipv6]);
+        let fwd = &rs.chains[0];
+        assert_eq!(
+            (fwd.table.as_str(), fwd.name.as_str()),
+            ("inet lab", "forward")
+        );
+        assert_eq!(fwd.family, None);
+        let base = fwd.base.as_ref().unwrap();
+        assert_eq!(
+            (base.hook, base.policy.clone()),
+            (Hook::Forward, Action::Drop)
+        );
+        assert_eq!(
+            base.policy_origin.to_string(),
+            "r.json table inet lab chain forward: policy drop"
+        );
+        // A NAT chain filters nothing: its hook is not one the audit evaluates.
+        assert_eq!(rs.chains[1].base.as_ref().unwrap().hook, Hook::Other);
+        let rule = &fwd.rules[0];
+        assert_eq!(rule.action, Action::Drop);
+        assert_eq!(rule.origin.handle(), Some(7));
+        assert_eq!(
+            rule.origin.to_string(),
+            "r.json table inet lab chain forward handle 7: meta l4proto udp drop"
+        );
+    }
+
+    #[test]
+    fn what_is_not_understood_is_named_where_it_decides() {
+        let queue = |chain: &str| {
+            format!(
+                r#"{{"rule": {{"family": "inet", "table": "lab", "chain": "{chain}", "expr": [{{"queue": {{"num": 1}}}}]}}}}"#
+            )
+        };
+        let cases: &[(&str, usize)] = &[
+            // In a filter chain: a warning, and the rule's verdict is unknown.
+            ("forward", 1),
+            // In a NAT chain: kept, but it decides nothing the audit asks.
+            ("post", 0),
+            // A chain that is not listed: the rule cannot be placed.
+            ("missing", 1),
+        ];
+        for (chain, warnings) in cases {
+            let rs = read("r.json", &ruleset(&[FORWARD_DROP, NAT, &queue(chain)])).unwrap();
+            assert_eq!(rs.warnings.len(), *warnings, "{chain}: {:?}", rs.warnings);
+        }
+        let rs = read("r.json", &ruleset(&[FORWARD_DROP, &queue("forward")])).unwrap();
+        // The statement is neither a known match nor verdict: the rule's outcome is
+        // unknown, never a match or a miss.
+        assert!(rs.chains[0].rules[0]
+            .matches
+            .iter()
+            .any(|m| matches!(m, Match::Unknown(w) if w.contains("queue"))));
+        // Without a handle (hand-written JSON) a rule is still a rule, not a policy.
+        assert_eq!(rs.chains[0].rules[0].origin.handle(), None);
+        assert!(rs.chains[0].rules[0]
+            .origin
+            .to_string()
+            .contains(" handle 0: "));
+    }
+}

@@ -119,3 +119,72 @@ fn spans(flows: &[FlowAudit], asked: Asked) -> Vec<FlowAudit> {
     }
     spans
 }
+
+#[cfg(test)]
+mod tests {
+    use edgepath_model::Family;
+
+    use super::*;
+
+    #[test]
+    fn each_target_writes_its_own_command_and_quotes_what_the_user_named() {
+        let relays = ["52.112.0.0/14".to_owned(), "52.122.0.0/15".to_owned()];
+        let media = Acceptance {
+            family: Family::Ipv4,
+            proto: Proto::Udp,
+            destinations: Some(&relays),
+            source_ports: PortRange::new(50000, 50019).ok(),
+            ports: (3478, 3481),
+            iface_in: Some("br-lan"),
+            iface_out: Some("wan 0'; rm -rf /"),
+        };
+        let web = Acceptance {
+            family: Family::Ipv6,
+            proto: Proto::Tcp,
+            destinations: None,
+            source_ports: None,
+            ports: (443, 443),
+            iface_in: None,
+            iface_out: None,
+        };
+        let cases: &[(&str, Slot, &Acceptance<'_>, String)] = &[
+            (
+                "nft",
+                Slot::Rule(Some(7)),
+                &media,
+                "nft insert rule inet lab forward position 7 iifname br-lan oifname '\"wan 0'\\''; rm -rf /\"' ip daddr { 52.112.0.0/14, 52.122.0.0/15 } udp sport 50000-50019 udp dport 3478-3481 accept".into(),
+            ),
+            (
+                "nft",
+                Slot::Policy,
+                &web,
+                "nft add rule inet lab forward meta nfproto ipv6 tcp dport 443 accept".into(),
+            ),
+            (
+                "nft",
+                Slot::Rule(None),
+                &web,
+                "nft insert rule inet lab forward meta nfproto ipv6 tcp dport 443 accept".into(),
+            ),
+            (
+                "iptables",
+                Slot::Rule(Some(4)),
+                &media,
+                "iptables -t filter -I FORWARD 4 -i br-lan -o 'wan 0'\\''; rm -rf /' -p udp -d 52.112.0.0/14,52.122.0.0/15 --sport 50000:50019 --dport 3478:3481 -j ACCEPT".into(),
+            ),
+            (
+                "iptables",
+                Slot::Policy,
+                &web,
+                "ip6tables -t filter -A FORWARD -p tcp --dport 443 -j ACCEPT".into(),
+            ),
+        ];
+        for (tool, slot, flow, want) in cases {
+            let got = match *tool {
+                "nft" => nftables::accept_command("inet lab", "forward", *slot, flow),
+                _ => iptables::accept_command("filter", "FORWARD", *slot, flow),
+            };
+            assert_eq!(&got, want);
+        }
+    }
+}
