@@ -3,6 +3,8 @@
 //! the scenario lab is and whether it can run here.
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses a part of this
 
+pub mod generated;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -399,7 +399,7 @@ mod tests {
         addr(s.parse().unwrap())
     }
 
-    /// What `ipset save` 7.17 wrote for these sets (see the test in tests/rules.rs that
+    /// What `ipset save` 7.17 wrote for these sets (see the test in tests/audit.rs that
     /// makes them with the real tool).
     const SAVED: &str = "create m365 hash:net family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0xea841f2f
 add m365 52.112.1.0/24 nomatch
