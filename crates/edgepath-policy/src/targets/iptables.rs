@@ -9,9 +9,9 @@ use std::fmt::Write;
 
 use ipnet::IpNet;
 
-use super::Acceptance;
+use super::{Acceptance, Generator};
 use crate::audit::ir::Slot;
-use crate::format::{header, range_colon, shell_word};
+use crate::format::{range_colon, shell_word};
 use crate::{ChainPolicy, Flow, Provenance, RuleSet, TargetOptions};
 
 /// Which address family to write.
@@ -39,28 +39,24 @@ impl Family {
 
 const CHAIN: &str = "EDGEPATH-TEAMS";
 
-pub fn render(
-    rules: &RuleSet,
-    opts: &TargetOptions,
-    prov: &Provenance,
-    notes: &[String],
-    fam: Family,
-) -> String {
-    let tool = fam.tool();
-    let policy = match opts.policy.unwrap_or_default() {
-        ChainPolicy::Drop => "DROP",
-        ChainPolicy::Accept => "ACCEPT",
-    };
-    let mut out = header(
-        "# ",
-        &format!(
-            "{tool}-restore rules for Skype for Business Online / Microsoft Teams clients ({}): outbound allows to Microsoft 365 and DSCP marking by media source port",
-            if fam == Family::V4 { "IPv4" } else { "IPv6" }
-        ),
-        prov,
-        notes,
-    );
-    let _ = writeln!(
+/// `--target iptables` and `ip6tables`: the family is the generator.
+impl Generator for Family {
+    fn title(&self, _opts: &TargetOptions) -> String {
+        format!(
+            "{}-restore rules for Skype for Business Online / Microsoft Teams clients ({}): outbound allows to Microsoft 365 and DSCP marking by media source port",
+            self.tool(),
+            if *self == Family::V4 { "IPv4" } else { "IPv6" }
+        )
+    }
+
+    fn body(&self, rules: &RuleSet, opts: &TargetOptions, _prov: &Provenance, out: &mut String) {
+        let fam = *self;
+        let tool = fam.tool();
+        let policy = match opts.policy.unwrap_or_default() {
+            ChainPolicy::Drop => "DROP",
+            ChainPolicy::Accept => "ACCEPT",
+        };
+        let _ = writeln!(
         out,
         "#\n# Load with `{tool}-restore < FILE`: it replaces the filter and mangle tables (add --noflush\n# to keep yours, then the chain policies below still apply). FORWARD and OUTPUT {}.\n",
         if policy == "DROP" {
@@ -69,85 +65,85 @@ pub fn render(
             "accept everything (--policy accept); the rules only count"
         }
     );
-    let _ = writeln!(
+        let _ = writeln!(
         out,
         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD {policy} [0:0]\n:OUTPUT {policy} [0:0]\n:{CHAIN} - [0:0]"
     );
-    out.push_str("-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
-    out.push_str("-A FORWARD -m conntrack --ctstate INVALID -j DROP\n");
-    let _ = writeln!(out, "-A FORWARD -j {CHAIN}");
-    out.push_str("-A OUTPUT -o lo -j ACCEPT\n");
-    out.push_str("-A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
-    out.push_str("-A OUTPUT -m conntrack --ctstate INVALID -j DROP\n");
-    if fam == Family::V6 {
-        // IPv6 does not work without neighbour discovery.
-        for t in [
-            "neighbour-solicitation",
-            "neighbour-advertisement",
-            "router-solicitation",
-        ] {
-            let _ = writeln!(
-                out,
-                "-A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j ACCEPT"
-            );
+        out.push_str("-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
+        out.push_str("-A FORWARD -m conntrack --ctstate INVALID -j DROP\n");
+        let _ = writeln!(out, "-A FORWARD -j {CHAIN}");
+        out.push_str("-A OUTPUT -o lo -j ACCEPT\n");
+        out.push_str("-A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
+        out.push_str("-A OUTPUT -m conntrack --ctstate INVALID -j DROP\n");
+        if fam == Family::V6 {
+            // IPv6 does not work without neighbour discovery.
+            for t in [
+                "neighbour-solicitation",
+                "neighbour-advertisement",
+                "router-solicitation",
+            ] {
+                let _ = writeln!(
+                    out,
+                    "-A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j ACCEPT"
+                );
+            }
         }
-    }
-    let _ = writeln!(out, "-A OUTPUT -j {CHAIN}");
-    for dns in opts
-        .dns
-        .iter()
-        .filter(|a| a.is_ipv4() == (fam == Family::V4))
-    {
-        for proto in ["udp", "tcp"] {
-            let _ = writeln!(
+        let _ = writeln!(out, "-A OUTPUT -j {CHAIN}");
+        for dns in opts
+            .dns
+            .iter()
+            .filter(|a| a.is_ipv4() == (fam == Family::V4))
+        {
+            for proto in ["udp", "tcp"] {
+                let _ = writeln!(
                 out,
                 "-A {CHAIN} -d {} -p {proto} -m {proto} --dport 53 -m comment --comment \"edgepath DNS\" -j ACCEPT",
                 IpNet::from(*dns)
             );
+            }
         }
-    }
-    for f in &rules.flows {
-        let nets = fam.addresses(f);
-        if nets.is_empty() {
-            continue;
-        }
-        let proto = f.proto.name();
-        let dports: Vec<String> = f.ports.ranges().iter().map(|r| range_colon(*r)).collect();
-        let dport = if dports.len() == 1 {
-            format!("-m {proto} --dport {}", dports[0])
-        } else {
-            format!("-m multiport --dports {}", dports.join(","))
-        };
-        // The protocol match carries --sport next to a single --dport; after multiport
-        // (which has only --sports) it needs its own protocol match.
-        let sport = match (f.source, dports.len()) {
-            (None, _) => String::new(),
-            (Some(r), 1) => format!(" --sport {}", range_colon(r)),
-            (Some(r), _) => format!(" -m {proto} --sport {}", range_colon(r)),
-        };
-        let comment = format!("edgepath set {} {}", f.set_id, f.category);
-        for net in nets {
-            let _ = writeln!(
+        for f in &rules.flows {
+            let nets = fam.addresses(f);
+            if nets.is_empty() {
+                continue;
+            }
+            let proto = f.proto.name();
+            let dports: Vec<String> = f.ports.ranges().iter().map(|r| range_colon(*r)).collect();
+            let dport = if dports.len() == 1 {
+                format!("-m {proto} --dport {}", dports[0])
+            } else {
+                format!("-m multiport --dports {}", dports.join(","))
+            };
+            // The protocol match carries --sport next to a single --dport; after multiport
+            // (which has only --sports) it needs its own protocol match.
+            let sport = match (f.source, dports.len()) {
+                (None, _) => String::new(),
+                (Some(r), 1) => format!(" --sport {}", range_colon(r)),
+                (Some(r), _) => format!(" -m {proto} --sport {}", range_colon(r)),
+            };
+            let comment = format!("edgepath set {} {}", f.set_id, f.category);
+            for net in nets {
+                let _ = writeln!(
                 out,
                 "-A {CHAIN} -d {net} -p {proto} {dport}{sport} -m comment --comment \"{comment}\" -j ACCEPT"
             );
+            }
         }
-    }
-    out.push_str("COMMIT\n");
-    out.push_str("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
-    for (q, mods) in rules.qos.iter().zip(&rules.qos_modalities) {
-        for proto in ["udp", "tcp"] {
-            let _ = writeln!(
+        out.push_str("COMMIT\n");
+        out.push_str("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+        for (q, mods) in rules.qos.iter().zip(&rules.qos_modalities) {
+            for proto in ["udp", "tcp"] {
+                let _ = writeln!(
                 out,
                 "-A POSTROUTING -p {proto} -m {proto} --sport {} -m comment --comment \"edgepath QoS {}\" -j DSCP --set-dscp {}",
                 range_colon(q.ports),
                 mods.join(" "),
                 q.dscp.value()
             );
+            }
         }
+        out.push_str("COMMIT\n");
     }
-    out.push_str("COMMIT\n");
-    out
 }
 
 /// The command that accepts `flow` in chain `chain` of table `table` of an existing
@@ -170,10 +166,8 @@ pub(crate) fn accept_command(
         Slot::Policy => format!("-A {chain}"),
     };
     let mut sides = String::new();
-    for (flag, name) in [("-i", flow.iface_in), ("-o", flow.iface_out)] {
-        if let Some(n) = name {
-            let _ = write!(sides, " {flag} {}", shell_word(n));
-        }
+    for (flag, name) in flow.interfaces("-i", "-o") {
+        let _ = write!(sides, " {flag} {}", shell_word(name));
     }
     let to = flow
         .destinations
@@ -181,13 +175,10 @@ pub(crate) fn accept_command(
     let from = flow.source_ports.map_or_else(String::new, |s| {
         format!(" --sport {}:{}", s.first(), s.last())
     });
-    let dport = match flow.ports {
-        (a, b) if a == b => a.to_string(),
-        (a, b) => format!("{a}:{b}"),
-    };
     format!(
-        "{tool} -t {} {place}{sides} -p {}{to}{from} --dport {dport} -j ACCEPT",
+        "{tool} -t {} {place}{sides} -p {}{to}{from} --dport {} -j ACCEPT",
         shell_word(table),
         flow.proto.name(),
+        flow.port_span(':'),
     )
 }

@@ -12,8 +12,44 @@ mod windows;
 use edgepath_model::{Family, PortRange};
 
 use crate::flows::Proto;
-use crate::format::common_notes;
+use crate::format::{common_notes, header};
 use crate::{Provenance, Rendered, RuleSet, Target, TargetOptions};
+
+/// One generator. The opening every output shares (what the file is, where the
+/// endpoint data came from, the command that made it, the notes) is written once, by
+/// [`Generator::render`], in the format's comments; the generator writes the rest.
+pub(crate) trait Generator {
+    /// The format's comment marker.
+    const COMMENT: &'static str = "# ";
+    /// What comes before the opening (a script's `#!` line, an HTML comment's start).
+    const FIRST_LINE: &'static str = "";
+
+    /// What the file is, in one line.
+    fn title(&self, opts: &TargetOptions) -> String;
+
+    /// The opening as the format needs it escaped (as written, unless overridden).
+    fn escape_opening(&self, text: String) -> String {
+        text
+    }
+
+    /// Everything after the opening.
+    fn body(&self, rules: &RuleSet, opts: &TargetOptions, prov: &Provenance, out: &mut String);
+
+    /// The whole file.
+    fn render(
+        &self,
+        rules: &RuleSet,
+        opts: &TargetOptions,
+        prov: &Provenance,
+        notes: &[String],
+    ) -> String {
+        let mut out = String::from(Self::FIRST_LINE);
+        let opening = header(Self::COMMENT, &self.title(opts), prov, notes);
+        out.push_str(&self.escape_opening(opening));
+        self.body(rules, opts, prov, &mut out);
+        out
+    }
+}
 
 /// Renders for `opts.target`; options were checked by the caller.
 pub fn render(rules: &RuleSet, opts: &TargetOptions, prov: &Provenance) -> Rendered {
@@ -23,15 +59,15 @@ pub fn render(rules: &RuleSet, opts: &TargetOptions, prov: &Provenance) -> Rende
         return Rendered { text, notes, files };
     }
     let text = match opts.target {
-        Target::Nftables => nftables::render(rules, opts, prov, &notes),
-        Target::Iptables => iptables::render(rules, opts, prov, &notes, iptables::Family::V4),
-        Target::Ip6tables => iptables::render(rules, opts, prov, &notes, iptables::Family::V6),
-        Target::Windows => windows::render(rules, opts, prov, &notes),
-        Target::Pac => pac::render(rules, opts, prov, &notes),
-        Target::Squid => squid::render(rules, opts, prov, &notes),
-        Target::Wireguard => vpn::wireguard(rules, opts, prov, &notes),
-        Target::Openvpn => vpn::openvpn(rules, opts, prov, &notes),
-        Target::Checklist => checklist::render(rules, opts, prov, &notes),
+        Target::Nftables => nftables::Nftables.render(rules, opts, prov, &notes),
+        Target::Iptables => iptables::Family::V4.render(rules, opts, prov, &notes),
+        Target::Ip6tables => iptables::Family::V6.render(rules, opts, prov, &notes),
+        Target::Windows => windows::Windows.render(rules, opts, prov, &notes),
+        Target::Pac => pac::PacFile.render(rules, opts, prov, &notes),
+        Target::Squid => squid::Squid.render(rules, opts, prov, &notes),
+        Target::Wireguard => vpn::Wireguard.render(rules, opts, prov, &notes),
+        Target::Openvpn => vpn::Openvpn.render(rules, opts, prov, &notes),
+        Target::Checklist => checklist::Checklist.render(rules, opts, prov, &notes),
         // Rendered above: it writes files.
         Target::Aerleon => String::new(),
     };
@@ -60,4 +96,23 @@ pub(crate) struct Acceptance<'a> {
     pub iface_in: Option<&'a str>,
     /// The interface it leaves by, when given.
     pub iface_out: Option<&'a str>,
+}
+
+impl<'a> Acceptance<'a> {
+    /// The interfaces given, each after the word its tool uses for its side (`-i`,
+    /// `iifname` for the way in; `-o`, `oifname` for the way out).
+    pub fn interfaces<'k>(&self, inn: &'k str, out: &'k str) -> Vec<(&'k str, &'a str)> {
+        [(inn, self.iface_in), (out, self.iface_out)]
+            .into_iter()
+            .filter_map(|(key, name)| Some((key, name?)))
+            .collect()
+    }
+
+    /// The destination ports, `443` or first and last joined by `sep` (`3478:3481`).
+    pub fn port_span(&self, sep: char) -> String {
+        match self.ports {
+            (a, b) if a == b => a.to_string(),
+            (a, b) => format!("{a}{sep}{b}"),
+        }
+    }
 }

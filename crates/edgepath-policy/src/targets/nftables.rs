@@ -12,26 +12,24 @@ use std::fmt::Write;
 
 use edgepath_model::Family;
 
-use super::Acceptance;
+use super::{Acceptance, Generator};
 use crate::audit::ir::Slot;
-use crate::format::{header, plain, ports_nft, shell_word};
+use crate::format::{plain, ports_nft, shell_word};
 use crate::{ChainPolicy, Flow, Provenance, RuleSet, TargetOptions};
 
-pub fn render(
-    rules: &RuleSet,
-    opts: &TargetOptions,
-    prov: &Provenance,
-    notes: &[String],
-) -> String {
-    let policy = opts.policy.unwrap_or_default();
-    let mut out = String::from("#!/usr/sbin/nft -f\n");
-    out.push_str(&header(
-        "# ",
-        "nftables rules for Skype for Business Online / Microsoft Teams clients: outbound allows to Microsoft 365 and DSCP marking by media source port",
-        prov,
-        notes,
-    ));
-    let _ = writeln!(
+/// `--target nftables`.
+pub(crate) struct Nftables;
+
+impl Generator for Nftables {
+    const FIRST_LINE: &'static str = "#!/usr/sbin/nft -f\n";
+
+    fn title(&self, _opts: &TargetOptions) -> String {
+        "nftables rules for Skype for Business Online / Microsoft Teams clients: outbound allows to Microsoft 365 and DSCP marking by media source port".into()
+    }
+
+    fn body(&self, rules: &RuleSet, opts: &TargetOptions, _prov: &Provenance, out: &mut String) {
+        let policy = opts.policy.unwrap_or_default();
+        let _ = writeln!(
         out,
         "#\n# Load with `nft -f FILE`. Table inet edgepath is replaced on every load.\n{}",
         match policy {
@@ -39,102 +37,104 @@ pub fn render(
             ChainPolicy::Accept => "# --policy accept: nothing is dropped; the rules count what they match. Merge chain\n# `teams` into your own filter chain to make it the policy.",
         }
     );
-    out.push_str("\ntable inet edgepath\ndelete table inet edgepath\n\ntable inet edgepath {\n");
-    let mut declared = BTreeSet::new();
-    for f in rules.flows.iter().filter(|f| f.has_addresses()) {
-        if !declared.insert(f.key.clone()) {
-            continue;
+        out.push_str(
+            "\ntable inet edgepath\ndelete table inet edgepath\n\ntable inet edgepath {\n",
+        );
+        let mut declared = BTreeSet::new();
+        for f in rules.flows.iter().filter(|f| f.has_addresses()) {
+            if !declared.insert(f.key.clone()) {
+                continue;
+            }
+            set(
+                out,
+                f,
+                "v4",
+                "ipv4_addr",
+                f.v4.iter().map(ToString::to_string).collect(),
+            );
+            set(
+                out,
+                f,
+                "v6",
+                "ipv6_addr",
+                f.v6.iter().map(ToString::to_string).collect(),
+            );
         }
-        set(
-            &mut out,
-            f,
-            "v4",
-            "ipv4_addr",
-            f.v4.iter().map(ToString::to_string).collect(),
-        );
-        set(
-            &mut out,
-            f,
-            "v6",
-            "ipv6_addr",
-            f.v6.iter().map(ToString::to_string).collect(),
-        );
-    }
-    out.push_str("\tchain teams {\n");
-    if !opts.dns.is_empty() {
-        out.push_str("\t\t# DNS: the clients must resolve Microsoft's names\n");
-        let v4: Vec<String> = opts
-            .dns
-            .iter()
-            .filter(|a| a.is_ipv4())
-            .map(ToString::to_string)
-            .collect();
-        let v6: Vec<String> = opts
-            .dns
-            .iter()
-            .filter(|a| a.is_ipv6())
-            .map(ToString::to_string)
-            .collect();
-        for (fam, list) in [("ip", v4), ("ip6", v6)] {
-            if !list.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "\t\t{fam} daddr {{ {} }} meta l4proto {{ tcp, udp }} th dport 53 accept",
-                    list.join(", ")
-                );
+        out.push_str("\tchain teams {\n");
+        if !opts.dns.is_empty() {
+            out.push_str("\t\t# DNS: the clients must resolve Microsoft's names\n");
+            let v4: Vec<String> = opts
+                .dns
+                .iter()
+                .filter(|a| a.is_ipv4())
+                .map(ToString::to_string)
+                .collect();
+            let v6: Vec<String> = opts
+                .dns
+                .iter()
+                .filter(|a| a.is_ipv6())
+                .map(ToString::to_string)
+                .collect();
+            for (fam, list) in [("ip", v4), ("ip6", v6)] {
+                if !list.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "\t\t{fam} daddr {{ {} }} meta l4proto {{ tcp, udp }} th dport 53 accept",
+                        list.join(", ")
+                    );
+                }
             }
         }
-    }
-    for f in rules.flows.iter().filter(|f| f.has_addresses()) {
-        let _ = writeln!(out, "\t\t# {}", f.label());
-        let proto = f.proto.name();
-        let sport = f
-            .source
-            .map(|r| format!("{proto} sport {r} "))
-            .unwrap_or_default();
-        for (fam, suffix, has) in [
-            ("ip", "v4", !f.v4.is_empty()),
-            ("ip6", "v6", !f.v6.is_empty()),
-        ] {
-            if has {
-                let _ = writeln!(
+        for f in rules.flows.iter().filter(|f| f.has_addresses()) {
+            let _ = writeln!(out, "\t\t# {}", f.label());
+            let proto = f.proto.name();
+            let sport = f
+                .source
+                .map(|r| format!("{proto} sport {r} "))
+                .unwrap_or_default();
+            for (fam, suffix, has) in [
+                ("ip", "v4", !f.v4.is_empty()),
+                ("ip6", "v6", !f.v6.is_empty()),
+            ] {
+                if has {
+                    let _ = writeln!(
                     out,
                     "\t\t{fam} daddr @{}_{suffix} {sport}{proto} dport {} counter accept comment \"{}\"",
                     f.key,
                     ports_nft(&f.ports),
                     comment(f)
                 );
+                }
             }
         }
-    }
-    out.push_str("\t}\n\n");
-    let _ = writeln!(
+        out.push_str("\t}\n\n");
+        let _ = writeln!(
         out,
         "\tchain forward {{\n\t\ttype filter hook forward priority filter; policy {};\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tjump teams\n\t}}\n",
         policy.name()
     );
-    let _ = writeln!(
+        let _ = writeln!(
         out,
         "\tchain output {{\n\t\ttype filter hook output priority filter; policy {};\n\t\toifname \"lo\" accept\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\t# IPv6 does not work without neighbour discovery\n\t\ticmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit }} accept\n\t\tjump teams\n\t}}\n",
         policy.name()
     );
-    out.push_str("\t# QoS: Microsoft's DSCP per media source range (both TCP and UDP, as Windows' QoS policies)\n");
-    out.push_str(
+        out.push_str("\t# QoS: Microsoft's DSCP per media source range (both TCP and UDP, as Windows' QoS policies)\n");
+        out.push_str(
         "\tchain postrouting {\n\t\ttype filter hook postrouting priority mangle; policy accept;\n",
     );
-    for (q, mods) in rules.qos.iter().zip(&rules.qos_modalities) {
-        let dscp = q.dscp.value();
-        for fam in ["ip", "ip6"] {
-            let _ = writeln!(
+        for (q, mods) in rules.qos.iter().zip(&rules.qos_modalities) {
+            let dscp = q.dscp.value();
+            for fam in ["ip", "ip6"] {
+                let _ = writeln!(
                 out,
                 "\t\tmeta l4proto {{ tcp, udp }} th sport {} {fam} dscp set {dscp} comment \"{}\"",
                 q.ports,
                 mods.join(", ")
             );
+            }
         }
+        out.push_str("\t}\n}\n");
     }
-    out.push_str("\t}\n}\n");
-    out
 }
 
 fn set(out: &mut String, f: &Flow, suffix: &str, ty: &str, elements: Vec<String>) {
@@ -173,17 +173,15 @@ pub(crate) fn accept_command(
         Slot::Policy => format!("add rule {table} {chain}"),
     };
     let mut sides = String::new();
-    for (key, name) in [("iifname", flow.iface_in), ("oifname", flow.iface_out)] {
-        if let Some(n) = name {
-            // nft reads a plain name bare; anything else needs its quotes, kept from
-            // the shell by single quotes.
-            let word = if plain(n) {
-                n.to_owned()
-            } else {
-                shell_word(&format!("\"{n}\""))
-            };
-            let _ = write!(sides, "{key} {word} ");
-        }
+    for (key, n) in flow.interfaces("iifname", "oifname") {
+        // nft reads a plain name bare; anything else needs its quotes, kept from the
+        // shell by single quotes.
+        let word = if plain(n) {
+            n.to_owned()
+        } else {
+            shell_word(&format!("\"{n}\""))
+        };
+        let _ = write!(sides, "{key} {word} ");
     }
     let proto = flow.proto.name();
     let to = match flow.destinations {
@@ -199,9 +197,8 @@ pub(crate) fn accept_command(
     let from = flow.source_ports.map_or_else(String::new, |s| {
         format!(" {proto} sport {}-{}", s.first(), s.last())
     });
-    let dport = match flow.ports {
-        (a, b) if a == b => a.to_string(),
-        (a, b) => format!("{a}-{b}"),
-    };
-    format!("nft {place} {sides}{to}{from} {proto} dport {dport} accept")
+    format!(
+        "nft {place} {sides}{to}{from} {proto} dport {} accept",
+        flow.port_span('-')
+    )
 }

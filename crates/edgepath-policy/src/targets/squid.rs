@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use crate::format::header;
+use super::Generator;
 use crate::{Proto, Provenance, RuleSet, TargetOptions};
 
 /// Squid's dstdomain form: `*.lync.com` is `.lync.com` (which also matches
@@ -72,90 +72,87 @@ fn addresses<'a>(flows: impl Iterator<Item = &'a crate::Flow>) -> Vec<String> {
         .collect()
 }
 
-pub fn render(
-    rules: &RuleSet,
-    opts: &TargetOptions,
-    prov: &Provenance,
-    notes: &[String],
-) -> String {
-    let mut out = header(
-        "# ",
-        "Squid ACLs for Skype for Business Online / Microsoft Teams: allow CONNECT to Microsoft 365's names and ranges, and never bump their TLS (peek, then splice)",
-        prov,
-        notes,
-    );
-    out.push_str("#\n# Include this file (squid.conf: include /etc/squid/edgepath-teams.conf) before your final\n# `http_access deny` and before your own ssl_bump rules. Real-time media should not take the\n# proxy at all: let UDP 3478-3481 out directly (edgepath rules --target nftables or checklist).\n\n");
-    let names: BTreeSet<String> = rules
-        .flows
-        .iter()
-        .flat_map(|f| f.names.iter().cloned())
-        .collect();
-    let (dstdomains, regexes) = domains(&names);
-    let mut tcp_ports = edgepath_model::PortSet::new();
-    for f in rules.flows.iter().filter(|f| f.proto == Proto::Tcp) {
-        tcp_ports.extend(&f.ports);
+/// `--target squid`.
+pub(crate) struct Squid;
+
+impl Generator for Squid {
+    fn title(&self, _opts: &TargetOptions) -> String {
+        "Squid ACLs for Skype for Business Online / Microsoft Teams: allow CONNECT to Microsoft 365's names and ranges, and never bump their TLS (peek, then splice)".into()
     }
-    let ports = tcp_ports.to_strings();
-    let _ = writeln!(out, "acl edgepath_connect method CONNECT");
-    let _ = writeln!(out, "acl edgepath_ports port {}", ports.join(" "));
-    let _ = writeln!(out, "acl edgepath_step1 at_step SslBump1");
-    let mut allow_acls = Vec::new();
-    if !dstdomains.is_empty() {
-        let _ = writeln!(out, "acl edgepath_names dstdomain {}", dstdomains.join(" "));
-        let _ = writeln!(
-            out,
-            "acl edgepath_tls_names ssl::server_name {}",
-            dstdomains.join(" ")
-        );
-        allow_acls.push(("edgepath_names", "edgepath_tls_names"));
-    }
-    if !regexes.is_empty() {
-        let _ = writeln!(
-            out,
-            "acl edgepath_name_patterns dstdom_regex -i {}",
-            regexes.join(" ")
-        );
-        let _ = writeln!(
-            out,
-            "acl edgepath_tls_patterns ssl::server_name_regex -i {}",
-            regexes.join(" ")
-        );
-        allow_acls.push(("edgepath_name_patterns", "edgepath_tls_patterns"));
-    }
-    let relay = addresses(rules.flows.iter().filter(|f| f.media));
-    let ranges = addresses(
-        rules
+
+    fn body(&self, rules: &RuleSet, opts: &TargetOptions, _prov: &Provenance, out: &mut String) {
+        out.push_str("#\n# Include this file (squid.conf: include /etc/squid/edgepath-teams.conf) before your final\n# `http_access deny` and before your own ssl_bump rules. Real-time media should not take the\n# proxy at all: let UDP 3478-3481 out directly (edgepath rules --target nftables or checklist).\n\n");
+        let names: BTreeSet<String> = rules
             .flows
             .iter()
-            .filter(|f| f.proto == Proto::Tcp && !f.media),
-    );
-    let by_address = !opts.by_name;
-    if by_address && !ranges.is_empty() {
-        let _ = writeln!(out, "acl edgepath_ranges dst {}", ranges.join(" "));
-        allow_acls.push(("edgepath_ranges", ""));
-    }
-    let splice_relays = by_address && !relay.is_empty();
-    if splice_relays {
-        let _ = writeln!(out, "acl edgepath_relays dst {}", relay.join(" "));
-        allow_acls.push(("edgepath_relays", ""));
-    } else if !relay.is_empty() {
-        out.push_str("# --by-name: TURN over TCP through the proxy goes to the relays by address, which name\n# ACLs cannot allow; media through this proxy will fail (let UDP 3478-3481 out directly).\n");
-    }
-    out.push('\n');
-    for (dst, _) in &allow_acls {
-        let _ = writeln!(
-            out,
-            "http_access allow edgepath_connect edgepath_ports {dst}"
+            .flat_map(|f| f.names.iter().cloned())
+            .collect();
+        let (dstdomains, regexes) = domains(&names);
+        let mut tcp_ports = edgepath_model::PortSet::new();
+        for f in rules.flows.iter().filter(|f| f.proto == Proto::Tcp) {
+            tcp_ports.extend(&f.ports);
+        }
+        let ports = tcp_ports.to_strings();
+        let _ = writeln!(out, "acl edgepath_connect method CONNECT");
+        let _ = writeln!(out, "acl edgepath_ports port {}", ports.join(" "));
+        let _ = writeln!(out, "acl edgepath_step1 at_step SslBump1");
+        let mut allow_acls = Vec::new();
+        if !dstdomains.is_empty() {
+            let _ = writeln!(out, "acl edgepath_names dstdomain {}", dstdomains.join(" "));
+            let _ = writeln!(
+                out,
+                "acl edgepath_tls_names ssl::server_name {}",
+                dstdomains.join(" ")
+            );
+            allow_acls.push(("edgepath_names", "edgepath_tls_names"));
+        }
+        if !regexes.is_empty() {
+            let _ = writeln!(
+                out,
+                "acl edgepath_name_patterns dstdom_regex -i {}",
+                regexes.join(" ")
+            );
+            let _ = writeln!(
+                out,
+                "acl edgepath_tls_patterns ssl::server_name_regex -i {}",
+                regexes.join(" ")
+            );
+            allow_acls.push(("edgepath_name_patterns", "edgepath_tls_patterns"));
+        }
+        let relay = addresses(rules.flows.iter().filter(|f| f.media));
+        let ranges = addresses(
+            rules
+                .flows
+                .iter()
+                .filter(|f| f.proto == Proto::Tcp && !f.media),
         );
+        let by_address = !opts.by_name;
+        if by_address && !ranges.is_empty() {
+            let _ = writeln!(out, "acl edgepath_ranges dst {}", ranges.join(" "));
+            allow_acls.push(("edgepath_ranges", ""));
+        }
+        let splice_relays = by_address && !relay.is_empty();
+        if splice_relays {
+            let _ = writeln!(out, "acl edgepath_relays dst {}", relay.join(" "));
+            allow_acls.push(("edgepath_relays", ""));
+        } else if !relay.is_empty() {
+            out.push_str("# --by-name: TURN over TCP through the proxy goes to the relays by address, which name\n# ACLs cannot allow; media through this proxy will fail (let UDP 3478-3481 out directly).\n");
+        }
+        out.push('\n');
+        for (dst, _) in &allow_acls {
+            let _ = writeln!(
+                out,
+                "http_access allow edgepath_connect edgepath_ports {dst}"
+            );
+        }
+        if splice_relays {
+            out.push_str("ssl_bump splice edgepath_step1 edgepath_relays\n");
+        }
+        for (_, tls) in allow_acls.iter().filter(|(_, tls)| !tls.is_empty()) {
+            let _ = writeln!(out, "ssl_bump peek edgepath_step1 {tls}");
+            let _ = writeln!(out, "ssl_bump splice {tls}");
+        }
     }
-    if splice_relays {
-        out.push_str("ssl_bump splice edgepath_step1 edgepath_relays\n");
-    }
-    for (_, tls) in allow_acls.iter().filter(|(_, tls)| !tls.is_empty()) {
-        let _ = writeln!(out, "ssl_bump peek edgepath_step1 {tls}");
-        let _ = writeln!(out, "ssl_bump splice {tls}");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 
 use std::fmt::Write;
 
+use super::Generator;
 use crate::complement::{complement_v4, complement_v6};
-use crate::format::{comment_lines, header};
+use crate::format::comment_lines;
 use crate::{OptimizeSet, Provenance, RuleSet, SplitTunnel, TargetOptions};
 
 /// The comment lines that say which sets bypass the tunnel and which stay in it.
@@ -60,53 +61,47 @@ fn split_of<'a>(rules: &'a RuleSet, opts: &TargetOptions) -> Split<'a> {
 
 /// One `AllowedIPs` line: all of IPv4 and IPv6 except the ranges that bypass the
 /// tunnel, as the fewest CIDRs.
-pub fn wireguard(
-    rules: &RuleSet,
-    opts: &TargetOptions,
-    prov: &Provenance,
-    notes: &[String],
-) -> String {
-    let mut out = header(
-        "# ",
-        "WireGuard split tunnel for Skype for Business Online / Microsoft Teams: everything through the tunnel except Microsoft's Optimize ranges",
-        prov,
-        notes,
-    );
-    let (split, bypass, kept) = split_of(rules, opts);
-    out.push_str(&describe(&bypass, &kept, split));
-    out.push_str("#\n# Put the line in the company peer's [Peer] section. Keep the VPN server's own address\n# outside the tunnel as usual.\n");
-    let (v4, v6) = RuleSet::ranges_of(&bypass);
-    let all: Vec<String> = complement_v4(&v4)
-        .iter()
-        .map(ToString::to_string)
-        .chain(complement_v6(&v6).iter().map(ToString::to_string))
-        .collect();
-    let _ = writeln!(out, "AllowedIPs = {}", all.join(", "));
-    out
+/// `--target wireguard`.
+pub(crate) struct Wireguard;
+
+impl Generator for Wireguard {
+    fn title(&self, _opts: &TargetOptions) -> String {
+        "WireGuard split tunnel for Skype for Business Online / Microsoft Teams: everything through the tunnel except Microsoft's Optimize ranges".into()
+    }
+
+    fn body(&self, rules: &RuleSet, opts: &TargetOptions, _prov: &Provenance, out: &mut String) {
+        let (split, bypass, kept) = split_of(rules, opts);
+        out.push_str(&describe(&bypass, &kept, split));
+        out.push_str("#\n# Put the line in the company peer's [Peer] section. Keep the VPN server's own address\n# outside the tunnel as usual.\n");
+        let (v4, v6) = RuleSet::ranges_of(&bypass);
+        let all: Vec<String> = complement_v4(&v4)
+            .iter()
+            .map(ToString::to_string)
+            .chain(complement_v6(&v6).iter().map(ToString::to_string))
+            .collect();
+        let _ = writeln!(out, "AllowedIPs = {}", all.join(", "));
+    }
 }
 
 /// `route NET MASK net_gateway` per bypassing range.
-pub fn openvpn(
-    rules: &RuleSet,
-    opts: &TargetOptions,
-    prov: &Provenance,
-    notes: &[String],
-) -> String {
-    let mut out = header(
-        "# ",
-        "OpenVPN split tunnel for Skype for Business Online / Microsoft Teams: Microsoft's Optimize ranges bypass the tunnel",
-        prov,
-        notes,
-    );
-    let (split, bypass, kept) = split_of(rules, opts);
-    out.push_str(&describe(&bypass, &kept, split));
-    out.push_str("#\n# In the client config, or pushed by the server as push \"route ...\". route-ipv6 with\n# net_gateway needs OpenVPN 2.5 or later.\n");
-    let (v4, v6) = RuleSet::ranges_of(&bypass);
-    for n in &v4 {
-        let _ = writeln!(out, "route {} {} net_gateway", n.network(), n.netmask());
+/// `--target openvpn`.
+pub(crate) struct Openvpn;
+
+impl Generator for Openvpn {
+    fn title(&self, _opts: &TargetOptions) -> String {
+        "OpenVPN split tunnel for Skype for Business Online / Microsoft Teams: Microsoft's Optimize ranges bypass the tunnel".into()
     }
-    for n in &v6 {
-        let _ = writeln!(out, "route-ipv6 {n} net_gateway");
+
+    fn body(&self, rules: &RuleSet, opts: &TargetOptions, _prov: &Provenance, out: &mut String) {
+        let (split, bypass, kept) = split_of(rules, opts);
+        out.push_str(&describe(&bypass, &kept, split));
+        out.push_str("#\n# In the client config, or pushed by the server as push \"route ...\". route-ipv6 with\n# net_gateway needs OpenVPN 2.5 or later.\n");
+        let (v4, v6) = RuleSet::ranges_of(&bypass);
+        for n in &v4 {
+            let _ = writeln!(out, "route {} {} net_gateway", n.network(), n.netmask());
+        }
+        for n in &v6 {
+            let _ = writeln!(out, "route-ipv6 {n} net_gateway");
+        }
     }
-    out
 }
