@@ -3,8 +3,12 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use edgepath_model::Family;
 use edgepath_model::{DataVersion, Profile};
+use edgepath_policy::audit::ir::Hook;
+use edgepath_policy::audit::Format as AuditFormat;
 use edgepath_policy::{
     AerleonPlatform, ChainPolicy, PacType, ProxyAddr, SplitTunnel, Target, Zone,
 };
@@ -97,6 +101,10 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
 }
 
+/// The address families the clients have (`--family`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFamilies(pub Vec<Family>);
+
 /// `edgepath audit`.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -104,10 +112,10 @@ pub struct AuditArgs {
     /// content.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// The format of every file: nftables-json, iptables-save, squid, pac, wireguard
-    /// or openvpn (default: recognised by content).
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<String>,
+    /// The format of every file: nftables-json, iptables-save, ipset, squid, pac,
+    /// wireguard or openvpn (default: recognised by content).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_audit_format)]
+    pub format: Option<AuditFormat>,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
     /// Provisioning (pasted SIP/XML) with the clients' media source ranges; Microsoft's
@@ -120,11 +128,26 @@ pub struct AuditArgs {
     /// Which packets the rules see: `forward` (the configuration is a router's or a
     /// firewall's between clients and the internet) or `output` (a client's own host
     /// firewall).
-    #[arg(long, default_value = "forward", value_parser = ["forward", "output"])]
-    pub hook: String,
+    #[arg(
+        long,
+        default_value = "forward",
+        value_parser = PossibleValuesParser::new(["forward", "output"]).map(|h| match h.as_str() {
+            "output" => Hook::Output,
+            _ => Hook::Forward,
+        })
+    )]
+    pub hook: Hook,
     /// The address families the clients have: `ipv4`, `ipv6` or `both`.
-    #[arg(long, default_value = "both", value_parser = ["ipv4", "ipv6", "both"])]
-    pub family: String,
+    #[arg(
+        long,
+        default_value = "both",
+        value_parser = PossibleValuesParser::new(["ipv4", "ipv6", "both"]).map(|f| ClientFamilies(match f.as_str() {
+            "ipv4" => vec![Family::Ipv4],
+            "ipv6" => vec![Family::Ipv6],
+            _ => vec![Family::Ipv4, Family::Ipv6],
+        }))
+    )]
+    pub family: ClientFamilies,
     /// A client's address, for rules that match on the source address (default: any
     /// address, and rules that depend on it split the answer).
     #[arg(long, value_name = "ADDR")]
@@ -264,6 +287,10 @@ pub struct ProvisioningArgs {
     pub input: PathBuf,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+fn parse_audit_format(s: &str) -> Result<AuditFormat, String> {
+    AuditFormat::parse(s)
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {

@@ -1,13 +1,12 @@
 //! `edgepath audit FILE...`: what an existing firewall configuration does to each
 //! modality and service, and the rule that decides.
 
-use anyhow::{anyhow, bail, Result};
-use edgepath_model::{Family, FlowVerdict, MediaPath, Status, Via};
+use anyhow::{bail, Result};
+use edgepath_model::{FlowVerdict, MediaPath, Status, Via};
 use edgepath_policy::audit::{
     self,
-    ir::Hook,
     predict::{Asked, Interfaces},
-    AuditOptions, AuditReport, Format,
+    AuditOptions, AuditReport,
 };
 
 use crate::args::AuditArgs;
@@ -16,14 +15,7 @@ use crate::output::{emit, emit_json, read_text, Outcome, Table, WithEndpoints};
 
 /// Runs the command.
 pub fn run(args: &AuditArgs) -> Result<Outcome> {
-    let format = match &args.format {
-        None => None,
-        Some(f) => Some(Format::parse(f).ok_or_else(|| {
-            anyhow!(
-                "--format {f}: one of nftables-json, iptables-save, ipset, squid, pac, wireguard, openvpn"
-            )
-        })?),
-    };
+    let format = args.format;
     let input = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let mut rulesets = Vec::new();
     let mut squid = None;
@@ -99,18 +91,9 @@ pub fn run(args: &AuditArgs) -> Result<Outcome> {
         bail!("--egress is the firewall behind a VPN: give the VPN's configuration (WireGuard or OpenVPN) too");
     }
     let model = edgepath_policy::build(&input.catalog, &input.ranges, &Default::default())?;
-    let families = match args.family.as_str() {
-        "ipv4" => vec![Family::Ipv4],
-        "ipv6" => vec![Family::Ipv6],
-        _ => vec![Family::Ipv4, Family::Ipv6],
-    };
     let opts = AuditOptions {
-        hook: if args.hook == "output" {
-            Hook::Output
-        } else {
-            Hook::Forward
-        },
-        families,
+        hook: args.hook,
+        families: args.family.0.clone(),
         client: args.client,
         proxy: args.proxy.map(|p| (p.ip(), p.port())),
         squid,

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use edgepath_model::Family;
 
 /// A netfilter hook a base chain is attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Hook {
     /// Packets routed through the host (a router).
     Forward,
@@ -16,6 +17,16 @@ pub enum Hook {
     Output,
     /// Any other hook (prerouting, input, postrouting, ingress): not evaluated.
     Other,
+}
+
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Hook::Forward => "forward",
+            Hook::Output => "output",
+            Hook::Other => "other",
+        })
+    }
 }
 
 /// A packet field a match looks at.

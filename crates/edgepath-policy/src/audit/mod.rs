@@ -177,18 +177,34 @@ impl Format {
         }
     }
 
-    /// From `--format`.
-    pub fn parse(s: &str) -> Option<Format> {
-        match s {
-            "nftables-json" | "nft-json" | "nftables" => Some(Format::NftablesJson),
-            "iptables-save" | "iptables" | "ip6tables-save" => Some(Format::IptablesSave),
-            "squid" | "squid.conf" => Some(Format::Squid),
-            "wireguard" | "wg" => Some(Format::Wireguard),
-            "openvpn" | "ovpn" => Some(Format::Openvpn),
-            "pac" | "wpad" => Some(Format::Pac),
-            "ipset" | "ipset-save" => Some(Format::Ipset),
-            _ => None,
-        }
+    /// Every format, with the other names `--format` accepts for it besides
+    /// [`Format::name`]: one table, so no message repeats the list.
+    const ALIASES: [(Format, &'static [&'static str]); 7] = [
+        (Format::NftablesJson, &["nft-json", "nftables"]),
+        (Format::IptablesSave, &["iptables", "ip6tables-save"]),
+        (Format::Ipset, &["ipset-save"]),
+        (Format::Squid, &["squid.conf"]),
+        (Format::Pac, &["wpad"]),
+        (Format::Wireguard, &["wg"]),
+        (Format::Openvpn, &["ovpn"]),
+    ];
+
+    /// From `--format`: a name or one of its aliases; the error lists the names.
+    pub fn parse(s: &str) -> Result<Format, String> {
+        Self::ALIASES
+            .iter()
+            .find(|(f, others)| f.name() == s || others.contains(&s))
+            .map(|(f, _)| *f)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALIASES.iter().map(|(f, _)| f.name()).collect();
+                format!("one of {}", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -221,6 +237,21 @@ pub fn read(file: &str, text: &str, format: Option<Format>) -> Result<Config, Au
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_names_and_aliases() {
+        for (f, aliases) in Format::ALIASES {
+            assert_eq!(Format::parse(f.name()), Ok(f));
+            for a in aliases {
+                assert_eq!(Format::parse(a), Ok(f), "{a}");
+            }
+        }
+        let e = Format::parse("pf").unwrap_err();
+        assert_eq!(
+            e,
+            "one of nftables-json, iptables-save, ipset, squid, pac, wireguard, openvpn"
+        );
+    }
 
     #[test]
     fn formats_by_content() {

@@ -19,7 +19,7 @@ pub(super) fn per_family(
             // Paths are the same for every modality but its source ports: the first
             // stands for them.
             let first = modalities.first();
-            let path = first.and_then(|m| m.family_paths.get(family.name()).copied().flatten());
+            let path = first.and_then(|m| m.family_paths.get(family).copied().flatten());
             let udp = first
                 .map(|m| {
                     let mine: Vec<&FlowAudit> = m
@@ -28,7 +28,7 @@ pub(super) fn per_family(
                         .filter(|v| v.family == *family && v.protocol == Asked::Udp)
                         .collect();
                     // As `check`: the relay answers on UDP when some port of it passes.
-                    if m.family_paths.get(family.name()) == Some(&Some(MediaPath::RelayUdp)) {
+                    if m.family_paths.get(family) == Some(&Some(MediaPath::RelayUdp)) {
                         FlowVerdict::Accepted
                     } else {
                         summary(&mine)
@@ -63,13 +63,13 @@ pub(super) fn family_assumptions(modalities: &[ModalityAudit], families: &[Famil
         let Some(best) = m.path else { continue };
         let (giving, others): (Vec<Family>, Vec<Family>) = families
             .iter()
-            .partition(|f| m.family_paths.get(f.name()) == Some(&Some(best)));
+            .partition(|f| m.family_paths.get(f) == Some(&Some(best)));
         if others.is_empty() || giving.is_empty() {
             continue;
         }
         let without: Vec<String> = others
             .iter()
-            .map(|f| match m.family_paths.get(f.name()).copied().flatten() {
+            .map(|f| match m.family_paths.get(f).copied().flatten() {
                 Some(p) => format!("{f} gives {p}"),
                 None => format!("{f} is unknown"),
             })

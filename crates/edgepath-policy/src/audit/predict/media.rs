@@ -80,7 +80,7 @@ impl MediaQuestion<'_> {
             if path.is_none() {
                 undecided = true;
             }
-            family_paths.insert(relay.family.name(), path);
+            family_paths.insert(relay.family, path);
             if let (Some(p), Some(b)) = (path, best) {
                 if rulebook::rank(p) < rulebook::rank(b) {
                     best = Some(p);

@@ -153,11 +153,7 @@ pub fn audit(
     notes.extend(opts.squid.iter().flat_map(|s| s.notes.iter().cloned()));
     notes.extend(vpn::tunnel_notes(opts));
     AuditReport {
-        hook: match opts.hook {
-            Hook::Forward => "forward",
-            Hook::Output => "output",
-            Hook::Other => "other",
-        },
+        hook: opts.hook,
         interfaces: opts.interfaces.clone(),
         unknown: unknown_answers(&relays, &modalities, &services),
         modalities,

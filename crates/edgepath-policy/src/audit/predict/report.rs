@@ -8,7 +8,7 @@ use edgepath_model::{Family, FlowVerdict, MediaPath, Modality, ServiceId, Status
 use serde::Serialize;
 
 use super::Interfaces;
-use crate::audit::ir::Origin;
+use crate::audit::ir::{Hook, Origin};
 use crate::audit::vpn::TunnelKind;
 use crate::flows::Proto;
 
@@ -184,7 +184,7 @@ pub struct ModalityAudit {
     /// The source ports asked about.
     pub source_ports: String,
     /// The path per family.
-    pub family_paths: BTreeMap<&'static str, Option<MediaPath>>,
+    pub family_paths: BTreeMap<Family, Option<MediaPath>>,
     /// The flows asked about.
     pub flows: Vec<FlowAudit>,
     /// The smallest change that gives `relay-udp`, when it is not.
@@ -242,7 +242,7 @@ pub struct FamilyAudit {
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
     /// `forward` or `output`.
-    pub hook: &'static str,
+    pub hook: Hook,
     /// The interfaces given (`in`, `out`, `proxy_in`; null when not given).
     pub interfaces: Interfaces,
     /// Per modality.

@@ -68,7 +68,7 @@ fn family_path(r: &AuditReport, family: Family) -> Option<MediaPath> {
     let paths: Vec<Option<MediaPath>> = r
         .modalities
         .iter()
-        .map(|m| m.family_paths[family.name()])
+        .map(|m| m.family_paths[&family])
         .collect();
     assert!(paths.windows(2).all(|w| w[0] == w[1]), "{paths:?}");
     paths[0]
