@@ -12,6 +12,7 @@ use edgepath_probe::proxy::{split_credentials, Proxy};
 use edgepath_probe::tls::Trust;
 
 use crate::args::CheckArgs;
+use crate::check_settings::{CheckSettings, ProxySetting};
 use crate::model_input::{self, ModelInput};
 use crate::output::{emit, emit_json, Outcome, Table, WithEndpoints};
 use crate::pac_source::{self, PacSource};
@@ -32,23 +33,23 @@ fn rest_credentials(secret: &str, user: Option<&str>) -> (String, String) {
     (username, edgepath_probe::proxy::base64(&mac))
 }
 
-/// The probe's configuration and the endpoint data's source, from `check`'s arguments
-/// (also each module of `serve`).
-pub fn config(args: &CheckArgs) -> Result<(CheckConfig, EndpointSource)> {
+/// The probe's configuration and the endpoint data's source, from what the check is
+/// asked (`check`'s and `monitor`'s flags, each module of `serve`).
+pub fn config(args: &CheckSettings) -> Result<(CheckConfig, EndpointSource)> {
     let ModelInput {
         catalog,
         ranges,
         source,
     } = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;
-    let (mut proxy, pac) = choose_proxy(args, &catalog)?;
+    let (mut proxy, pac) = choose_proxy(&args.proxy, &catalog)?;
     if let Some(creds) = &args.proxy_user {
         let p = proxy
             .as_mut()
             .ok_or_else(|| anyhow!("--proxy-user needs a proxy (--proxy URL or HTTPS_PROXY)"))?;
         p.credentials = Some(split_credentials(creds).map_err(|e| anyhow!("--proxy-user: {e}"))?);
     }
-    let turn = match (&args.turn_user, &args.turn_password, &args.turn_secret) {
+    let turn = match (&args.turn.user, &args.turn.password, &args.turn.secret) {
         (_, Some(_), Some(_)) => bail!("give --turn-password or --turn-secret, not both"),
         (Some(u), Some(p), None) => Some((u.clone(), p.clone())),
         (u, None, Some(s)) => Some(rest_credentials(s, u.as_deref())),
@@ -91,29 +92,26 @@ type ProxyChoice = (Option<Proxy>, Option<PacReport>);
 /// `--no-proxy`), `--pac`, `--wpad`, HTTPS_PROXY, then the operating system's settings
 /// (Windows: Internet Settings: WPAD when "automatically detect settings" is on, their
 /// PAC file, their static proxy); where there are none to read (Linux, macOS), WPAD.
-fn choose_proxy(args: &CheckArgs, catalog: &Catalog) -> Result<ProxyChoice> {
-    match (&args.proxy, args.no_proxy) {
-        (Some(_), true) => bail!("--proxy and --no-proxy contradict each other"),
-        (Some(url), false) => Ok((
+fn choose_proxy(setting: &ProxySetting, catalog: &Catalog) -> Result<ProxyChoice> {
+    match setting {
+        ProxySetting::Url(url) => Ok((
             Some(Proxy::parse(url, "--proxy").map_err(|e| anyhow!(e))?),
             None,
         )),
-        (None, true) => Ok((None, None)),
-        (None, false) => {
-            if let Some(location) = &args.pac {
-                let source = PacSource {
-                    location: location.clone(),
-                    named_by: "--pac (EDGEPATH_PAC)".into(),
-                };
-                let text = pac_source::fetch(&source);
-                return from_pac(&source, text, catalog, None);
-            }
-            if args.wpad {
-                return match wpad(catalog, true)? {
-                    Some(found) => Ok(found),
-                    None => Ok((None, None)),
-                };
-            }
+        ProxySetting::Direct => Ok((None, None)),
+        ProxySetting::Pac(location) => {
+            let source = PacSource {
+                location: location.clone(),
+                named_by: "--pac (EDGEPATH_PAC)".into(),
+            };
+            let text = pac_source::fetch(&source);
+            from_pac(&source, text, catalog, None)
+        }
+        ProxySetting::Wpad => match wpad(catalog, true)? {
+            Some(found) => Ok(found),
+            None => Ok((None, None)),
+        },
+        ProxySetting::Auto => {
             if let Some(p) = Proxy::from_env() {
                 return Ok((Some(p.map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?), None));
             }
@@ -219,7 +217,7 @@ fn render_pac(pac: &PacReport) -> String {
 
 /// Runs the command.
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
-    let (cfg, source) = config(args)?;
+    let (cfg, source) = config(&CheckSettings::from_args(args)?)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

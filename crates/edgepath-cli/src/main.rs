@@ -7,6 +7,7 @@ mod audit_cmd;
 mod capture_cmd;
 mod catalog_cmd;
 mod check_cmd;
+mod check_settings;
 mod decode_cmd;
 #[cfg(feature = "live")]
 mod live;

@@ -125,7 +125,8 @@ pub fn run(args: &MonitorArgs) -> Result<Outcome> {
         .history
         .as_deref()
         .ok_or_else(|| anyhow!("give --history FILE (runs are appended) or --summary FILE"))?;
-    let (cfg, source) = crate::check_cmd::config(&args.check)?;
+    let settings = crate::check_settings::CheckSettings::from_args(&args.check)?;
+    let (cfg, source) = crate::check_cmd::config(&settings)?;
     let version = source.version.map(|v| v.to_string());
     let mut file = OpenOptions::new()
         .create(true)

@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Parser;
+use edgepath_model::DataVersion;
 use serde::Deserialize;
 
-use crate::args::{CheckArgs, Cli, Command};
+use crate::check_settings::{CheckSettings, ProxySetting};
 
 /// The file.
 #[derive(Debug, Deserialize)]
@@ -54,13 +54,13 @@ struct ModuleConf {
 /// Prometheus' default 10 s scrape timeout.
 pub const DEFAULT_DURATION: u64 = 5;
 
-/// A module: its name and the `check` arguments it stands for.
+/// A module: its name and the check it stands for.
 #[derive(Debug)]
 pub struct Module {
     /// The name in `/probe?module=NAME`.
     pub name: String,
-    /// What `check` would be given.
-    pub args: CheckArgs,
+    /// What the check is asked to do.
+    pub settings: CheckSettings,
     /// Where it is written (`file:line`), for errors found later.
     pub place: String,
 }
@@ -81,7 +81,8 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Module>> {
     let Some(path) = path else {
         return Ok(vec![Module {
             name: "default".into(),
-            args: check_args(&[]).map_err(|e| anyhow!("the default module: {e}"))?,
+            settings: CheckSettings::from_env(DEFAULT_DURATION)
+                .map_err(|e| anyhow!("the default module: {e}"))?,
             place: "the default module".into(),
         }]);
     };
@@ -105,9 +106,13 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Module>> {
         {
             bail!("{place}: module name `{name}`: letters, digits, `_` and `-` only");
         }
-        let argv = argv(conf.get_ref(), dir).map_err(|e| anyhow!("{place}: module {name}: {e}"))?;
-        let args = check_args(&argv).map_err(|e| anyhow!("{place}: module {name}: {e}"))?;
-        out.push(Module { name, args, place });
+        let settings =
+            settings(conf.get_ref(), dir).map_err(|e| anyhow!("{place}: module {name}: {e}"))?;
+        out.push(Module {
+            name,
+            settings,
+            place,
+        });
     }
     Ok(out)
 }
@@ -117,82 +122,52 @@ fn env(var: &str, what: &str) -> Result<String> {
     std::env::var(var).map_err(|_| anyhow!("{what}: environment variable {var} is not set"))
 }
 
-/// `check`'s arguments for a module.
-fn argv(m: &ModuleConf, dir: &Path) -> Result<Vec<String>> {
-    let path = |p: &PathBuf| dir.join(p).display().to_string();
-    let mut a: Vec<String> = Vec::new();
-    let push = |a: &mut Vec<String>, k: &str, v: String| {
-        a.push(k.to_owned());
-        a.push(v);
-    };
+/// The check a module stands for: `check`'s defaults and the environment's, then
+/// what the module says, each field as the flag of the same name would set it.
+fn settings(m: &ModuleConf, dir: &Path) -> Result<CheckSettings> {
+    let mut s = CheckSettings::from_env(m.duration.unwrap_or(DEFAULT_DURATION))?;
+    // Paths are relative to the configuration file.
+    let path = |p: &PathBuf| dir.join(p);
     if let Some(p) = &m.profile {
-        push(&mut a, "--profile", p.clone());
+        s.profile = p.parse().map_err(|e: String| anyhow!("profile: {e}"))?;
     }
     if let Some(p) = &m.endpoints {
-        push(&mut a, "--endpoints", path(p));
+        s.endpoints.endpoints = Some(path(p));
     }
     if let Some(v) = &m.endpoints_version {
-        push(&mut a, "--endpoints-version", v.clone());
+        s.endpoints.endpoints_version =
+            Some(DataVersion::parse(v).map_err(|e| anyhow!("endpoints_version: {e}"))?);
     }
     if let Some(p) = &m.provisioning {
-        push(&mut a, "--provisioning", path(p));
+        s.provisioning = Some(path(p));
     }
     match m.proxy.as_deref() {
-        Some("none") => a.push("--no-proxy".into()),
-        Some(url) => push(&mut a, "--proxy", url.to_owned()),
+        Some("none") => s.proxy = ProxySetting::Direct,
+        Some(url) => s.proxy = ProxySetting::Url(url.to_owned()),
         None => {}
     }
     if let Some(var) = &m.proxy_user_env {
-        push(&mut a, "--proxy-user", env(var, "proxy_user_env")?);
+        s.proxy_user = Some(env(var, "proxy_user_env")?);
     }
     if let Some(t) = &m.tenant {
-        push(&mut a, "--tenant", t.clone());
+        s.tenant = Some(t.clone());
     }
-    for c in &m.ca {
-        push(&mut a, "--ca", path(c));
+    if !m.ca.is_empty() {
+        s.ca = m.ca.iter().map(path).collect();
     }
-    push(
-        &mut a,
-        "--duration",
-        m.duration.unwrap_or(DEFAULT_DURATION).to_string(),
-    );
-    for p in &m.legacy_ports {
-        push(&mut a, "--legacy-port", p.to_string());
+    if !m.legacy_ports.is_empty() {
+        s.set_legacy_ports(&m.legacy_ports)?;
     }
     if let Some(var) = &m.turn_user_env {
-        push(&mut a, "--turn-user", env(var, "turn_user_env")?);
+        s.turn.user = Some(env(var, "turn_user_env")?);
     }
     if let Some(var) = &m.turn_password_env {
-        push(&mut a, "--turn-password", env(var, "turn_password_env")?);
+        s.turn.password = Some(env(var, "turn_password_env")?);
     }
     if let Some(var) = &m.turn_secret_env {
-        push(&mut a, "--turn-secret", env(var, "turn_secret_env")?);
+        s.turn.secret = Some(env(var, "turn_secret_env")?);
     }
-    Ok(a)
-}
-
-/// Parses `argv` as `check`'s arguments, so a module means exactly what the same flags
-/// mean to `check`.
-fn check_args(argv: &[String]) -> Result<CheckArgs> {
-    let mut full = vec!["edgepath".to_owned(), "check".to_owned()];
-    if argv.is_empty() {
-        full.extend(["--duration".to_owned(), DEFAULT_DURATION.to_string()]);
-    }
-    full.extend(argv.iter().cloned());
-    let cli = Cli::try_parse_from(&full).map_err(|e| {
-        // clap's own message, without its usage lines.
-        let msg = e.to_string();
-        let first = msg
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches("error: ");
-        anyhow!("{first}")
-    })?;
-    match cli.command {
-        Command::Check(args) => Ok(args),
-        _ => bail!("not a check"),
-    }
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -217,9 +192,10 @@ mod tests {
         let m = load(Some(&p)).unwrap();
         let names: Vec<&str> = m.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["home", "office"]);
-        assert_eq!(m[1].args.duration, 3);
-        assert!(m[1].args.no_proxy);
-        assert_eq!(m[0].args.duration, DEFAULT_DURATION);
+        assert_eq!(m[1].settings.duration, 3);
+        assert_eq!(m[1].settings.proxy, ProxySetting::Direct);
+        assert_eq!(m[1].settings.profile, edgepath_model::Profile::Legacy);
+        assert_eq!(m[0].settings.duration, DEFAULT_DURATION);
         assert!(m[1].place.ends_with(":1"), "{}", m[1].place);
     }
 

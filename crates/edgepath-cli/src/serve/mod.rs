@@ -164,7 +164,7 @@ impl State {
 fn load_modules(args: &ServeArgs) -> Result<BTreeMap<String, Rc<ModuleState>>> {
     let mut states = BTreeMap::new();
     for m in config::load(args.config.as_deref())? {
-        let (cfg, source) = crate::check_cmd::config(&m.args)
+        let (cfg, source) = crate::check_cmd::config(&m.settings)
             .with_context(|| format!("{}: module {}", m.place, m.name))?;
         states.insert(
             m.name.clone(),
