@@ -9,6 +9,7 @@ mod catalog_cmd;
 mod check_cmd;
 mod check_settings;
 mod decode_cmd;
+mod history;
 #[cfg(feature = "live")]
 mod live;
 mod model_input;

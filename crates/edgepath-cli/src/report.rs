@@ -10,7 +10,7 @@ use edgepath_capture::report::Report as CaptureReport;
 use edgepath_model::{EndpointSource, FlowService, MediaPath, Severity, Status, Via};
 use edgepath_probe::check::Report;
 
-use crate::monitor::{Record, Summary};
+use crate::history::{Record, Summary};
 
 /// The most rows a table or timeline shows.
 const MAX_ROWS: usize = 300;
@@ -549,7 +549,7 @@ pub fn monitor_page(s: &Summary, records: &[Record], file: &str) -> String {
     }
     b.push_str("</div><h2>Quality over time</h2>");
     // x: runs in order (the times are in the table below).
-    let series = |f: fn(&crate::monitor::ModalityRecord) -> Option<f64>, scale: f64| {
+    let series = |f: fn(&crate::history::ModalityRecord) -> Option<f64>, scale: f64| {
         let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
         for m in &s.modalities {
             let pts: Vec<(f64, f64)> = records
