@@ -222,6 +222,9 @@ pub fn read_wireguard(file: &str, text: &str) -> Result<Tunnel, AuditError> {
     };
     let mut section = String::new();
     let mut table_off = None;
+    // A tunnel is its peers (or, in a fragment, its AllowedIPs): without either the
+    // file is not a WireGuard configuration, and nothing would be audited.
+    let mut peer_seen = false;
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let line = raw.split('#').next().unwrap_or("").trim();
@@ -237,6 +240,7 @@ pub fn read_wireguard(file: &str, text: &str) -> Result<Tunnel, AuditError> {
                 ));
             }
             section = line[1..line.len() - 1].trim().to_ascii_lowercase();
+            peer_seen |= section == "peer";
             if section != "interface" && section != "peer" {
                 t.warnings.push(format!(
                     "{file}:{n}: section `{line}` is not WireGuard's; its keys are ignored"
@@ -255,6 +259,7 @@ pub fn read_wireguard(file: &str, text: &str) -> Result<Tunnel, AuditError> {
         let value = value.trim();
         match (section.as_str(), key.as_str()) {
             ("peer" | "", "allowedips") => {
+                peer_seen = true;
                 for net in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     t.routes.push(route(file, n, raw, net, true)?);
                 }
@@ -292,6 +297,13 @@ pub fn read_wireguard(file: &str, text: &str) -> Result<Tunnel, AuditError> {
             "{file}:{n}: `Table = off`: wg-quick installs no routes, so the tunnel carries nothing the audit asks about"
         ));
         t.routes.clear();
+    }
+    if !peer_seen {
+        return Err(syntax(
+            file,
+            text.lines().count().max(1),
+            "no [Peer] section and no AllowedIPs: not a WireGuard configuration",
+        ));
     }
     Ok(t)
 }
@@ -629,6 +641,13 @@ mod tests {
             (wg, "[Peer\n", "`]`", 1),
             (wg, "[Peer]\njust words\n", "Key = value", 2),
             (wg, "[Peer]\nEndpoint = 1.2.3.4\n", "HOST:PORT", 2),
+            (wg, "", "no [Peer]", 1),
+            (
+                wg,
+                "[Interface]\nPrivateKey = x\nAddress = 10.9.0.2/32\n",
+                "no [Peer]",
+                3,
+            ),
             (ovpn, "remote\n", "needs a host", 1),
             (ovpn, "remote a.b 99999\n", "bad port", 1),
             (ovpn, "proto sctp\n", "proto", 1),
