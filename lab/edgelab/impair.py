@@ -19,8 +19,9 @@ The model, per direction (towards the relay, and back), netem's:
   start of every `loss_burst_ms * 100 / loss_percent` ms, so any stretch as long as
   that period loses exactly `loss_percent` of its time, in bursts.
 
-Counters (per direction: packets, dropped, mean and max of the time each packet was
-really held here, from its arrival to its verdict, lateness included)
+Counters (per direction: packets, dropped, overtaken (held for reordering), mean and max
+of the time each packet was really held here, from its arrival to its verdict, lateness
+included)
 are written as JSON to `--stats FILE` every second and at exit, so a test can compare
 a measurement with what was really injected. Bounded: at most MAX_HELD packets held
 (more are dropped and counted), and the program exits after --max-seconds.
@@ -147,20 +148,24 @@ class Model:
         self.t0 = time.monotonic()
 
     def fate(self, direction, now):
+        """(ms to hold the packet, whether it was picked to be overtaken), or None when
+        the packet is lost."""
         if self.period:
             if ((now - self.t0) * 1000.0) % self.period < self.burst:
                 return None
         elif self.loss and direction == UP and self.rng.random() * 100.0 < self.loss:
             return None
         held = self.delay + (self.rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0)
-        if self.reorder and direction == UP and self.rng.random() * 100.0 < self.reorder:
+        overtaken = bool(self.reorder and direction == UP and self.rng.random() * 100.0 < self.reorder)
+        if overtaken:
             held += REORDER_EXTRA_MS
-        return max(held, 0.0)
+        return max(held, 0.0), overtaken
 
 
 class Stats:
     def __init__(self):
-        self.d = {d: {"packets": 0, "dropped": 0, "delayed_ms_sum": 0.0, "delayed_ms_max": 0.0} for d in (UP, DOWN)}
+        self.d = {d: {"packets": 0, "dropped": 0, "overtaken": 0, "delayed_ms_sum": 0.0, "delayed_ms_max": 0.0}
+                  for d in (UP, DOWN)}
         self.overflow = 0
 
     def held(self, direction, ms):
@@ -168,6 +173,10 @@ class Stats:
         s["packets"] += 1
         s["delayed_ms_sum"] += ms
         s["delayed_ms_max"] = max(s["delayed_ms_max"], ms)
+
+    def overtaken(self, direction):
+        """One more packet held REORDER_EXTRA_MS more, for the packets after it to overtake."""
+        self.d[direction]["overtaken"] += 1
 
     def dropped(self, direction):
         self.d[direction]["packets"] += 1
@@ -203,8 +212,8 @@ def serve(queue, model, relays, stats, stats_path, max_seconds):
         if ready:
             for pid, headers in queue.packets():
                 direction = DOWN if source_address(headers) in relays else UP
-                ms = model.fate(direction, now)
-                if ms is None:
+                fate = model.fate(direction, now)
+                if fate is None:
                     stats.dropped(direction)
                     queue.verdict(pid, NF_DROP)
                 elif len(held) >= MAX_HELD:
@@ -212,6 +221,9 @@ def serve(queue, model, relays, stats, stats_path, max_seconds):
                     stats.dropped(direction)
                     queue.verdict(pid, NF_DROP)
                 else:
+                    ms, overtaken = fate
+                    if overtaken:
+                        stats.overtaken(direction)
                     counter += 1
                     heapq.heappush(held, (now + ms / 1000.0, counter, pid, direction, now))
         now = time.monotonic()
