@@ -106,13 +106,49 @@ pub struct ModalityVerdict {
 #[derive(Debug, Clone, Serialize)]
 pub struct Route {
     /// The address or proxy used.
-    pub via: String,
+    pub via: RouteVia,
     /// Whether TCP (or the tunnel) opened.
     pub connected: bool,
     /// The TLS handshake.
     pub tls: Option<TlsReport>,
     /// Why it failed.
     pub error: Option<String>,
+}
+
+/// Where one service's route went. In the JSON a string, as it always was: `"direct"`
+/// when the name had no address to try, the address (`"192.0.2.1:443"`) or the proxy
+/// (`"proxy.example:3128"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteVia {
+    /// The name did not resolve: nothing was tried.
+    Unresolved,
+    /// Straight to this address.
+    Address(SocketAddr),
+    /// Through this proxy, `host:port`.
+    Proxy(String),
+}
+
+impl RouteVia {
+    /// Whether the route went straight to an IPv4 address.
+    pub fn is_ipv4_address(&self) -> bool {
+        matches!(self, RouteVia::Address(a) if a.is_ipv4())
+    }
+}
+
+impl std::fmt::Display for RouteVia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteVia::Unresolved => f.write_str("direct"),
+            RouteVia::Address(a) => write!(f, "{a}"),
+            RouteVia::Proxy(p) => f.write_str(p),
+        }
+    }
+}
+
+impl Serialize for RouteVia {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// One service's verdict.
@@ -231,7 +267,7 @@ async fn service_route_direct(
 ) -> Route {
     let Some(ip) = addr else {
         return Route {
-            via: "direct".into(),
+            via: RouteVia::Unresolved,
             connected: false,
             tls: None,
             error: Some(format!(
@@ -243,7 +279,7 @@ async fn service_route_direct(
     let dest = SocketAddr::new(ip, 443);
     match tokio::time::timeout(t.tcp, TcpStream::connect(dest)).await {
         Err(_) => Route {
-            via: dest.to_string(),
+            via: RouteVia::Address(dest),
             connected: false,
             tls: None,
             error: Some(format!(
@@ -252,7 +288,7 @@ async fn service_route_direct(
             )),
         },
         Ok(Err(e)) => Route {
-            via: dest.to_string(),
+            via: RouteVia::Address(dest),
             connected: false,
             tls: None,
             error: Some(format!("TCP connect to {dest} failed: {e}")),
@@ -261,7 +297,7 @@ async fn service_route_direct(
             let report = tls::handshake(s, name, trust, t.tls, false).await;
             let error = report.error.clone();
             Route {
-                via: dest.to_string(),
+                via: RouteVia::Address(dest),
                 connected: true,
                 tls: Some(report),
                 error,
@@ -273,7 +309,7 @@ async fn service_route_direct(
 async fn service_route_proxy(name: &str, proxy: &Proxy, trust: &Trust, t: Timeouts) -> Route {
     match crate::proxy::connect(proxy, name, 443, t.tcp).await {
         Err(e) => Route {
-            via: proxy.address(),
+            via: RouteVia::Proxy(proxy.address()),
             connected: false,
             tls: None,
             error: Some(e.to_string()),
@@ -282,7 +318,7 @@ async fn service_route_proxy(name: &str, proxy: &Proxy, trust: &Trust, t: Timeou
             let report = tls::handshake(s, name, trust, t.tls, true).await;
             let error = report.error.clone();
             Route {
-                via: proxy.address(),
+                via: RouteVia::Proxy(proxy.address()),
                 connected: true,
                 tls: Some(report),
                 error,
@@ -786,6 +822,32 @@ mod tests {
         ];
         for (answers, want) in cases {
             assert_eq!(lookup_failure(&answers).as_deref(), want, "{answers:?}");
+        }
+    }
+
+    #[test]
+    fn a_route_says_where_it_went_in_the_strings_the_json_always_had() {
+        let cases = [
+            (RouteVia::Unresolved, "\"direct\"", false),
+            (
+                RouteVia::Address("192.0.2.1:443".parse().unwrap()),
+                "\"192.0.2.1:443\"",
+                true,
+            ),
+            (
+                RouteVia::Address("[2001:db8::1]:443".parse().unwrap()),
+                "\"[2001:db8::1]:443\"",
+                false,
+            ),
+            (
+                RouteVia::Proxy("proxy.example:3128".into()),
+                "\"proxy.example:3128\"",
+                false,
+            ),
+        ];
+        for (via, json, v4) in cases {
+            assert_eq!(serde_json::to_string(&via).unwrap(), json);
+            assert_eq!(via.is_ipv4_address(), v4, "{via}");
         }
     }
 }

@@ -141,8 +141,7 @@ pub(crate) fn family_reports(
                 let route = if v6 {
                     s.direct_ipv6.as_ref()
                 } else {
-                    Some(&s.direct)
-                        .filter(|r| r.via.parse::<SocketAddr>().is_ok_and(|a| a.is_ipv4()))
+                    Some(&s.direct).filter(|r| r.via.is_ipv4_address())
                 };
                 route.is_some_and(ok_route)
             })
