@@ -105,3 +105,5 @@ FAMILY_PATHS = ["relay-udp", "relay-tcp", "none"]  # direct paths over one addre
 FAMILIES = ["ipv4", "ipv6"]
 VPN_STATES = ["none", "split", "forced", "partial"]
 STATUSES = ["good", "degraded", "failing"]
+# The cloud security services edgepath names (edgepath-model's ProxyVendor).
+PROXY_VENDORS = ["zscaler", "netskope", "cisco-umbrella", "prisma-access"]

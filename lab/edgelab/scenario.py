@@ -25,6 +25,8 @@ class Expectation:
     families: dict = field(default_factory=dict)  # ipv4|ipv6 -> {path, services, udp}
     vpn: str | None = None  # none | split | forced | partial
     nat_mapping: str | None = None  # endpoint-independent | address-port-dependent
+    # The cloud security service edgepath must name (None: it must name none).
+    proxy_vendor: str | None = None
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Scenario:
     proxy_wpad: bool = False
     # False: the PAC's URL answers 404 (clients are told a PAC the server does not have).
     proxy_pac_served: bool = True
+    # The common name of the CA the inspecting proxy signs with (a cloud vendor's real
+    # root name, to be recognised as that vendor's).
+    proxy_inspection_ca: str = "edgepath Lab Inspection CA"
 
 
 # The impairment hop's settings: each direction's delay and jitter, loss (random, or in
@@ -71,11 +76,12 @@ KNOWN = {
     "client": {"turn_credentials"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
-    "proxy": {"enabled", "auth", "intercept", "pac", "wpad", "pac_served"},
+    "proxy": {"enabled", "auth", "intercept", "inspection_ca", "pac", "wpad", "pac_served"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
-    "expect": {"modalities", "services", "proxy_auth_required", "closed", "families", "vpn", "nat_mapping"},
+    "expect": {"modalities", "services", "proxy_auth_required", "closed", "families", "vpn", "nat_mapping",
+               "proxy_vendor"},
 }
 
 
@@ -217,6 +223,8 @@ def load(name_or_path):
         )
     if "vpn" in exp:
         expect.vpn = _choice(exp["vpn"], plan.VPN_STATES, "vpn", where + " [expect]")
+    if "proxy_vendor" in exp:
+        expect.proxy_vendor = _choice(exp["proxy_vendor"], plan.PROXY_VENDORS, "proxy_vendor", where + " [expect]")
 
     proxy_enabled = _get(proxy, "enabled", bool, False, where + " [proxy]")
     scenario = Scenario(
@@ -241,6 +249,12 @@ def load(name_or_path):
     )
     if (scenario.proxy_auth or scenario.proxy_intercept) and not proxy_enabled:
         raise ScenarioError(f"{where}: [proxy] auth/intercept need enabled = true")
+    if "inspection_ca" in proxy:
+        if not scenario.proxy_intercept:
+            raise ScenarioError(f"{where}: [proxy] inspection_ca needs intercept = true")
+        scenario.proxy_inspection_ca = _get(proxy, "inspection_ca", str, "", where + " [proxy]")
+        if not scenario.proxy_inspection_ca.strip() or any(c in scenario.proxy_inspection_ca for c in "/=\n"):
+            raise ScenarioError(f"{where}: [proxy] inspection_ca must be a common name (no '/', '=' or newline)")
     scenario.proxy_pac = _get(proxy, "pac", str, "", where + " [proxy]")
     scenario.proxy_wpad = _get(proxy, "wpad", bool, False, where + " [proxy]")
     scenario.proxy_pac_served = _get(proxy, "pac_served", bool, True, where + " [proxy]")

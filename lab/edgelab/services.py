@@ -40,7 +40,7 @@ def certificates(lab):
     lab.web_cert = _cert(lab, "web", "*.online.lync.com", sans=sans, ca=root)
     bundle = [root[1]]
     if lab.scenario.proxy_intercept:
-        lab.inspect_ca = _cert(lab, "inspection-ca", "edgepath Lab Inspection CA")
+        lab.inspect_ca = _cert(lab, "inspection-ca", lab.scenario.proxy_inspection_ca)
         bundle.append(lab.inspect_ca[1])
     lab.root_ca = root
     # The client's system trust store: Debian's, plus the company's inspection CA where

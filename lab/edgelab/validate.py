@@ -458,6 +458,13 @@ def differences(lab, modalities, services, obs):
         for k in ("reachable", "via", "intercepted"):
             if got[k] != want[k]:
                 out.append(f"{s}: expected {k}={want[k]}, observed {got[k]}")
+    if e.proxy_vendor is not None:
+        # The vendor is named by the CA that intercepts: openssl must be shown that CA.
+        seen = sorted({o["issuer"] for o in obs.services.values()
+                       if o["issuer"] and o["issuer"] != "edgepath Lab Root CA"})
+        if seen != [lab.scenario.proxy_inspection_ca]:
+            out.append(f"proxy_vendor: expected the intercepted certificates issued by "
+                       f"{lab.scenario.proxy_inspection_ca!r}, openssl was shown {seen}")
     for (host, port), connected in obs.closed.items():
         if connected:
             out.append(f"tcp/{host}:{port}: expected closed, but a connection opened")

@@ -363,6 +363,12 @@ fn render(r: &Report, source: &EndpointSource) -> String {
     if let Some(pac) = &r.pac {
         out.push_str(&render_pac(pac));
     }
+    if let Some(v) = &r.proxy_vendor {
+        out.push_str(&format!(
+            "Cloud security service: {} (named by {})\n  Its vendor's advice for Teams: {}\n  See {}\n",
+            v.product, v.by, v.advice, v.reference
+        ));
+    }
     if let Some(relay) = &r.relay {
         out.push_str(&format!("Relay: {relay}\n"));
     }

@@ -9,12 +9,14 @@ pub mod catalog;
 pub mod diff;
 pub mod endpoints;
 pub mod modality;
+pub mod pac_answer;
 pub mod ports;
 pub mod provisioning;
 pub mod rulebook;
 pub mod service;
 pub mod snapshot;
 pub mod time;
+pub mod vendor;
 pub mod version;
 pub mod vocab;
 
@@ -27,5 +29,6 @@ pub use provisioning::{Provisioning, ProvisioningError};
 pub use service::{Profile, ServiceId, SourceClass};
 pub use version::{DataVersion, Freshness, VersionError, STALE_AFTER_DAYS};
 pub use vocab::{
-    Family, FlowService, FlowVerdict, MediaPath, QosState, Severity, Status, Via, VpnState,
+    Family, FlowService, FlowVerdict, MediaPath, ProxyVendor, QosState, Severity, Status, Via,
+    VpnState,
 };

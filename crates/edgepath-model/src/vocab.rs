@@ -280,6 +280,21 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// A cloud security service (SSE/SASE) that a company's web traffic may go through,
+    /// as `check` recognises it (see [`crate::vendor`] for how, and what each advises).
+    pub enum ProxyVendor {
+        /// Zscaler Internet Access.
+        Zscaler => "zscaler",
+        /// Netskope Secure Web Gateway.
+        Netskope => "netskope",
+        /// Cisco Umbrella Secure Web Gateway.
+        CiscoUmbrella => "cisco-umbrella",
+        /// Palo Alto Networks Prisma Access.
+        PrismaAccess => "prisma-access",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
