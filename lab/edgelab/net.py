@@ -28,12 +28,12 @@ class LabError(Exception):
     """Building the lab failed; the message says which step."""
 
 
-def run(args, timeout=15, check=True, input=None):
+def run(args, timeout=15, check=True, input=None, env=None):
     """Runs a command, returning CompletedProcess; failures name the command."""
     try:
         # No tool may wait on our stdin (openssl s_client would, until its timeout).
         stdin = subprocess.DEVNULL if input is None else None
-        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=input, stdin=stdin)
+        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=input, stdin=stdin, env=env)
     except subprocess.TimeoutExpired:
         raise LabError(f"`{' '.join(args)}` did not finish within {timeout} s") from None
     except FileNotFoundError:

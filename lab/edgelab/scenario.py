@@ -65,6 +65,9 @@ class Scenario:
     # The common name of the CA the inspecting proxy signs with (a cloud vendor's real
     # root name, to be recognised as that vendor's).
     proxy_inspection_ca: str = "edgepath Lab Inspection CA"
+    # Where the client is told its proxy: "env" (HTTPS_PROXY, EDGEPATH_PAC, or nothing
+    # for WPAD) or "gnome" (GNOME's settings, written with gsettings).
+    proxy_desktop: str = "env"
 
 
 # The impairment hop's settings: each direction's delay and jitter, loss (random, or in
@@ -76,7 +79,7 @@ KNOWN = {
     "client": {"turn_credentials"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
-    "proxy": {"enabled", "auth", "intercept", "inspection_ca", "pac", "wpad", "pac_served"},
+    "proxy": {"enabled", "auth", "intercept", "inspection_ca", "pac", "wpad", "pac_served", "desktop"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
@@ -255,6 +258,9 @@ def load(name_or_path):
         scenario.proxy_inspection_ca = _get(proxy, "inspection_ca", str, "", where + " [proxy]")
         if not scenario.proxy_inspection_ca.strip() or any(c in scenario.proxy_inspection_ca for c in "/=\n"):
             raise ScenarioError(f"{where}: [proxy] inspection_ca must be a common name (no '/', '=' or newline)")
+    scenario.proxy_desktop = _choice(proxy.get("desktop", "env"), ["env", "gnome"], "desktop", where + " [proxy]")
+    if scenario.proxy_desktop != "env" and not proxy_enabled:
+        raise ScenarioError(f"{where}: [proxy] desktop needs enabled = true")
     scenario.proxy_pac = _get(proxy, "pac", str, "", where + " [proxy]")
     scenario.proxy_wpad = _get(proxy, "wpad", bool, False, where + " [proxy]")
     scenario.proxy_pac_served = _get(proxy, "pac_served", bool, True, where + " [proxy]")

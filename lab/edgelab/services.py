@@ -247,8 +247,44 @@ def start(lab):
     relay(lab)
     if lab.scenario.proxy:
         proxy(lab)
+    if lab.scenario.proxy_desktop == "gnome":
+        gnome_settings(lab)
     if lab.scenario.vpn_type:
         vpn.start(lab)
+
+
+def gnome_environment(lab):
+    """A GNOME session's settings, kept in the lab's own keyfile (GSettings' keyfile
+    backend), so nothing of the machine's own settings is read or changed."""
+    return {
+        "XDG_CURRENT_DESKTOP": "GNOME",
+        "GSETTINGS_BACKEND": "keyfile",
+        "XDG_CONFIG_HOME": lab.path("gnome-config"),
+    }
+
+
+def gnome_settings(lab):
+    """The client's proxy as GNOME Settings writes it, written with the real `gsettings`:
+    "Automatic" with the PAC's URL (or empty, for WPAD) where the scenario gives a PAC,
+    else "Manual" with the HTTPS proxy (credentials stay with the user: --proxy-user)."""
+    s = lab.scenario
+    env = dict(os.environ, **gnome_environment(lab))
+    os.makedirs(env["XDG_CONFIG_HOME"], exist_ok=True)
+    schema = "org.gnome.system.proxy"
+    if s.proxy_wpad:
+        sets = [(schema, "mode", "auto"), (schema, "autoconfig-url", "")]
+    elif s.proxy_pac:
+        sets = [(schema, "mode", "auto"), (schema, "autoconfig-url", plan.PAC_URL)]
+    else:
+        sets = [(schema, "mode", "manual"), (schema + ".https", "host", plan.PROXY),
+                (schema + ".https", "port", str(plan.PROXY_PORT)),
+                (schema, "ignore-hosts", "['localhost', '127.0.0.0/8', '::1']")]
+    for sch, key, value in sets:
+        run(["gsettings", "set", sch, key, value], env=env)
+    # Readable by the unprivileged users the lab's tools may run as.
+    for root, dirs, files in os.walk(env["XDG_CONFIG_HOME"]):
+        for name in dirs + files:
+            os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o644)
 
 
 def environment(lab):
@@ -272,7 +308,12 @@ def environment(lab):
     if s.turn_credentials:
         env["EDGEPATH_TURN_USER"] = plan.TURN_USER
         env["EDGEPATH_TURN_PASSWORD"] = plan.TURN_PASSWORD
-    if s.proxy_wpad:
+    if s.proxy_desktop == "gnome":
+        # The client is told its proxy by its desktop's settings, not the environment.
+        env.update(gnome_environment(lab))
+        if s.proxy_auth:
+            env["EDGEPATH_PROXY_USER"] = f"{plan.PROXY_USER}:{plan.PROXY_PASSWORD}"
+    elif s.proxy_wpad:
         pass  # the client finds its PAC itself
     elif s.proxy_pac:
         # A company client is given its PAC, not a proxy.

@@ -90,8 +90,9 @@ type ProxyChoice = (Option<Proxy>, Option<PacReport>);
 
 /// The proxy `check` probes, in the order a client finds it: `--proxy` (or none with
 /// `--no-proxy`), `--pac`, `--wpad`, HTTPS_PROXY, then the operating system's settings
-/// (Windows: Internet Settings: WPAD when "automatically detect settings" is on, their
-/// PAC file, their static proxy); where there are none to read (Linux, macOS), WPAD.
+/// (Windows' Internet Settings, macOS' `scutil --proxy`, a GNOME desktop's
+/// `org.gnome.system.proxy`: WPAD when discovery is on, their PAC file, their static
+/// proxy); where there are none to read (a server, another desktop), WPAD.
 fn choose_proxy(setting: &ProxySetting, catalog: &Catalog) -> Result<ProxyChoice> {
     match setting {
         ProxySetting::Url(url) => Ok((
@@ -117,11 +118,17 @@ fn choose_proxy(setting: &ProxySetting, catalog: &Catalog) -> Result<ProxyChoice
             }
             // The operating system's setting (Windows' Internet Settings), as a client
             // that reads no environment finds its proxy.
-            let Some(found) = edgepath_probe::system_proxy::read() else {
+            let found = match edgepath_probe::system_proxy::read() {
+                Some(Ok(found)) => found,
+                Some(Err(e)) => {
+                    // Settings that cannot be read are said, and `check` goes on as a
+                    // client with none would.
+                    eprintln!("edgepath: warning: the system's proxy settings: {e}; trying WPAD");
+                    return Ok(wpad(catalog, false)?.unwrap_or((None, None)));
+                }
                 // Nothing to read: a client left to detect its proxy tries WPAD.
-                return Ok(wpad(catalog, false)?.unwrap_or((None, None)));
+                None => return Ok(wpad(catalog, false)?.unwrap_or((None, None))),
             };
-            let found = found.map_err(|e| anyhow!(e))?;
             for w in &found.warnings {
                 eprintln!("edgepath: warning: {w}");
             }
@@ -134,7 +141,7 @@ fn choose_proxy(setting: &ProxySetting, catalog: &Catalog) -> Result<ProxyChoice
                 Some(url) => {
                     let source = PacSource {
                         location: url.clone(),
-                        named_by: format!("AutoConfigURL in {}", found.source),
+                        named_by: format!("{} in {}", found.pac_setting, found.source),
                     };
                     let text = pac_source::fetch(&source);
                     from_pac(&source, text, catalog, found.proxy)

@@ -1,12 +1,13 @@
-//! The proxy the operating system tells its clients to use. On Windows that is the
-//! user's Internet Settings (what the Internet Options dialog and Group Policy write,
-//! and what Teams and Edge WebView2 follow): `ProxyEnable`, `ProxyServer` (one
+//! Windows' proxy settings: the user's Internet Settings (what the Internet Options
+//! dialog and Group Policy write, and what Teams and Edge WebView2 follow):
+//! `ProxyEnable`, `ProxyServer` (one
 //! `host:port` for every protocol, or `http=...;https=...` per protocol), `ProxyOverride`
 //! (the bypass list: `<local>`, `*.contoso.com`, `10.*`), `AutoConfigURL` (a PAC file)
 //! and auto-detection (WPAD). The machine's settings replace the user's when the policy
 //! `ProxySettingsPerUser` is 0. Reading the registry is `registry.rs`'s; this module
 //! only decides, so its rules are tested on any system.
 
+use super::SystemProxy;
 use crate::proxy::Proxy;
 
 /// The values of one `Internet Settings` key that decide the proxy.
@@ -33,22 +34,6 @@ pub fn auto_detect_flag(connection_settings: &[u8]) -> Option<bool> {
     Some(u32::from_le_bytes([flags[0], flags[1], flags[2], flags[3]]) & 0x08 != 0)
 }
 
-/// What the settings say for HTTPS.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SystemProxy {
-    /// The static proxy for HTTPS, with the bypass list; `None`: direct.
-    pub proxy: Option<Proxy>,
-    /// The PAC file (`AutoConfigURL`): WinINet asks it first and falls back to the
-    /// static proxy when it cannot be had.
-    pub pac_url: Option<String>,
-    /// Whether WPAD discovery is on (WinINet tries it before the PAC URL).
-    pub auto_detect: bool,
-    /// Where the settings came from (for the report).
-    pub source: String,
-    /// Warnings for the user (an entry not read).
-    pub warnings: Vec<String>,
-}
-
 /// The proxy for HTTPS from `s`; `source` names where the settings came from (for the
 /// report). A malformed `ProxyServer` is an error naming it.
 pub fn from_internet_settings(s: &InternetSettings, source: &str) -> Result<SystemProxy, String> {
@@ -61,6 +46,7 @@ pub fn from_internet_settings(s: &InternetSettings, source: &str) -> Result<Syst
             .map(str::to_owned),
         auto_detect: s.auto_detect.unwrap_or(true),
         source: source.to_owned(),
+        pac_setting: "AutoConfigURL",
         ..SystemProxy::default()
     };
     if !s.proxy_enable {
@@ -105,22 +91,6 @@ fn https_entry(server: &str) -> Option<&str> {
         let (proto, hostport) = e.split_once('=')?;
         (proto.trim().eq_ignore_ascii_case("https")).then(|| hostport.trim())
     })
-}
-
-/// The proxy the operating system is set to use, where edgepath can read it: on
-/// Windows the Internet Settings; elsewhere `None` (the environment is read instead).
-pub fn read() -> Option<Result<SystemProxy, String>> {
-    #[cfg(windows)]
-    {
-        Some(
-            crate::registry::internet_settings()
-                .and_then(|(s, source)| from_internet_settings(&s, source)),
-        )
-    }
-    #[cfg(not(windows))]
-    {
-        None
-    }
 }
 
 #[cfg(test)]
