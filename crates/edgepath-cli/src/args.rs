@@ -372,6 +372,17 @@ pub struct CheckArgs {
     /// paths only.
     #[arg(long, conflicts_with_all = ["pac", "wpad"])]
     pub no_proxy: bool,
+    /// Where to look for the proxy when no flag names one: `auto` searches as a client
+    /// does (HTTPS_PROXY, then the system's settings: Windows' Internet Settings, macOS'
+    /// scutil, a GNOME desktop's; WPAD where there are none) and says which source won;
+    /// `env`, `system` or `wpad` look there only.
+    #[arg(
+        long,
+        value_name = "SOURCE",
+        default_value = "auto",
+        conflicts_with_all = ["proxy", "pac", "wpad", "no_proxy"]
+    )]
+    pub proxy_source: crate::check_settings::ProxySource,
     /// The tenant's SIP domain: its lyncdiscover and sip names are resolved too.
     #[arg(long, value_name = "DOMAIN")]
     pub tenant: Option<String>,

@@ -5,17 +5,17 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use edgepath_model::{Catalog, EndpointSource, MediaPath, Status};
+use edgepath_model::{EndpointSource, MediaPath, Status};
 use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
 use edgepath_probe::pac::PacReport;
-use edgepath_probe::proxy::{split_credentials, Proxy};
+use edgepath_probe::proxy::split_credentials;
 use edgepath_probe::tls::Trust;
 
 use crate::args::CheckArgs;
-use crate::check_settings::{CheckSettings, ProxySetting};
+use crate::check_settings::CheckSettings;
 use crate::model_input::{self, ModelInput};
 use crate::output::{emit, emit_json, Outcome, Table, WithEndpoints};
-use crate::pac_source::{self, PacSource};
+use crate::proxy_choice::{self, Chosen};
 use crate::watch::CheckWatch;
 
 /// coturn's REST-style credentials (`use-auth-secret`): the username is the expiry time
@@ -42,7 +42,11 @@ pub fn config(args: &CheckSettings) -> Result<(CheckConfig, EndpointSource)> {
         source,
     } = model_input::load(&args.endpoints, args.provisioning.as_deref(), args.profile)?;
     let trust = Trust::load(&args.ca).map_err(|e| anyhow!("--ca / EDGEPATH_CA: {e}"))?;
-    let (mut proxy, pac) = choose_proxy(&args.proxy, &catalog)?;
+    let Chosen {
+        mut proxy,
+        pac,
+        search: proxy_search,
+    } = proxy_choice::choose(&args.proxy, &catalog)?;
     if let Some(creds) = &args.proxy_user {
         let p = proxy
             .as_mut()
@@ -76,6 +80,7 @@ pub fn config(args: &CheckSettings) -> Result<(CheckConfig, EndpointSource)> {
             tenant: args.tenant.clone(),
             proxy,
             pac,
+            proxy_search,
             trust,
             turn,
             duration: Duration::from_secs(args.duration),
@@ -83,125 +88,6 @@ pub fn config(args: &CheckSettings) -> Result<(CheckConfig, EndpointSource)> {
         },
         source,
     ))
-}
-
-/// The proxy `check` probes (none: direct), and the PAC it came from, if one did.
-type ProxyChoice = (Option<Proxy>, Option<PacReport>);
-
-/// The proxy `check` probes, in the order a client finds it: `--proxy` (or none with
-/// `--no-proxy`), `--pac`, `--wpad`, HTTPS_PROXY, then the operating system's settings
-/// (Windows' Internet Settings, macOS' `scutil --proxy`, a GNOME desktop's
-/// `org.gnome.system.proxy`: WPAD when discovery is on, their PAC file, their static
-/// proxy); where there are none to read (a server, another desktop), WPAD.
-fn choose_proxy(setting: &ProxySetting, catalog: &Catalog) -> Result<ProxyChoice> {
-    match setting {
-        ProxySetting::Url(url) => Ok((
-            Some(Proxy::parse(url, "--proxy").map_err(|e| anyhow!(e))?),
-            None,
-        )),
-        ProxySetting::Direct => Ok((None, None)),
-        ProxySetting::Pac(location) => {
-            let source = PacSource {
-                location: location.clone(),
-                named_by: "--pac (EDGEPATH_PAC)".into(),
-            };
-            let text = pac_source::fetch(&source);
-            from_pac(&source, text, catalog, None)
-        }
-        ProxySetting::Wpad => match wpad(catalog, true)? {
-            Some(found) => Ok(found),
-            None => Ok((None, None)),
-        },
-        ProxySetting::Auto => {
-            if let Some(p) = Proxy::from_env() {
-                return Ok((Some(p.map_err(|e| anyhow!("HTTPS_PROXY: {e}"))?), None));
-            }
-            // The operating system's setting (Windows' Internet Settings), as a client
-            // that reads no environment finds its proxy.
-            let found = match edgepath_probe::system_proxy::read() {
-                Some(Ok(found)) => found,
-                Some(Err(e)) => {
-                    // Settings that cannot be read are said, and `check` goes on as a
-                    // client with none would.
-                    eprintln!("edgepath: warning: the system's proxy settings: {e}; trying WPAD");
-                    return Ok(wpad(catalog, false)?.unwrap_or((None, None)));
-                }
-                // Nothing to read: a client left to detect its proxy tries WPAD.
-                None => return Ok(wpad(catalog, false)?.unwrap_or((None, None))),
-            };
-            for w in &found.warnings {
-                eprintln!("edgepath: warning: {w}");
-            }
-            if found.auto_detect {
-                if let Some(by_wpad) = wpad(catalog, false)? {
-                    return Ok(by_wpad);
-                }
-            }
-            match &found.pac_url {
-                Some(url) => {
-                    let source = PacSource {
-                        location: url.clone(),
-                        named_by: format!("{} in {}", found.pac_setting, found.source),
-                    };
-                    let text = pac_source::fetch(&source);
-                    from_pac(&source, text, catalog, found.proxy)
-                }
-                None => Ok((found.proxy, None)),
-            }
-        }
-    }
-}
-
-/// WPAD by DNS from this host's search domains. `None` when it finds no PAC (said as a
-/// warning when `asked`: `--wpad`).
-fn wpad(catalog: &Catalog, asked: bool) -> Result<Option<ProxyChoice>> {
-    let candidates = edgepath_probe::wpad::candidates(&edgepath_probe::wpad::search_domains());
-    match pac_source::discover(&candidates) {
-        Ok((source, text)) => from_pac(&source, Ok(text), catalog, None).map(Some),
-        Err(tried) => {
-            if asked {
-                eprintln!(
-                    "edgepath: warning: WPAD found no PAC file ({}): clients go DIRECT, and so does check",
-                    if tried.is_empty() {
-                        "this host has no DNS search domain to look under".to_owned()
-                    } else {
-                        tried.join("; ")
-                    }
-                );
-            }
-            Ok(None)
-        }
-    }
-}
-
-/// The proxy a PAC gives; when the PAC cannot be had or does not run, what clients
-/// fall back to (`fallback`, Windows' static proxy, else direct), said as a warning.
-fn from_pac(
-    source: &PacSource,
-    text: Result<String>,
-    catalog: &Catalog,
-    fallback: Option<Proxy>,
-) -> Result<ProxyChoice> {
-    let decided = text.and_then(|text| pac_source::evaluate(source, &text, catalog));
-    match decided {
-        Ok(d) => Ok((d.proxy, Some(d.report))),
-        Err(e) => {
-            let what = match &fallback {
-                Some(p) => format!("the static proxy {}", p.address()),
-                None => "DIRECT".to_owned(),
-            };
-            let note = format!("{e}: clients fall back to {what}, and so does check");
-            eprintln!("edgepath: warning: {note}");
-            Ok((
-                fallback,
-                Some(PacReport {
-                    source: source.label(),
-                    answers: Vec::new(),
-                    notes: vec![note],
-                }),
-            ))
-        }
-    }
 }
 
 /// The PAC's answer per name: the hop a client takes and the line that decided it.
@@ -364,8 +250,16 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         r.profile, r.elapsed_ms
     );
     out.push_str(&format!("Endpoint data: {}\n", source.description));
-    if let Some(p) = &r.proxy {
-        out.push_str(&format!("Proxy: {p}\n"));
+    match &r.proxy {
+        Some(p) => out.push_str(&format!("Proxy: {p}\n")),
+        None if !r.proxy_search.is_empty() => out.push_str("Proxy: none found\n"),
+        None => {}
+    }
+    if !r.proxy_search.is_empty() {
+        out.push_str("  searched as a client does:\n");
+        for step in &r.proxy_search {
+            out.push_str(&format!("  - {step}\n"));
+        }
     }
     if let Some(pac) = &r.pac {
         out.push_str(&render_pac(pac));

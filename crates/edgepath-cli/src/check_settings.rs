@@ -28,8 +28,50 @@ pub enum ProxySetting {
     Url(String),
     /// The proxy a PAC file gives (`--pac FILE|URL`).
     Pac(String),
-    /// The PAC file WPAD finds (`--wpad`).
+    /// The PAC file WPAD finds (`--wpad`, `--proxy-source wpad`).
     Wpad,
+    /// HTTPS_PROXY only (`--proxy-source env`).
+    Env,
+    /// The operating system's settings only (`--proxy-source system`).
+    System,
+}
+
+/// Where `check` looks for its proxy when no flag names one (`--proxy-source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxySource {
+    /// As a client: HTTPS_PROXY, the system's settings, WPAD.
+    #[default]
+    Auto,
+    /// HTTPS_PROXY only.
+    Env,
+    /// The operating system's settings only.
+    System,
+    /// WPAD only.
+    Wpad,
+}
+
+impl ProxySource {
+    /// Each value's name on the command line.
+    const NAMES: [(&'static str, ProxySource); 4] = [
+        ("auto", ProxySource::Auto),
+        ("env", ProxySource::Env),
+        ("system", ProxySource::System),
+        ("wpad", ProxySource::Wpad),
+    ];
+}
+
+impl std::str::FromStr for ProxySource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::NAMES.iter().map(|(n, _)| *n).collect();
+                format!("`{s}` is not a proxy source; one of: {}", names.join(", "))
+            })
+    }
 }
 
 /// The TURN credentials given, checked later (a password or a shared secret).
@@ -80,7 +122,12 @@ impl CheckSettings {
             (None, true, ..) => ProxySetting::Direct,
             (None, false, Some(pac), _) => ProxySetting::Pac(pac.clone()),
             (None, false, None, true) => ProxySetting::Wpad,
-            (None, false, None, false) => ProxySetting::Auto,
+            (None, false, None, false) => match args.proxy_source {
+                ProxySource::Auto => ProxySetting::Auto,
+                ProxySource::Env => ProxySetting::Env,
+                ProxySource::System => ProxySetting::System,
+                ProxySource::Wpad => ProxySetting::Wpad,
+            },
         };
         Ok(CheckSettings {
             profile: args.profile,
@@ -165,12 +212,23 @@ mod tests {
             ),
             (&["--pac", "corp.pac"], ProxySetting::Pac("corp.pac".into())),
             (&["--wpad"], ProxySetting::Wpad),
+            (&["--proxy-source", "auto"], ProxySetting::Auto),
+            (&["--proxy-source", "env"], ProxySetting::Env),
+            (&["--proxy-source", "system"], ProxySetting::System),
+            (&["--proxy-source", "wpad"], ProxySetting::Wpad),
         ];
         for (argv, want) in cases {
             assert_eq!(&settings(argv).unwrap().proxy, want, "{argv:?}");
         }
         let e = settings(&["--proxy", "http://p:3128", "--no-proxy"]).unwrap_err();
         assert!(e.to_string().contains("contradict"), "{e}");
+        let e = settings(&["--proxy-source", "dhcp"]).unwrap_err();
+        assert!(
+            e.to_string().contains("one of: auto, env, system, wpad"),
+            "{e}"
+        );
+        let e = settings(&["--proxy-source", "env", "--wpad"]).unwrap_err();
+        assert!(e.to_string().contains("cannot be used with"), "{e}");
     }
 
     #[test]

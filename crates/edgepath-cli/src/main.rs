@@ -17,6 +17,7 @@ mod monitor;
 mod output;
 mod pac_source;
 mod provisioning_cmd;
+mod proxy_choice;
 mod report;
 mod rules_cmd;
 mod serve;

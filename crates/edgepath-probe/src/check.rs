@@ -70,6 +70,9 @@ pub struct CheckConfig {
     pub proxy: Option<Proxy>,
     /// The PAC the proxy was decided from, and its answer per name, when one was.
     pub pac: Option<PacReport>,
+    /// Where the proxy was searched for, in order, and what each source said (empty
+    /// when a flag named the proxy, or none).
+    pub proxy_search: Vec<String>,
     /// The roots TLS chains are checked against (public, declared with --ca, the
     /// system store), which tell Microsoft's certificates from an inspecting proxy's.
     pub trust: Trust,
@@ -223,6 +226,9 @@ pub struct Report {
     pub proxy: Option<String>,
     /// The PAC's answer per name, when the proxy came from a PAC.
     pub pac: Option<PacReport>,
+    /// Where the proxy was searched for, as a client searches, and what each source
+    /// said; the proxy used (`proxy`) came from the last (empty when a flag named it).
+    pub proxy_search: Vec<String>,
     /// The cloud security service the proxy or the TLS interception belongs to, when
     /// a mark its vendor documents names it; `null` otherwise (never guessed).
     pub proxy_vendor: Option<VendorReport>,
@@ -665,6 +671,7 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
             .as_ref()
             .map(|p| format!("{} (from {})", p.address(), p.source)),
         pac: cfg.pac.clone(),
+        proxy_search: cfg.proxy_search.clone(),
         proxy_vendor,
         relay: relay_name.map(|n| {
             if targets.is_empty() {

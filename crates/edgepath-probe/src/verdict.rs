@@ -440,6 +440,7 @@ mod tests {
             tenant: None,
             proxy: None,
             pac: None,
+            proxy_search: Vec::new(),
             trust: Trust::load(&[]).unwrap(),
             turn: None,
             duration: Duration::from_secs(1),
