@@ -110,6 +110,14 @@ pub enum Evidence<'a> {
     InterceptingIssuer(&'a str),
     /// A proxy host the client is told to use.
     ProxyHost(&'a str),
+    /// A tunnel adapter that Teams media is routed through, which the route lookup
+    /// already knows as the vendor's client's (Zscaler Client Connector's).
+    TunnelAdapter {
+        /// Its vendor.
+        vendor: ProxyVendor,
+        /// The interface, as the route lookup named it.
+        interface: &'a str,
+    },
 }
 
 /// A vendor named, and by what.
@@ -130,6 +138,10 @@ pub fn recognise<'a>(evidence: impl IntoIterator<Item = Evidence<'a>>) -> Option
                     .iter()
                     .find(|p| p.issuer_marks.iter().any(|m| issuer_has(issuer, m)))?,
                 format!("the interception certificate's issuer \"{issuer}\""),
+            ),
+            Evidence::TunnelAdapter { vendor, interface } => (
+                vendor.profile(),
+                format!("the tunnel adapter Teams media is routed through ({interface})"),
             ),
             Evidence::ProxyHost(host) => (
                 VENDORS
@@ -231,6 +243,16 @@ mod tests {
 
     #[test]
     fn the_first_telling_evidence_names_the_vendor_and_says_how() {
+        let tunnel = Evidence::TunnelAdapter {
+            vendor: ProxyVendor::Zscaler,
+            interface: "Ethernet 3",
+        };
+        assert_eq!(
+            recognise([Evidence::ProxyHost("10.0.0.2"), tunnel])
+                .unwrap()
+                .by,
+            "the tunnel adapter Teams media is routed through (Ethernet 3)"
+        );
         let r = recognise([
             Evidence::ProxyHost("10.0.0.2"),
             Evidence::InterceptingIssuer("Zscaler Root CA"),

@@ -263,6 +263,7 @@ pub struct VendorReport {
 /// broken by that CA), then the proxy probed, then every proxy the PAC names.
 fn proxy_vendor(
     intercepting_issuers: &[&str],
+    media_routes: &[&RangeRoute],
     proxy_host: Option<&str>,
     pac: Option<&PacReport>,
 ) -> Option<VendorReport> {
@@ -278,11 +279,17 @@ fn proxy_vendor(
     let issuers = intercepting_issuers
         .iter()
         .map(|i| Evidence::InterceptingIssuer(i));
+    let tunnels = media_routes.iter().filter_map(|r| {
+        Some(Evidence::TunnelAdapter {
+            vendor: r.tunnel_kind?.vendor()?,
+            interface: r.interface.as_deref().unwrap_or("?"),
+        })
+    });
     let hosts = proxy_host
         .into_iter()
         .chain(pac_hosts.iter().map(String::as_str))
         .map(Evidence::ProxyHost);
-    let found = vendor::recognise(issuers.chain(hosts))?;
+    let found = vendor::recognise(issuers.chain(tunnels).chain(hosts))?;
     let profile = found.vendor.profile();
     Some(VendorReport {
         vendor: found.vendor,
@@ -656,6 +663,7 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         .collect();
     let proxy_vendor = proxy_vendor(
         &intercepting,
+        &vpn.tunnelled_media(),
         cfg.proxy.as_ref().map(|p| p.host.as_str()),
         cfg.pac.as_ref(),
     );
@@ -854,6 +862,7 @@ async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::route::TunnelKind;
 
     /// One route lookup's answer.
     type Answer = Result<route::Route, RouteError>;
@@ -929,6 +938,7 @@ mod tests {
     /// Intercepting issuers, the proxy's host, the PAC's report: the vendor named.
     type Case<'a> = (
         &'a [&'a str],
+        &'a [&'a RangeRoute],
         Option<&'a str>,
         Option<&'a PacReport>,
         Option<ProxyVendor>,
@@ -952,16 +962,36 @@ mod tests {
     #[test]
     fn the_vendor_is_named_by_interception_first_then_the_proxy_then_the_pac() {
         let zscaler_pac = pac_answering("PROXY gateway.zscalertwo.net:9400; DIRECT");
-        let cases: [Case<'_>; 6] = [
-            (&[], None, None, None),
+        let route = |kind: Option<TunnelKind>| RangeRoute {
+            net: "52.112.0.0/14".into(),
+            endpoint_set: Some(11),
+            media: true,
+            interface: Some("Ethernet 3".into()),
+            gateway: None,
+            tunnel: kind.is_some(),
+            tunnel_kind: kind,
+            error: None,
+        };
+        let zscaler_tunnel = route(Some(TunnelKind::Zscaler));
+        let other_tunnel = route(Some(TunnelKind::GlobalProtect));
+        let cases: [Case<'_>; 9] = [
+            (&[], &[], None, None, None),
             (
                 &["edgepath Lab Inspection CA"],
+                &[],
                 Some("10.0.0.2"),
                 None,
                 None,
             ),
-            (&[], None, Some(&zscaler_pac), Some(ProxyVendor::Zscaler)),
             (
+                &[],
+                &[],
+                None,
+                Some(&zscaler_pac),
+                Some(ProxyVendor::Zscaler),
+            ),
+            (
+                &[],
                 &[],
                 Some("eproxy-contoso.goskope.com"),
                 Some(&zscaler_pac),
@@ -969,19 +999,33 @@ mod tests {
             ),
             (
                 &["Cisco Umbrella Secondary SubCA"],
+                &[&zscaler_tunnel],
                 Some("eproxy-contoso.goskope.com"),
                 Some(&zscaler_pac),
                 Some(ProxyVendor::CiscoUmbrella),
             ),
             (
                 &[],
+                &[],
                 None,
                 Some(&pac_answering("DIRECT; SOCKS5 gateway.zscaler.net:1080")),
                 None,
             ),
+            // Zscaler Client Connector's adapter carries the media: Zscaler, before
+            // any proxy named.
+            (
+                &[],
+                &[&zscaler_tunnel],
+                Some("eproxy-contoso.goskope.com"),
+                None,
+                Some(ProxyVendor::Zscaler),
+            ),
+            // GlobalProtect's adapter serves firewalls too: no vendor from it.
+            (&[], &[&other_tunnel], None, None, None),
+            (&[], &[&route(None)], Some("10.0.0.2"), None, None),
         ];
-        for (issuers, host, pac, want) in cases {
-            let got = proxy_vendor(issuers, host, pac);
+        for (issuers, routes, host, pac, want) in cases {
+            let got = proxy_vendor(issuers, routes, host, pac);
             assert_eq!(got.as_ref().map(|v| v.vendor), want, "{issuers:?} {host:?}");
             if let Some(v) = got {
                 assert_eq!(v.reference, v.vendor.profile().reference);

@@ -59,6 +59,15 @@ impl TunnelKind {
             TunnelKind::Zscaler => "Zscaler",
         }
     }
+
+    /// The cloud security service whose client made the adapter, where only one
+    /// vendor's does (GlobalProtect's adapter serves firewalls and Prisma Access alike).
+    pub fn vendor(self) -> Option<edgepath_model::ProxyVendor> {
+        match self {
+            TunnelKind::Zscaler => Some(edgepath_model::ProxyVendor::Zscaler),
+            _ => None,
+        }
+    }
 }
 
 /// The route towards one destination.
