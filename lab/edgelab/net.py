@@ -206,7 +206,7 @@ class Lab:
                     f.write(f"nameserver {plan.DNS}\n")
                     if s.ipv6 and role == "client":
                         f.write(f"nameserver {plan.DNS6}\n")
-                    if s.proxy_wpad and role == "client":
+                    if s.proxy_wpad and s.proxy_wpad_by == "dns" and role == "client":
                         # The company's DNS suffix, under which WPAD looks.
                         f.write(f"search {plan.SEARCH_DOMAIN}\n")
 

@@ -23,6 +23,9 @@ PROXY_PORT = 3128
 PAC_URL = f"http://{PROXY}/proxy.pac"
 # The clients' DNS search domain in a WPAD scenario: wpad.SEARCH_DOMAIN is the PAC server.
 SEARCH_DOMAIN = "corp.example"
+# What the router's DHCP server gives in option 252 in a WPAD-by-DHCP scenario.
+DHCP_WPAD_URL = f"http://{PROXY}/wpad.dat"
+DHCP_RANGE = ("192.168.1.100", "192.168.1.150")
 
 CGNAT_ROUTER1 = "100.64.0.2"  # the customer router's WAN behind carrier NAT
 CGNAT_CARRIER = "100.64.0.1"  # the carrier router's inside

@@ -60,6 +60,9 @@ class Scenario:
     proxy_pac: str = ""
     # Clients find that PAC by WPAD (wpad.corp.example) instead of being given it.
     proxy_wpad: bool = False
+    # How WPAD finds it: "dns" (wpad.SEARCH_DOMAIN) or "dhcp" (option 252 of the lease
+    # the client's dhclient gets from the router's DHCP server).
+    proxy_wpad_by: str = "dns"
     # False: the PAC's URL answers 404 (clients are told a PAC the server does not have).
     proxy_pac_served: bool = True
     # The common name of the CA the inspecting proxy signs with (a cloud vendor's real
@@ -79,7 +82,7 @@ KNOWN = {
     "client": {"turn_credentials"},
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
-    "proxy": {"enabled", "auth", "intercept", "inspection_ca", "pac", "wpad", "pac_served", "desktop"},
+    "proxy": {"enabled", "auth", "intercept", "inspection_ca", "pac", "wpad", "wpad_by", "pac_served", "desktop"},
     "relay": {"legacy_port", "second_address"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
@@ -264,6 +267,9 @@ def load(name_or_path):
     scenario.proxy_pac = _get(proxy, "pac", str, "", where + " [proxy]")
     scenario.proxy_wpad = _get(proxy, "wpad", bool, False, where + " [proxy]")
     scenario.proxy_pac_served = _get(proxy, "pac_served", bool, True, where + " [proxy]")
+    scenario.proxy_wpad_by = _choice(proxy.get("wpad_by", "dns"), ["dns", "dhcp"], "wpad_by", where + " [proxy]")
+    if "wpad_by" in proxy and not scenario.proxy_wpad:
+        raise ScenarioError(f"{where}: [proxy] wpad_by needs wpad = true")
     if scenario.proxy_wpad and not scenario.proxy_pac:
         raise ScenarioError(f"{where}: [proxy] wpad needs the pac it finds")
     if scenario.proxy_pac and not proxy_enabled:

@@ -2,6 +2,7 @@
 Squid, started inside the run's namespaces and waited for until they answer."""
 
 import os
+import re
 import pwd
 import sys
 import time
@@ -94,7 +95,7 @@ def dns(lab):
         args.append(f"--listen-address={plan.DNS6}")
         args += [f"--address=/{n}/{plan.RELAY6}" for n in plan.RELAY_NAMES]
         args += [f"--address=/{n}/{plan.WEB6}" for n in plan.WEB_NAMES]
-    if lab.scenario.proxy_wpad:
+    if lab.scenario.proxy_wpad and lab.scenario.proxy_wpad_by == "dns":
         args.append(f"--address=/wpad.{plan.SEARCH_DOMAIN}/{plan.PROXY}")
     args.append("--address=/#/")  # every other name: NXDOMAIN, as for a name that does not exist
     lab.spawn("edge", "dnsmasq", args)
@@ -249,8 +250,54 @@ def start(lab):
         proxy(lab)
     if lab.scenario.proxy_desktop == "gnome":
         gnome_settings(lab)
+    if lab.scenario.proxy_wpad and lab.scenario.proxy_wpad_by == "dhcp":
+        dhcp(lab)
     if lab.scenario.vpn_type:
         vpn.start(lab)
+
+
+def dhcp_lease_file(lab):
+    return lab.path("dhclient.leases")
+
+
+def dhcp(lab):
+    """WPAD by DHCP: the router's DHCP server (dnsmasq, DHCP only) on the LAN gives the
+    PAC's URL in option 252; the client's ISC dhclient asks for it, as NetworkManager's
+    configuration does (`option wpad code 252 = text`), and records the lease in the
+    lab's own lease file. Its script is /bin/true: the lease configures nothing, so the
+    client keeps its address and routes; only the lease file is what a client reads."""
+    first, last = plan.DHCP_RANGE
+    lab.spawn("router", "dnsmasq-dhcp", [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--no-resolv",
+        "--no-hosts", f"--interface={lab.prefix}r1l", "--bind-interfaces", "--user=root",
+        f"--pid-file={lab.path('dnsmasq-dhcp.pid')}", f"--dhcp-leasefile={lab.path('dnsmasq-dhcp.leases')}",
+        f"--dhcp-range={first},{last},255.255.255.0,10m", f"--dhcp-option=option:router,{plan.ROUTER_LAN}",
+        f"--dhcp-option-force=252,{plan.DHCP_WPAD_URL}", "--log-dhcp", "--log-facility=-"])
+    conf = lab.path("dhclient.conf")
+    with open(conf, "w") as f:
+        f.write("option wpad code 252 = text;\n"
+                "request subnet-mask, broadcast-address, routers, domain-name-servers, wpad;\n")
+    lease = dhcp_lease_file(lab)
+    lab.spawn("client", "dhclient", [
+        "dhclient", "-d", "-1", "-v", "-cf", conf, "-lf", lease, "-pf", lab.path("dhclient.pid"),
+        "-sf", "/bin/true", f"{lab.prefix}c0"])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if os.path.exists(lease):
+            with open(lease) as f:
+                if "option wpad" in f.read():
+                    os.chmod(lease, 0o644)
+                    return
+        time.sleep(0.1)
+    raise LabError(f"dhclient got no lease with option 252 in 15 s\n{lab.logs()}")
+
+
+def dhcp_wpad_url(lab):
+    """The PAC URL dhclient recorded (option 252 of its last lease), read from its lease
+    file here, not by edgepath: what the validation takes as the client's WPAD answer."""
+    with open(dhcp_lease_file(lab)) as f:
+        urls = re.findall(r'option wpad "([^"]*)"', f.read())
+    return urls[-1].rstrip("\n") if urls else None
 
 
 def gnome_environment(lab):
@@ -308,6 +355,10 @@ def environment(lab):
     if s.turn_credentials:
         env["EDGEPATH_TURN_USER"] = plan.TURN_USER
         env["EDGEPATH_TURN_PASSWORD"] = plan.TURN_PASSWORD
+    if s.proxy_wpad and s.proxy_wpad_by == "dhcp":
+        # The lab's lease file stands for the system's (/var/lib/dhcp/...), which the
+        # lab must not touch.
+        env["EDGEPATH_DHCP_LEASES"] = dhcp_lease_file(lab)
     if s.proxy_desktop == "gnome":
         # The client is told its proxy by its desktop's settings, not the environment.
         env.update(gnome_environment(lab))

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from . import plan
+from . import plan, services
 from .net import LabError
 
 UDP_PORTS = (3478, 3479, 3480, 3481)
@@ -253,7 +253,12 @@ def pac_hops(lab):
         import pacparser
     except ImportError as e:
         raise LabError(f"pacparser is needed to validate a PAC scenario (pip install pacparser): {e}")
-    url = f"http://wpad.{plan.SEARCH_DOMAIN}/wpad.dat" if lab.scenario.proxy_wpad else plan.PAC_URL
+    if lab.scenario.proxy_wpad and lab.scenario.proxy_wpad_by == "dhcp":
+        url = services.dhcp_wpad_url(lab) or "http://no-option-252.invalid/"
+    elif lab.scenario.proxy_wpad:
+        url = f"http://wpad.{plan.SEARCH_DOMAIN}/wpad.dat"
+    else:
+        url = plan.PAC_URL
     names = [plan.SERVICE_NAMES[s] for s in lab.scenario.expect.services] + [plan.RELAY_NAMES[0]]
     p = _client(lab, ["curl", "-sS", "-f", "--noproxy", "*", "--max-time", "5", "-o", "-", url], timeout=8)
     if p.returncode != 0:

@@ -250,10 +250,11 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         r.profile, r.elapsed_ms
     );
     out.push_str(&format!("Endpoint data: {}\n", source.description));
-    match &r.proxy {
-        Some(p) => out.push_str(&format!("Proxy: {p}\n")),
-        None if !r.proxy_search.is_empty() => out.push_str("Proxy: none found\n"),
-        None => {}
+    match (&r.proxy, &r.pac) {
+        (Some(p), _) => out.push_str(&format!("Proxy: {p}\n")),
+        (None, Some(_)) => out.push_str("Proxy: none, as the PAC below decides\n"),
+        (None, None) if !r.proxy_search.is_empty() => out.push_str("Proxy: none found\n"),
+        (None, None) => {}
     }
     if !r.proxy_search.is_empty() {
         out.push_str("  searched as a client does:\n");

@@ -77,11 +77,14 @@ pub fn fetch(source: &PacSource) -> Result<String> {
     }
 }
 
-/// WPAD by DNS: the first of `candidates` (PAC URLs, most specific first) whose name
-/// resolves and whose PAC can be fetched, with its text; else what each attempt met.
-pub fn discover(candidates: &[String]) -> std::result::Result<(PacSource, String), Vec<String>> {
+/// WPAD: the first of `candidates` (PAC URLs in the order a client tries them, each
+/// with where it came from) whose name resolves and whose PAC can be fetched, with its
+/// text; else what each attempt met.
+pub fn discover(
+    candidates: &[(String, String)],
+) -> std::result::Result<(PacSource, String), Vec<String>> {
     let mut tried = Vec::new();
-    for url in candidates {
+    for (url, named_by) in candidates {
         let host = url
             .trim_start_matches("http://")
             .split('/')
@@ -93,7 +96,7 @@ pub fn discover(candidates: &[String]) -> std::result::Result<(PacSource, String
         }
         let source = PacSource {
             location: url.clone(),
-            named_by: format!("WPAD ({host} from the DNS search domains)"),
+            named_by: named_by.clone(),
         };
         match fetch(&source) {
             Ok(text) => return Ok((source, text)),

@@ -156,10 +156,23 @@ fn from_system(found: SystemProxy, catalog: &Catalog, search: &mut Vec<String>) 
     }
 }
 
-/// WPAD by DNS from this host's search domains. `None` when it finds no PAC (said as a
-/// warning when `asked`: `--wpad`).
+/// WPAD as clients do it: the PAC URL of the DHCP lease (option 252) first, then by
+/// DNS under this host's search domains. `None` when it finds no PAC (said as a warning
+/// when `asked`: `--wpad`).
 fn wpad(catalog: &Catalog, search: &mut Vec<String>, asked: bool) -> Result<Option<Found>> {
-    let candidates = edgepath_probe::wpad::candidates(&edgepath_probe::wpad::search_domains());
+    let mut candidates: Vec<(String, String)> = edgepath_probe::dhcp_lease::wpad_urls()
+        .into_iter()
+        .map(|l| (l.url, format!("WPAD (DHCP option 252 in {})", l.file)))
+        .collect();
+    for url in edgepath_probe::wpad::candidates(&edgepath_probe::wpad::search_domains()) {
+        let host = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let named_by = format!("WPAD ({host} from the DNS search domains)");
+        candidates.push((url, named_by));
+    }
     match pac_source::discover(&candidates) {
         Ok((source, text)) => {
             search.push(format!("WPAD: {}", source.location));
@@ -167,7 +180,8 @@ fn wpad(catalog: &Catalog, search: &mut Vec<String>, asked: bool) -> Result<Opti
         }
         Err(tried) => {
             let why = if tried.is_empty() {
-                "this host has no DNS search domain to look under".to_owned()
+                "no DHCP lease names one, and this host has no DNS search domain to look under"
+                    .to_owned()
             } else {
                 tried.join("; ")
             };

@@ -5,8 +5,8 @@
 //! Fetching is the caller's; this module only names the candidates, so it is tested
 //! without a network.
 //!
-//! Not here: WPAD by DHCP (option 252), which needs the DHCP client's lease, and which
-//! no lease file this tool can read records.
+//! WPAD by DHCP (option 252), which clients try first, is read from the DHCP client's
+//! lease files: `dhcp_lease.rs`.
 
 /// The PAC URLs to try, in order, for `domains` (search domains, most preferred first).
 pub fn candidates(domains: &[String]) -> Vec<String> {
