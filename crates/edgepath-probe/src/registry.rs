@@ -194,73 +194,49 @@ fn dword(root: HKEY, key: &str, name: &str) -> Result<Option<u32>, String> {
     Ok(found.then_some(value))
 }
 
-/// A REG_SZ value; `None` when it (or its key) is missing.
-fn string(root: HKEY, key: &str, name: &str) -> Result<Option<String>, String> {
+/// The bytes of a value of the types `flags` allow, asked for its size first and
+/// refused above `limit` bytes (the values read here are short: a huge one is an error,
+/// not an allocation); `None` when it (or its key) is missing.
+fn bytes(
+    root: HKEY,
+    key: &str,
+    name: &str,
+    flags: u32,
+    limit: u32,
+) -> Result<Option<Vec<u8>>, String> {
     let mut size: u32 = 0;
     // SAFETY: a null buffer asks for the size only.
-    if !unsafe {
-        get_value(
-            root,
-            key,
-            name,
-            RRF_RT_REG_SZ,
-            std::ptr::null_mut(),
-            &mut size,
-        )?
-    } {
+    if !unsafe { get_value(root, key, name, flags, std::ptr::null_mut(), &mut size)? } {
         return Ok(None);
     }
-    // Values of Internet Settings and QoS policies are short; a huge one is refused,
-    // not allocated.
-    if size > 64 * 1024 {
+    if size > limit {
         return Err(format!("registry {key}\\{name}: {size} bytes is too long"));
     }
-    let mut buf = vec![0u16; (size as usize).div_ceil(2).max(1)];
-    let mut size = (buf.len() * 2) as u32;
-    let data = buf.as_mut_ptr().cast();
+    let mut buf = vec![0u8; size as usize];
+    let mut size = buf.len() as u32;
     // SAFETY: `buf` has `size` writable bytes.
-    if !unsafe { get_value(root, key, name, RRF_RT_REG_SZ, data, &mut size)? } {
+    if !unsafe { get_value(root, key, name, flags, buf.as_mut_ptr().cast(), &mut size)? } {
         return Ok(None);
     }
-    let text = &buf[..(size as usize / 2).min(buf.len())];
+    buf.truncate(size as usize);
+    Ok(Some(buf))
+}
+
+/// A REG_SZ value (Internet Settings, QoS policies: at most 64 KiB); `None` when it (or
+/// its key) is missing.
+fn string(root: HKEY, key: &str, name: &str) -> Result<Option<String>, String> {
+    let Some(raw) = bytes(root, key, name, RRF_RT_REG_SZ, 64 * 1024)? else {
+        return Ok(None);
+    };
+    let text: Vec<u16> = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
     Ok(Some(String::from_utf16_lossy(&text[..end])))
 }
 
 /// A REG_BINARY value of at most 4 KiB; `None` when it (or its key) is missing.
 fn binary(root: HKEY, key: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
-    let mut size: u32 = 0;
-    // SAFETY: a null buffer asks for the size only.
-    if !unsafe {
-        get_value(
-            root,
-            key,
-            name,
-            RRF_RT_REG_BINARY,
-            std::ptr::null_mut(),
-            &mut size,
-        )?
-    } {
-        return Ok(None);
-    }
-    if size > 4096 {
-        return Err(format!("registry {key}\\{name}: {size} bytes is too long"));
-    }
-    let mut buf = vec![0u8; size as usize];
-    let mut size = buf.len() as u32;
-    // SAFETY: `buf` has `size` writable bytes.
-    if !unsafe {
-        get_value(
-            root,
-            key,
-            name,
-            RRF_RT_REG_BINARY,
-            buf.as_mut_ptr().cast(),
-            &mut size,
-        )?
-    } {
-        return Ok(None);
-    }
-    buf.truncate(size as usize);
-    Ok(Some(buf))
+    bytes(root, key, name, RRF_RT_REG_BINARY, 4096)
 }
