@@ -201,7 +201,7 @@ fn render(r: &AuditReport, files: &str) -> String {
             m.modality.to_string(),
             or_unknown(m.path),
             or_unknown(m.status),
-            m.source_ports.clone(),
+            m.source_ports.to_string(),
             by,
         ]);
     }
@@ -280,8 +280,8 @@ fn render(r: &AuditReport, files: &str) -> String {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
-                c.destinations.join(", "),
-                c.ports.0,
+                c.destinations,
+                c.ports,
                 c.verdict,
                 if c.decided_by.is_empty() {
                     String::new()

@@ -75,6 +75,32 @@ impl PortRange {
         Self::new(port, port)
     }
 
+    /// Every unprivileged port, 1024-65535: where a client's TCP source port may be.
+    pub const UNPRIVILEGED: PortRange = PortRange {
+        first: 1024,
+        last: 65535,
+    };
+
+    /// HTTPS, 443.
+    pub const HTTPS: PortRange = PortRange {
+        first: 443,
+        last: 443,
+    };
+
+    /// HTTP, 80.
+    pub const HTTP: PortRange = PortRange {
+        first: 80,
+        last: 80,
+    };
+
+    /// The smallest range holding both.
+    pub fn hull(self, other: PortRange) -> PortRange {
+        PortRange {
+            first: self.first.min(other.first),
+            last: self.last.max(other.last),
+        }
+    }
+
     /// The first port of the range.
     pub fn first(self) -> u16 {
         self.first
@@ -388,5 +414,17 @@ mod tests {
             let counted = (1u16..2100).filter(|p| set.contains(*p)).count() as u32;
             prop_assert_eq!(set.count(), counted);
         }
+    }
+
+    #[test]
+    fn the_named_ranges_and_the_hull() {
+        assert_eq!(PortRange::HTTPS.to_string(), "443");
+        assert_eq!(PortRange::HTTP.to_string(), "80");
+        assert_eq!(PortRange::UNPRIVILEGED.to_string(), "1024-65535");
+        let a = PortRange::new(3478, 3479).unwrap();
+        let b = PortRange::single(3481).unwrap();
+        assert_eq!(a.hull(b).to_string(), "3478-3481");
+        assert_eq!(b.hull(a), a.hull(b));
+        assert_eq!(a.hull(a), a);
     }
 }

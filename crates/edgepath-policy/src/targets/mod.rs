@@ -90,8 +90,8 @@ pub(crate) struct Acceptance<'a> {
     pub destinations: Option<&'a [String]>,
     /// The client's source ports, when they matter (media).
     pub source_ports: Option<PortRange>,
-    /// Destination ports, first and last.
-    pub ports: (u16, u16),
+    /// Destination ports.
+    pub ports: PortRange,
     /// The interface it comes in on, when given.
     pub iface_in: Option<&'a str>,
     /// The interface it leaves by, when given.
@@ -110,9 +110,11 @@ impl<'a> Acceptance<'a> {
 
     /// The destination ports, `443` or first and last joined by `sep` (`3478:3481`).
     pub fn port_span(&self, sep: char) -> String {
-        match self.ports {
-            (a, b) if a == b => a.to_string(),
-            (a, b) => format!("{a}{sep}{b}"),
+        let (a, b) = (self.ports.first(), self.ports.last());
+        if a == b {
+            a.to_string()
+        } else {
+            format!("{a}{sep}{b}")
         }
     }
 }

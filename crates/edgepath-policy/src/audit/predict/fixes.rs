@@ -32,11 +32,6 @@ impl<'a> Sides<'a> {
     }
 }
 
-/// Whether a flow was asked about every address (a set listed by name only).
-fn any_destination(f: &FlowAudit) -> bool {
-    f.destinations.iter().any(|d| d == "any")
-}
-
 /// The fixes for the `asked` flows among `flows` that are blocked (from source ports
 /// `src`, when they matter), one per rule or policy that blocks them.
 pub(super) fn fixes(
@@ -55,7 +50,7 @@ pub(super) fn fixes(
         let flow = Acceptance {
             family: f.family,
             proto,
-            destinations: (!any_destination(f)).then_some(f.destinations.as_slice()),
+            destinations: f.destinations.listed(),
             source_ports: src,
             ports: f.ports,
             iface_in: sides.inn,
@@ -100,14 +95,12 @@ fn spans(flows: &[FlowAudit], asked: Asked) -> Vec<FlowAudit> {
     };
     let mut spans: Vec<FlowAudit> = Vec::new();
     for f in flows.iter().filter(|f| f.protocol == asked).filter(blocked) {
-        let (a, b) = f.ports;
         match spans
             .iter_mut()
             .find(|g| g.family == f.family && g.destinations == f.destinations)
         {
             Some(g) => {
-                let (c, d) = g.ports;
-                g.ports = (a.min(c), b.max(d));
+                g.ports = g.ports.hull(f.ports);
                 for o in &f.origins {
                     if !g.origins.contains(o) {
                         g.origins.push(o.clone());
@@ -134,7 +127,7 @@ mod tests {
             proto: Proto::Udp,
             destinations: Some(&relays),
             source_ports: PortRange::new(50000, 50019).ok(),
-            ports: (3478, 3481),
+            ports: PortRange::new(3478, 3481).unwrap(),
             iface_in: Some("br-lan"),
             iface_out: Some("wan 0'; rm -rf /"),
         };
@@ -143,7 +136,7 @@ mod tests {
             proto: Proto::Tcp,
             destinations: None,
             source_ports: None,
-            ports: (443, 443),
+            ports: PortRange::HTTPS,
             iface_in: None,
             iface_out: None,
         };

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 
 use super::fixes::{fixes, Sides};
 use super::question::{ask, climb, connect, nets_of, Https, Paths, Rung};
-use super::report::{range_text, Asked, FlowAudit, ModalityAudit};
+use super::report::{Asked, FlowAudit, ModalityAudit};
 use super::AuditOptions;
 use crate::flows::{Flow, Proto};
 use edgepath_model::ServiceId;
@@ -105,7 +105,7 @@ impl MediaQuestion<'_> {
             modality: m,
             path,
             status: path.map(MediaPath::base_status),
-            source_ports: range_text((src.first(), src.last())),
+            source_ports: src,
             family_paths,
             flows,
             fix,
@@ -126,10 +126,12 @@ impl MediaQuestion<'_> {
             }
             let first = udp.len();
             for p in f.ports.ranges() {
-                let ports: Vec<(u16, u16)> = if p.last() - p.first() < 8 {
-                    (p.first()..=p.last()).map(|x| (x, x)).collect()
+                let ports: Vec<PortRange> = if p.last() - p.first() < 8 {
+                    (p.first()..=p.last())
+                        .filter_map(|x| PortRange::single(x).ok())
+                        .collect()
                 } else {
-                    vec![(p.first(), p.last())]
+                    vec![*p]
                 };
                 for ports in ports {
                     udp.push(ask(
@@ -137,7 +139,7 @@ impl MediaQuestion<'_> {
                         self.opts,
                         family,
                         Proto::Udp,
-                        (src.first(), src.last()),
+                        src,
                         &nets,
                         ports,
                     ));

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use edgepath_model::{Family, FlowVerdict, MediaRanges, Modality, PortRange, ServiceId};
 use ipnet::IpNet;
 
-use super::report::{range_text, Asked, FlowAudit, RouteTaken};
+use super::report::{Asked, Destinations, FlowAudit, RouteTaken};
 use super::AuditOptions;
 use crate::audit::eval::{Decision, Evaluator, Region, Verdict};
 use crate::audit::ir::{addr, ifname, Dim, Hook, Ruleset};
@@ -179,9 +179,9 @@ pub(super) fn ask(
     opts: &AuditOptions,
     family: Family,
     proto: Proto,
-    sports: (u16, u16),
+    sports: PortRange,
     nets: &[IpNet],
-    dports: (u16, u16),
+    dports: PortRange,
 ) -> FlowAudit {
     ask_from(
         ev,
@@ -214,7 +214,7 @@ pub(super) struct Https<'a> {
 }
 
 /// A client's TCP source ports.
-pub(super) const EPHEMERAL: (u16, u16) = (1024, 65535);
+pub(super) const EPHEMERAL: PortRange = PortRange::UNPRIVILEGED;
 
 impl Https<'_> {
     /// The proxy, when it is of the family.
@@ -224,11 +224,11 @@ impl Https<'_> {
 
     /// TCP 443 from the client to `nets`.
     pub(super) fn direct(&self, family: Family, nets: &[IpNet]) -> FlowAudit {
-        self.direct_to(family, nets, 443)
+        self.direct_to(family, nets, PortRange::HTTPS)
     }
 
     /// TCP `port` from the client to `nets`.
-    pub(super) fn direct_to(&self, family: Family, nets: &[IpNet], port: u16) -> FlowAudit {
+    pub(super) fn direct_to(&self, family: Family, nets: &[IpNet], port: PortRange) -> FlowAudit {
         ask(
             self.ev,
             self.opts,
@@ -236,13 +236,13 @@ impl Https<'_> {
             Proto::Tcp,
             EPHEMERAL,
             nets,
-            (port, port),
+            port,
         )
     }
 
     /// TCP 443 from the proxy to `nets`, when there is a proxy of the family.
     pub(super) fn onwards(&self, family: Family, nets: &[IpNet]) -> Option<FlowAudit> {
-        self.onwards_to(family, nets, 443)
+        self.onwards_to(family, nets, PortRange::HTTPS)
     }
 
     /// TCP `port` from the proxy to `nets`, when there is a proxy of the family.
@@ -250,7 +250,7 @@ impl Https<'_> {
         &self,
         family: Family,
         nets: &[IpNet],
-        port: u16,
+        port: PortRange,
     ) -> Option<FlowAudit> {
         let (proxy, _) = self.proxy(family)?;
         Some(ask_from(
@@ -260,13 +260,14 @@ impl Https<'_> {
             Proto::Tcp,
             EPHEMERAL,
             nets,
-            (port, port),
+            port,
         ))
     }
 
     /// TCP from the client to the proxy's port, when there is a proxy of the family.
     pub(super) fn to_proxy(&self, family: Family) -> Option<FlowAudit> {
         let (proxy, port) = self.proxy(family)?;
+        let port = PortRange::single(port).ok()?;
         Some(ask_from(
             self.ev,
             Sender::ClientToProxy(self.opts.client),
@@ -274,7 +275,7 @@ impl Https<'_> {
             Proto::Tcp,
             EPHEMERAL,
             &[IpNet::from(proxy)],
-            (port, port),
+            port,
         ))
     }
 }
@@ -285,9 +286,9 @@ pub(super) fn ask_from(
     from: Sender,
     family: Family,
     proto: Proto,
-    sports: (u16, u16),
+    sports: PortRange,
     nets: &[IpNet],
-    dports: (u16, u16),
+    dports: PortRange,
 ) -> FlowAudit {
     let (ip, in_iface, out_iface) = match from {
         Sender::Client(ip) => (ip, ev.client_in, ev.out),
@@ -323,9 +324,9 @@ pub(super) fn ask_from(
                         Proto::Udp => (17, 17),
                     },
                     src,
-                    (u128::from(sports.0), u128::from(sports.1)),
+                    (u128::from(sports.first()), u128::from(sports.last())),
                     piece.range,
-                    (u128::from(dports.0), u128::from(dports.1)),
+                    (u128::from(dports.first()), u128::from(dports.last())),
                     in_iface,
                     // Into the tunnel, the packets leave by its interface, not named.
                     if piece.tunnelled() {
@@ -396,12 +397,12 @@ pub(super) fn ask_from(
         family,
         protocol: proto.into(),
         destinations: if nets.is_empty() {
-            vec!["any".into()]
+            Destinations::Any
         } else {
-            nets.iter().map(ToString::to_string).collect()
+            Destinations::These(nets.iter().map(ToString::to_string).collect())
         },
         ports: dports,
-        source_ports: range_text(sports),
+        source_ports: Some(sports),
         verdict,
         decided_by: by,
         unknown,
@@ -439,9 +440,9 @@ pub(super) fn connect(
     FlowAudit {
         family,
         protocol: Asked::HttpConnect,
-        destinations,
-        ports: (443, 443),
-        source_ports: "-".into(),
+        destinations: Destinations::These(destinations),
+        ports: PortRange::HTTPS,
+        source_ports: None,
         verdict,
         decided_by: d.by,
         unknown: d.unknown,

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use edgepath_model::{Family, FlowVerdict, MediaPath, Modality, ServiceId, Status, Via, VpnState};
+use edgepath_model::{
+    Family, FlowVerdict, MediaPath, Modality, PortRange, ServiceId, Status, Via, VpnState,
+};
 use serde::Serialize;
 
 use super::Interfaces;
@@ -45,13 +47,13 @@ pub struct FlowAudit {
     pub family: Family,
     /// `udp`, `tcp`, or `http-connect` (a question to the proxy).
     pub protocol: Asked,
-    /// Destination ranges asked about.
-    pub destinations: Vec<String>,
+    /// Destination ranges (or the name a proxy is asked for) asked about.
+    pub destinations: Destinations,
     /// Destination ports (`3478`, `3478-3481`).
-    #[serde(serialize_with = "span_text")]
-    pub ports: (u16, u16),
-    /// Client source ports.
-    pub source_ports: String,
+    pub ports: PortRange,
+    /// Client source ports (`-` in JSON for a question to the proxy, which has none).
+    #[serde(serialize_with = "source_text")]
+    pub source_ports: Option<PortRange>,
     /// `accepted`, `dropped`, `rejected`, `partly` (some of the destinations or ports
     /// only) or `unknown`.
     pub verdict: FlowVerdict,
@@ -168,8 +170,49 @@ impl From<Proto> for Asked {
     }
 }
 
-fn span_text<S: serde::Serializer>(span: &(u16, u16), s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&range_text(*span))
+fn source_text<S: serde::Serializer>(span: &Option<PortRange>, s: S) -> Result<S::Ok, S::Error> {
+    match span {
+        Some(r) => s.collect_str(r),
+        None => s.serialize_str("-"),
+    }
+}
+
+/// What a question is about: any address, or these ranges (or a proxy's name and its
+/// addresses). In JSON a list, `["any"]` for any address, as it always was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destinations {
+    /// Any address of the family.
+    Any,
+    /// These, as written.
+    These(Vec<String>),
+}
+
+impl Destinations {
+    /// The destinations listed; `None` for any address.
+    pub fn listed(&self) -> Option<&[String]> {
+        match self {
+            Destinations::Any => None,
+            Destinations::These(v) => Some(v),
+        }
+    }
+}
+
+impl std::fmt::Display for Destinations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destinations::Any => f.write_str("any"),
+            Destinations::These(v) => f.write_str(&v.join(", ")),
+        }
+    }
+}
+
+impl Serialize for Destinations {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Destinations::Any => ["any"].serialize(s),
+            Destinations::These(v) => v.serialize(s),
+        }
+    }
 }
 
 /// A modality's predicted path.
@@ -182,7 +225,7 @@ pub struct ModalityAudit {
     /// Its status, from the path alone (no configuration shows loss or delay).
     pub status: Option<Status>,
     /// The source ports asked about.
-    pub source_ports: String,
+    pub source_ports: PortRange,
     /// The path per family.
     pub family_paths: BTreeMap<Family, Option<MediaPath>>,
     /// The flows asked about.
@@ -263,11 +306,50 @@ pub struct AuditReport {
     pub pac: Option<PacAudit>,
 }
 
-/// `443`, `3478-3481`.
-pub(super) fn range_text((a, b): (u16, u16)) -> String {
-    if a == b {
-        a.to_string()
-    } else {
-        format!("{a}-{b}")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_questions_serialise_as_the_strings_they_always_were() {
+        let flow = |destinations, ports, source_ports| FlowAudit {
+            family: Family::Ipv4,
+            protocol: Asked::Udp,
+            destinations,
+            ports,
+            source_ports,
+            verdict: FlowVerdict::Accepted,
+            decided_by: Vec::new(),
+            unknown: None,
+            route: None,
+            routed_by: Vec::new(),
+            origins: Vec::new(),
+        };
+        let json = |f: &FlowAudit| serde_json::to_value(f).unwrap();
+        let any = flow(
+            Destinations::Any,
+            PortRange::new(3478, 3481).unwrap(),
+            Some(PortRange::new(50000, 50019).unwrap()),
+        );
+        let v = json(&any);
+        assert_eq!(v["destinations"], serde_json::json!(["any"]));
+        assert_eq!(v["ports"], "3478-3481");
+        assert_eq!(v["source_ports"], "50000-50019");
+        assert_eq!(any.destinations.listed(), None);
+        assert_eq!(any.destinations.to_string(), "any");
+
+        let proxy = flow(
+            Destinations::These(vec!["sip.example".into(), "52.112.0.0/14".into()]),
+            PortRange::HTTPS,
+            None,
+        );
+        let v = json(&proxy);
+        assert_eq!(
+            v["destinations"],
+            serde_json::json!(["sip.example", "52.112.0.0/14"])
+        );
+        assert_eq!(v["ports"], "443");
+        assert_eq!(v["source_ports"], "-");
+        assert_eq!(proxy.destinations.to_string(), "sip.example, 52.112.0.0/14");
     }
 }

@@ -2,7 +2,7 @@
 //! (directly, through the proxy and its CONNECT rules); TCP 80 reported beside it.
 
 use edgepath_model::rulebook::SERVICES_OVER_TCP_443;
-use edgepath_model::{FlowVerdict, ServiceId, Via};
+use edgepath_model::{FlowVerdict, PortRange, ServiceId, Via};
 use ipnet::IpNet;
 
 use super::fixes::{fixes, Sides};
@@ -53,8 +53,8 @@ fn service(
             if nets.is_empty() && f.has_addresses() {
                 continue;
             }
-            http.push(https.direct_to(family, &nets, 80));
-            http.extend(https.onwards_to(family, &nets, 80));
+            http.push(https.direct_to(family, &nets, PortRange::HTTP));
+            http.extend(https.onwards_to(family, &nets, PortRange::HTTP));
         }
         for f in tcp_flows(model, s, 443) {
             let nets = nets_of(f, family);

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use edgepath_model::rulebook::status_through_tunnel;
-use edgepath_model::{Family, VpnState};
+use edgepath_model::{Family, PortRange, VpnState};
 use ipnet::IpNet;
 
 use super::question::{ask_from, net_range, Paths, Sender, EPHEMERAL};
@@ -30,7 +30,7 @@ pub(super) fn carriers(ev: &Paths<'_>, opts: &AuditOptions) -> Vec<FlowAudit> {
                 c.proto,
                 EPHEMERAL,
                 &[IpNet::from(a)],
-                (c.port, c.port),
+                PortRange::single(c.port).ok()?,
             ))
         })
         .collect()
