@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use edgepath_model::pac_answer::{parse_answer, PacChoice};
-use edgepath_model::vendor::{self, Evidence};
 use edgepath_model::{
-    Catalog, Family, MediaPath, MediaRanges, Modality, PortRange, Profile, ProxyVendor, ServiceId,
-    Status, Via,
+    Catalog, Family, MediaPath, MediaRanges, Modality, PortRange, Profile, ServiceId, Status, Via,
 };
 use serde::Serialize;
 use tokio::net::TcpStream;
 
+use crate::cloud_proxy;
 use crate::dns::{self, Resolution};
 use crate::family::{self, FamilyReport};
 use crate::nat;
@@ -231,7 +229,7 @@ pub struct Report {
     pub proxy_search: Vec<String>,
     /// The cloud security service the proxy or the TLS interception belongs to, when
     /// a mark its vendor documents names it; `null` otherwise (never guessed).
-    pub proxy_vendor: Option<VendorReport>,
+    pub proxy_vendor: Option<crate::cloud_proxy::VendorReport>,
     /// The relay probed.
     pub relay: Option<String>,
     /// Per address family: the relay address, how UDP and TCP were answered (or
@@ -241,63 +239,6 @@ pub struct Report {
     pub probes: Probes,
     /// Wall time of the check, ms.
     pub elapsed_ms: u64,
-}
-
-/// A cloud security service named, by what, and what its vendor advises for Teams.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VendorReport {
-    /// The vendor.
-    pub vendor: ProxyVendor,
-    /// Its product, for people.
-    pub product: &'static str,
-    /// What named it (the interception certificate's issuer, a proxy host).
-    pub by: String,
-    /// What the vendor documents for Microsoft 365 and Teams media.
-    pub advice: &'static str,
-    /// Where it documents it.
-    pub reference: &'static str,
-}
-
-/// The vendor of the proxy or interception in the path, from the evidence `check` has:
-/// the issuers of intercepted service certificates first (the strongest: the TLS was
-/// broken by that CA), then the proxy probed, then every proxy the PAC names.
-fn proxy_vendor(
-    intercepting_issuers: &[&str],
-    media_routes: &[&RangeRoute],
-    proxy_host: Option<&str>,
-    pac: Option<&PacReport>,
-) -> Option<VendorReport> {
-    let pac_hosts: Vec<String> = pac
-        .into_iter()
-        .flat_map(|r| &r.answers)
-        .flat_map(|a| parse_answer(&a.answer))
-        .filter_map(|c| match c {
-            PacChoice::Proxy { host, .. } => Some(host),
-            _ => None,
-        })
-        .collect();
-    let issuers = intercepting_issuers
-        .iter()
-        .map(|i| Evidence::InterceptingIssuer(i));
-    let tunnels = media_routes.iter().filter_map(|r| {
-        Some(Evidence::TunnelAdapter {
-            vendor: r.tunnel_kind?.vendor()?,
-            interface: r.interface.as_deref().unwrap_or("?"),
-        })
-    });
-    let hosts = proxy_host
-        .into_iter()
-        .chain(pac_hosts.iter().map(String::as_str))
-        .map(Evidence::ProxyHost);
-    let found = vendor::recognise(issuers.chain(tunnels).chain(hosts))?;
-    let profile = found.vendor.profile();
-    Some(VendorReport {
-        vendor: found.vendor,
-        product: profile.product,
-        by: found.by,
-        advice: profile.advice,
-        reference: profile.reference,
-    })
 }
 
 /// One UDP probe, with the modality whose source ports it used.
@@ -655,16 +596,10 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
             v
         })
         .collect();
-    let intercepting: Vec<&str> = services
-        .iter()
-        .filter_map(|s| s.tls.as_ref())
-        .filter(|t| t.intercepted)
-        .filter_map(|t| t.issuer.as_deref())
-        .collect();
-    let proxy_vendor = proxy_vendor(
-        &intercepting,
+    let proxy_vendor = cloud_proxy::named(
+        &services,
         &vpn.tunnelled_media(),
-        cfg.proxy.as_ref().map(|p| p.host.as_str()),
+        cfg.proxy.as_ref(),
         cfg.pac.as_ref(),
     );
     Report {
@@ -862,7 +797,6 @@ async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::TunnelKind;
 
     /// One route lookup's answer.
     type Answer = Result<route::Route, RouteError>;
@@ -932,104 +866,6 @@ mod tests {
         for (via, json, v4) in cases {
             assert_eq!(serde_json::to_string(&via).unwrap(), json);
             assert_eq!(via.is_ipv4_address(), v4, "{via}");
-        }
-    }
-
-    /// Intercepting issuers, the proxy's host, the PAC's report: the vendor named.
-    type Case<'a> = (
-        &'a [&'a str],
-        &'a [&'a RangeRoute],
-        Option<&'a str>,
-        Option<&'a PacReport>,
-        Option<ProxyVendor>,
-    );
-
-    fn pac_answering(answer: &str) -> PacReport {
-        PacReport {
-            source: "http://wpad.corp.example/wpad.dat, named by WPAD".into(),
-            answers: vec![crate::pac::PacAnswer {
-                name: "teams.microsoft.com".into(),
-                url: "https://teams.microsoft.com/".into(),
-                answer: answer.into(),
-                line: Some(3),
-                error: None,
-                hop: "DIRECT".into(),
-            }],
-            notes: vec![],
-        }
-    }
-
-    #[test]
-    fn the_vendor_is_named_by_interception_first_then_the_proxy_then_the_pac() {
-        let zscaler_pac = pac_answering("PROXY gateway.zscalertwo.net:9400; DIRECT");
-        let route = |kind: Option<TunnelKind>| RangeRoute {
-            net: "52.112.0.0/14".into(),
-            endpoint_set: Some(11),
-            media: true,
-            interface: Some("Ethernet 3".into()),
-            gateway: None,
-            tunnel: kind.is_some(),
-            tunnel_kind: kind,
-            error: None,
-        };
-        let zscaler_tunnel = route(Some(TunnelKind::Zscaler));
-        let other_tunnel = route(Some(TunnelKind::GlobalProtect));
-        let cases: [Case<'_>; 9] = [
-            (&[], &[], None, None, None),
-            (
-                &["edgepath Lab Inspection CA"],
-                &[],
-                Some("10.0.0.2"),
-                None,
-                None,
-            ),
-            (
-                &[],
-                &[],
-                None,
-                Some(&zscaler_pac),
-                Some(ProxyVendor::Zscaler),
-            ),
-            (
-                &[],
-                &[],
-                Some("eproxy-contoso.goskope.com"),
-                Some(&zscaler_pac),
-                Some(ProxyVendor::Netskope),
-            ),
-            (
-                &["Cisco Umbrella Secondary SubCA"],
-                &[&zscaler_tunnel],
-                Some("eproxy-contoso.goskope.com"),
-                Some(&zscaler_pac),
-                Some(ProxyVendor::CiscoUmbrella),
-            ),
-            (
-                &[],
-                &[],
-                None,
-                Some(&pac_answering("DIRECT; SOCKS5 gateway.zscaler.net:1080")),
-                None,
-            ),
-            // Zscaler Client Connector's adapter carries the media: Zscaler, before
-            // any proxy named.
-            (
-                &[],
-                &[&zscaler_tunnel],
-                Some("eproxy-contoso.goskope.com"),
-                None,
-                Some(ProxyVendor::Zscaler),
-            ),
-            // GlobalProtect's adapter serves firewalls too: no vendor from it.
-            (&[], &[&other_tunnel], None, None, None),
-            (&[], &[&route(None)], Some("10.0.0.2"), None, None),
-        ];
-        for (issuers, routes, host, pac, want) in cases {
-            let got = proxy_vendor(issuers, routes, host, pac);
-            assert_eq!(got.as_ref().map(|v| v.vendor), want, "{issuers:?} {host:?}");
-            if let Some(v) = got {
-                assert_eq!(v.reference, v.vendor.profile().reference);
-            }
         }
     }
 }

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod check;
+pub mod cloud_proxy;
 pub mod dhcp_lease;
 pub mod dns;
 mod driver;
