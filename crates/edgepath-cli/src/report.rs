@@ -333,8 +333,18 @@ pub fn check_page(r: &Report, source: &EndpointSource) -> String {
         format!("NAT: {}", r.nat.note),
         format!("VPN: {} ({})", r.vpn.state, r.vpn.note),
     ];
-    if let Some(p) = &r.proxy {
-        facts.push(format!("Proxy: {p}"));
+    match &r.proxy {
+        Some(p) => facts.push(format!("Proxy: {p}")),
+        None if !r.proxy_search.is_empty() => {
+            facts.push(format!("Proxy: none ({})", r.proxy_search.join("; ")))
+        }
+        None => {}
+    }
+    if let Some(v) = &r.proxy_vendor {
+        facts.push(format!(
+            "Cloud security service: {} (named by {}); its vendor's advice for Teams: {} ({})",
+            v.product, v.by, v.advice, v.reference
+        ));
     }
     if let Some(relay) = &r.relay {
         facts.push(format!("Relay: {relay}"));

@@ -249,6 +249,10 @@ fn check_report_renders_in_chromium() {
     );
     assert!(dom.contains("<strong>Fix</strong>"), "no fix");
     assert!(dom.contains("edgepath Lab Root CA"), "no TLS issuer");
+    assert!(
+        dom.contains("Proxy: none (HTTPS_PROXY: not set; "),
+        "the proxy search is not on the page"
+    );
     let services = &dom[dom.find("id=\"services\"").unwrap()..];
     assert_eq!(
         count(&services[..services.find("</table>").unwrap()], "<tr>") - 1,
