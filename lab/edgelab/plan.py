@@ -104,6 +104,9 @@ MODALITIES = ["audio", "video", "app_sharing", "file_transfer"]
 # transfer shares the sharing range, so its probes take the upper half.
 PROBE_SOURCE_BASE = {"audio": 50000, "video": 50020, "app_sharing": 50040, "file_transfer": 50050}
 PATHS = ["relay-udp", "relay-tcp", "relay-tcp-proxy", "none"]
+# What the lab relay (coturn, an RFC relay) can answer on 443: TLS with RFC framing
+# inside, or plain RFC TURN over TCP.
+TCP_FRAMINGS = ["tls-rfc", "standard"]
 FAMILY_PATHS = ["relay-udp", "relay-tcp", "none"]  # direct paths over one address family
 FAMILIES = ["ipv4", "ipv6"]
 VPN_STATES = ["none", "split", "forced", "partial"]

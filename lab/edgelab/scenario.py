@@ -27,6 +27,15 @@ class Expectation:
     nat_mapping: str | None = None  # endpoint-independent | address-port-dependent
     # The cloud security service edgepath must name (None: it must name none).
     proxy_vendor: str | None = None
+    # The framing media takes over TCP (edgepath's audio `tcp_framing`), when the
+    # scenario's media path is a TCP one: tls-rfc | standard (the lab relay is coturn, an
+    # RFC relay: TLS with RFC framing inside, or plain).
+    tcp_framing: str | None = None
+    # Whether the TLS to the relay's 443 (direct, or through the proxy) is intercepted.
+    relay_tls_intercepted: bool = False
+    # A capture of the client's TCP 443 during the check (dumpcap) must show, read by
+    # `edgepath capture`, the check's TLS to the relay as media to the relay over TLS.
+    capture_relay_tls: bool = False
 
 
 @dataclass
@@ -71,6 +80,8 @@ class Scenario:
     # Where the client is told its proxy: "env" (HTTPS_PROXY, EDGEPATH_PAC, or nothing
     # for WPAD) or "gnome" (GNOME's settings, written with gsettings).
     proxy_desktop: str = "env"
+    # The relay's 443 speaks TLS only (coturn --no-tcp): plain TURN over TCP is refused.
+    relay_tls_only: bool = False
 
 
 # The impairment hop's settings: each direction's delay and jitter, loss (random, or in
@@ -83,10 +94,11 @@ KNOWN = {
     "vpn": {"type", "mode", "company_policy", "company_rules"},
     "topology": {"nat", "ipv6", "symmetric_nat"},
     "proxy": {"enabled", "auth", "intercept", "inspection_ca", "pac", "wpad", "wpad_by", "pac_served", "desktop"},
-    "relay": {"legacy_port", "second_address"},
+    "relay": {"legacy_port", "second_address", "tls_only"},
     "firewall": {"policy", "rules", "generated"},
     "impairment": {"udp_loss_to_relay_percent", *IMPAIR_KEYS},
     "expect": {"modalities", "services", "proxy_auth_required", "closed", "families", "vpn", "nat_mapping",
+               "tcp_framing", "relay_tls_intercepted", "capture_relay_tls",
                "proxy_vendor"},
 }
 
@@ -231,6 +243,10 @@ def load(name_or_path):
         expect.vpn = _choice(exp["vpn"], plan.VPN_STATES, "vpn", where + " [expect]")
     if "proxy_vendor" in exp:
         expect.proxy_vendor = _choice(exp["proxy_vendor"], plan.PROXY_VENDORS, "proxy_vendor", where + " [expect]")
+    if "tcp_framing" in exp:
+        expect.tcp_framing = _choice(exp["tcp_framing"], plan.TCP_FRAMINGS, "tcp_framing", where + " [expect]")
+    expect.relay_tls_intercepted = _get(exp, "relay_tls_intercepted", bool, False, where + " [expect]")
+    expect.capture_relay_tls = _get(exp, "capture_relay_tls", bool, False, where + " [expect]")
 
     proxy_enabled = _get(proxy, "enabled", bool, False, where + " [proxy]")
     scenario = Scenario(
@@ -246,6 +262,7 @@ def load(name_or_path):
         proxy_intercept=_get(proxy, "intercept", bool, False, where + " [proxy]"),
         relay_legacy_port=legacy_port,
         relay_second_address=_get(relay, "second_address", bool, False, where + " [relay]"),
+        relay_tls_only=_get(relay, "tls_only", bool, False, where + " [relay]"),
         firewall_policy=_choice(fw.get("policy", "accept"), ["accept", "drop"], "policy", where + " [firewall]"),
         firewall_rules=_get(fw, "rules", str, "", where + " [firewall]"),
         firewall_generated=_get(fw, "generated", bool, False, where + " [firewall]"),

@@ -39,6 +39,10 @@ def certificates(lab):
     root = _cert(lab, "lab-root-ca", "edgepath Lab Root CA")
     sans = plan.WEB_NAMES + ["*.lync.com", "*.teams.microsoft.com", "*.online.lync.com"]
     lab.web_cert = _cert(lab, "web", "*.online.lync.com", sans=sans, ca=root)
+    # The relay's, with the names Microsoft's carries (teams.pcap frame 1336).
+    lab.relay_cert = _cert(lab, "relay", "tr.teams.microsoft.com", ca=root, sans=[
+        "tr.teams.microsoft.com", "*.tr.teams.microsoft.com", "turn.teams.microsoft.com",
+        "*.turn.teams.microsoft.com", "*.relay.teams.microsoft.com"])
     bundle = [root[1]]
     if lab.scenario.proxy_intercept:
         lab.inspect_ca = _cert(lab, "inspection-ca", lab.scenario.proxy_inspection_ca)
@@ -137,8 +141,18 @@ def relay(lab):
         args = ["turnserver", "-n", "--listening-ip", plan.RELAY, "--relay-ip", plan.RELAY, *v6,
                 "--listening-port", str(port), "--min-port", str(lo), "--max-port", str(lo + span - 1),
                 "--lt-cred-mech", "--user", f"{plan.TURN_USER}:{plan.TURN_PASSWORD}", "--realm", plan.TURN_REALM,
-                "--no-tls", "--no-dtls", "--no-cli", "--log-file", "stdout", "--simple-log",
+                "--no-dtls", "--no-cli", "--log-file", "stdout", "--simple-log",
                 "--pidfile", lab.path(f"turnserver-{port}.pid")]
+        if port == 443:
+            # TURN over TLS and plain TURN over TCP share 443: coturn tells them apart by
+            # the first bytes (its TLS listener on the same port). TLS only: no plain
+            # TCP listener at all.
+            key, crt = lab.relay_cert
+            args += ["--tls-listening-port", "443", "--cert", crt, "--pkey", key]
+            if s.relay_tls_only:
+                args += ["--no-tcp"]
+        else:
+            args += ["--no-tls"]
         if s.relay_second_address and port == 3478:
             # Two addresses: RFC 5780 NAT behaviour discovery (CHANGE-REQUEST,
             # OTHER-ADDRESS); its alternate port must not be one of the front ports.

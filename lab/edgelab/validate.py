@@ -23,8 +23,12 @@ PACPARSER = threading.Lock()
 class Observation:
     udp: dict = field(default_factory=dict)  # port -> answered (from any modality's range)
     udp_from: dict = field(default_factory=dict)  # modality -> port -> answered from its range
-    tcp: dict = field(default_factory=dict)  # port -> TURN over TCP worked
+    tcp: dict = field(default_factory=dict)  # port -> TURN over TCP (plain or TLS) worked
+    tls443: bool = False  # TURN over TLS to the relay's 443 worked (turnutils_uclient -S)
+    plain443: bool = False  # plain TURN over TCP to the relay's 443 worked
     proxy_turn: bool = False  # TURN over TCP through the proxy (CONNECT tunnel) worked
+    proxy_turn_tls: bool = False  # ... and TURN over TLS through it
+    relay_issuer: str | None = None  # who signed the certificate shown for the relay's 443
     loss_pct: float | None = None  # measured on the best UDP port
     # turnutils_uclient's stream on the best UDP port: loss_pct, rtt_ms, jitter_ms.
     quality: dict | None = None
@@ -150,9 +154,11 @@ def stun_answers(lab, port, host=plan.RELAY):
     return "UDP reflexive addr" in p.stdout
 
 
-def turn_tcp_works(lab, host, port):
-    p = _client(lab, ["turnutils_uclient", "-t", "-y", "-n", "3", "-m", "1", "-l", "100",
-                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), host], timeout=8)
+def turn_tcp_works(lab, host, port, tls=False):
+    """TURN over TCP (or, with `tls`, over TLS: -S) relays a few messages."""
+    p = _client(lab, ["turnutils_uclient", "-t", *(["-S"] if tls else []), "-y", "-n", "3", "-m", "1", "-l", "100",
+                      "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), host],
+                timeout=16 if tls else 8)  # uclient takes ~8 s over TLS
     # Progress lines come first; the last count is the total.
     counts = re.findall(r"tot_recv_msgs=(\d+)", p.stdout)
     return bool(counts) and int(counts[-1]) > 0
@@ -192,8 +198,8 @@ def stream_quality(lab, port, host=plan.RELAY):
 
 
 def proxy_tunnel_turn(lab):
-    """TURN over TCP to the relay's 443 through the proxy: socat opens the CONNECT
-    tunnel, turnutils_uclient speaks TURN through it."""
+    """TURN over TCP and over TLS to the relay's 443 through the proxy: socat opens the
+    CONNECT tunnel, turnutils_uclient speaks TURN (plain, then TLS) through it."""
     s = lab.scenario
     auth = f",proxyauth={plan.PROXY_USER}:{plan.PROXY_PASSWORD}" if s.proxy_auth else ""
     lab.spawn("client", "socat-tunnel", ["socat", "TCP-LISTEN:14443,bind=127.0.0.1,reuseaddr,fork",
@@ -203,7 +209,11 @@ def proxy_tunnel_turn(lab):
         if _client(lab, ["ss", "-Hltn", "src", "127.0.0.1:14443"], timeout=3).stdout.strip():
             break
         time.sleep(0.05)
-    return turn_tcp_works(lab, "127.0.0.1", 14443)
+    # Side by side (socat forks a tunnel per connection): uclient takes ~8 s over TLS.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        plain = pool.submit(turn_tcp_works, lab, "127.0.0.1", 14443)
+        tls = pool.submit(turn_tcp_works, lab, "127.0.0.1", 14443, True)
+        return plain.result(), tls.result()
 
 
 def tcp_connects(lab, host, port):
@@ -228,9 +238,10 @@ def _curl(lab, name, via_proxy, with_auth=True, family=None):
     return code.strip(), connect.strip()
 
 
-def issuer(lab, name, via_proxy):
-    """The certificate issuer the client is shown for `name`."""
-    args = ["openssl", "s_client", "-connect", f"{name}:443", "-servername", name, "-CAfile", lab.ca_bundle]
+def issuer(lab, name, via_proxy, connect=None):
+    """The certificate issuer the client is shown for `name` (at `connect`, host:port,
+    when not the name's own 443)."""
+    args = ["openssl", "s_client", "-connect", connect or f"{name}:443", "-servername", name, "-CAfile", lab.ca_bundle]
     if via_proxy:
         args += ["-proxy", f"{plan.PROXY}:{plan.PROXY_PORT}"]
         if lab.scenario.proxy_auth:
@@ -308,6 +319,7 @@ def observe(lab):
         }
         udp = {p: pool.submit(lambda p=p: any(udp_from[m][p].result() for m in plan.MODALITIES)) for p in udp_ports}
         tcp = {p: pool.submit(turn_tcp_works, lab, plan.RELAY, p) for p in tcp_ports}
+        tls443 = pool.submit(turn_tcp_works, lab, plan.RELAY, 443, True)
         proxy_turn = pool.submit(proxy_tunnel_turn, lab) if s.proxy else None
         # turnutils_uclient takes ~9 s whatever it measures: run the loss measurement
         # beside the other checks, as soon as 3478 is known to answer.
@@ -330,7 +342,11 @@ def observe(lab):
         obs.udp_from = {m: {p: f.result() for p, f in ports.items()} for m, ports in udp_from.items()}
         obs.udp = {p: f.result() for p, f in udp.items()}
         obs.tcp = {p: f.result() for p, f in tcp.items()}
-        obs.proxy_turn = proxy_turn.result() if proxy_turn else False
+        obs.plain443 = obs.tcp[443]
+        obs.tls443 = tls443.result()
+        obs.tcp[443] = obs.plain443 or obs.tls443
+        obs.proxy_turn, obs.proxy_turn_tls = proxy_turn.result() if proxy_turn else (False, False)
+        obs.proxy_turn = obs.proxy_turn or obs.proxy_turn_tls
         obs.pac = pac.result() if pac else {}
         obs.closed = {c: f.result() for c, f in closed.items()}
         for service, f in svc.items():
@@ -351,6 +367,11 @@ def observe(lab):
             obs.services6 = {sv: f.result()[0] == "200" for sv, f in svc6.items()}
     if s.vpn_type:
         obs.tunnel_saw_relay_udp = tunnel_capture(lab)
+    # The relay's certificate as the client is shown it, by name, on the path TCP takes
+    # (directly when TCP 443 to the relay opens, else through the proxy).
+    direct_443 = tcp_connects(lab, plan.RELAY, 443)
+    if direct_443 or s.proxy:
+        obs.relay_issuer = issuer(lab, plan.RELAY_NAMES[0], via_proxy=not direct_443, connect=f"{plan.RELAY}:443")
     # Issuers and loss after the reachability checks, on the paths that work.
     for service, o in obs.services.items():
         if o["direct"] or o["proxy"]:
@@ -496,6 +517,19 @@ def differences(lab, modalities, services, obs):
                     out.append(f"{fam}: expected {sv} to answer directly, it did not")
     if e.proxy_auth_required and obs.proxy_407 is not True:
         out.append(f"proxy: expected 407 without credentials, observed {obs.proxy_407}")
+    if e.tcp_framing is not None:
+        # On a TCP path the client takes TLS when it gets through, else plain TCP.
+        framing = None
+        if modalities["audio"][0] == "relay-tcp":
+            framing = "tls-rfc" if obs.tls443 else ("standard" if obs.plain443 else None)
+        elif modalities["audio"][0] == "relay-tcp-proxy":
+            framing = "tls-rfc" if obs.proxy_turn_tls else ("standard" if obs.proxy_turn else None)
+        if framing != e.tcp_framing:
+            out.append(f"tcp_framing: expected {e.tcp_framing}, turnutils_uclient (-t, -S) shows {framing}")
+    intercepted = obs.relay_issuer is not None and obs.relay_issuer != "edgepath Lab Root CA"
+    if intercepted != e.relay_tls_intercepted:
+        out.append(f"relay_tls_intercepted: expected {e.relay_tls_intercepted}, openssl was shown the relay's "
+                   f"certificate issued by {obs.relay_issuer}")
     return out
 
 
@@ -506,7 +540,10 @@ def report(obs):
         for m, ports in obs.udp_from.items()
     ]
     lines.append("  TURN over TCP: " + ", ".join(f"{p} {'works' if ok else 'fails'}" for p, ok in obs.tcp.items()))
-    lines.append(f"  TURN through the proxy: {'works' if obs.proxy_turn else 'fails or no proxy'}")
+    lines.append(f"  TURN to 443: plain {'works' if obs.plain443 else 'fails'}, TLS {'works' if obs.tls443 else 'fails'}; "
+                 f"the relay's certificate is issued by {obs.relay_issuer or 'nobody seen'}")
+    lines.append(f"  TURN through the proxy: {'works' if obs.proxy_turn else 'fails or no proxy'}"
+                 f"{' (over TLS)' if obs.proxy_turn_tls else ''}")
     for name, (answer, hop) in obs.pac.items():
         lines.append(f"  PAC (pacparser) for {name}: {answer} -> {hop}")
     if obs.udp6:

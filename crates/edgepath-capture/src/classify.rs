@@ -199,7 +199,23 @@ impl<'a> Classifier<'a> {
             .is_some_and(|ip| self.in_relay_ranges(ip));
         match f.transport {
             Transport::Tcp => {
-                let relay_tls = names.iter().any(|n| self.is_relay_name(n));
+                // By name, or by the certificate's names when the client sent none
+                // (connections to a relay's bare address, teams.pcap frame 1322).
+                let cert_names = f
+                    .server_hello
+                    .as_ref()
+                    .and_then(|s| s.chain.first())
+                    .map(|c| c.names.as_slice())
+                    .unwrap_or_default();
+                let relay_tls = names
+                    .iter()
+                    .chain(cert_names)
+                    .any(|n| self.is_relay_name(n));
+                // A ClientHello without extensions is MS-TURN's pseudo-TLS (real TLS
+                // clients always send some): to a relay address, a relay attempt even
+                // when the relay did not answer it.
+                let pseudo_hello = f.client_hello.as_ref().is_some_and(|h| !h.extensions)
+                    && self.in_relay_ranges(f.server.0);
                 let microsoft_relay = self.in_relay_ranges(f.server.0)
                     || relay_target
                     || relay_tls
@@ -209,7 +225,12 @@ impl<'a> Classifier<'a> {
                 let tunnel_to_relay = via_proxy
                     && relay_target
                     && f.client_hello.as_ref().is_none_or(|h| !h.extensions);
-                if f.pseudo_tls || (turn && microsoft_relay) || relay_tls || tunnel_to_relay {
+                if f.pseudo_tls
+                    || pseudo_hello
+                    || (turn && microsoft_relay)
+                    || relay_tls
+                    || tunnel_to_relay
+                {
                     c.service = FlowService::AvEdge;
                     c.path = Some(if via_proxy {
                         MediaPath::RelayTcpProxy

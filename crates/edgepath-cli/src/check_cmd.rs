@@ -283,7 +283,10 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         t.row(vec![
             m.modality.to_string(),
             m.source_ports.to_string(),
-            m.path.to_string(),
+            match m.tcp_framing {
+                Some(f) => format!("{} ({f})", m.path),
+                None => m.path.to_string(),
+            },
             paint.status(m.status),
         ]);
     }

@@ -19,7 +19,8 @@ use crate::nat;
 use crate::pac::PacReport;
 use crate::proxy::Proxy;
 use crate::quality::{self, Quality, Watch};
-use crate::relay::{self, Framing, TcpProbe, UdpProbe};
+use crate::relay::{self, UdpProbe};
+use crate::relay_tcp::{self, Framing, TcpProbe, TcpTarget};
 use crate::roundtrip;
 use crate::route::{self, Query, RouteError};
 use crate::tls::{self, TlsReport, Trust};
@@ -91,6 +92,9 @@ pub struct ModalityVerdict {
     pub path: MediaPath,
     /// `good`, `degraded` or `failing`.
     pub status: Status,
+    /// On a TCP path, the framing media takes: the first the client uses that answered
+    /// (`tls`, `tls-rfc`, `pseudo-tls`, `standard`); `null` on UDP or no path.
+    pub tcp_framing: Option<crate::relay_tcp::Framing>,
     /// The source ports it was probed from.
     pub source_ports: PortRange,
     /// Which probes answered, which timed out, which were refused, and where.
@@ -444,29 +448,47 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         }
         futures_join(jobs).await
     };
+    let relay_sni = relay_name.clone().unwrap_or_default();
+    let audio_range = cfg.ranges.range(Modality::Audio);
     let tcp_fut = async {
         let mut jobs: Vec<
             std::pin::Pin<Box<dyn std::future::Future<Output = Vec<TcpProbe>> + '_>>,
         > = Vec::new();
-        for ip in &targets {
-            for port in &tcp_ports {
-                let dest = SocketAddr::new(*ip, *port);
+        for (fi, ip) in targets.iter().enumerate() {
+            for (pi, port) in tcp_ports.iter().enumerate() {
+                let target = TcpTarget {
+                    dest: SocketAddr::new(*ip, *port),
+                    proxy: None,
+                    source: Some(audio_range),
+                    relay_name: &relay_sni,
+                    trust: &cfg.trust,
+                    timeout: t.tcp.max(t.tls),
+                };
+                // Each family's and port's attempts from their own ports of the range.
+                let offset = ((fi * tcp_ports.len() + pi) * 5) as u16;
                 if *port == 443 {
                     jobs.push(Box::pin(async move {
-                        relay::tcp_pair(dest, None, t.tcp).await.to_vec()
+                        relay_tcp::all_framings(&target, offset).await
                     }));
                 } else {
                     jobs.push(Box::pin(async move {
-                        vec![relay::tcp_probe(dest, Framing::Standard, t.tcp).await]
+                        vec![relay_tcp::attempt(&target, Framing::Standard, true, offset).await]
                     }));
                 }
             }
         }
         if let (Some(p), Some(ip)) = (proxy, relay_ip) {
             // Through the proxy by address: the client resolved it.
-            let dest = SocketAddr::new(ip, 443);
+            let target = TcpTarget {
+                dest: SocketAddr::new(ip, 443),
+                proxy: Some(p),
+                source: None,
+                relay_name: &relay_sni,
+                trust: &cfg.trust,
+                timeout: t.tcp + t.tls,
+            };
             jobs.push(Box::pin(async move {
-                relay::tcp_pair(dest, Some(p), t.tcp + t.tcp).await.to_vec()
+                relay_tcp::all_framings(&target, 0).await
             }));
         }
         futures_join(jobs)
@@ -537,23 +559,24 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         ),
         _ => None,
     };
-    // No UDP: measure over the TCP path media falls back to (direct first).
+    // No UDP: measure over the TCP path media falls back to: direct first, in the
+    // framing the client would use first.
     let tcp_path = tcp
         .iter()
-        .filter(|p| p.answer.is_some())
-        .min_by_key(|p| p.proxy.is_some())
-        .map(|p| (p.destination, p.proxy.is_some(), p.framing));
+        .filter(|p| p.answer.is_some() && p.sni.is_some() == p.framing.is_tls())
+        .min_by_key(|p| (p.proxy.is_some(), p.framing.rank()));
     let quality_result = match (quality_result, tcp_path) {
-        (None, Some((dest, via_proxy, framing))) => Some(
-            roundtrip::measure_tcp(
-                dest,
-                if via_proxy { proxy } else { None },
-                framing,
-                cfg.duration,
-                watch,
-            )
-            .await,
-        ),
+        (None, Some(p)) => {
+            let target = TcpTarget {
+                dest: p.destination,
+                proxy: if p.proxy.is_some() { proxy } else { None },
+                source: p.proxy.is_none().then_some(audio_range),
+                relay_name: &relay_sni,
+                trust: &cfg.trust,
+                timeout: t.tcp + t.tls,
+            };
+            Some(roundtrip::measure_tcp(&target, p.framing, cfg.duration, watch).await)
+        }
         (q, _) => q,
     };
 

@@ -9,7 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 use edgepath_model::{Family, MediaPath, ServiceId};
 use serde::Serialize;
 
-use crate::relay::{Reach, TcpProbe, UdpProbe};
+use crate::relay::{Reach, UdpProbe};
+use crate::relay_tcp::TcpProbe;
 
 /// The local address this host would send from towards `dest`, when it has a usable
 /// one: a connected UDP socket asks the kernel's routing table and sends nothing.
@@ -196,8 +197,11 @@ mod tests {
     fn tcp(dest: &str, reach: Reach) -> TcpProbe {
         TcpProbe {
             destination: dest.parse().unwrap(),
-            framing: crate::relay::Framing::Standard,
+            framing: crate::relay_tcp::Framing::Standard,
             proxy: None,
+            source_port: None,
+            sni: None,
+            tls: None,
             connected: reach == Reach::Opened || reach == Reach::Answered,
             answer: None,
             error: None,

@@ -1,7 +1,7 @@
 //! edgepath's active checks, on tokio: DNS, TCP and TLS to the signalling and web
 //! services (interception detection), HTTP proxies (CONNECT, 407), the relay paths
-//! (UDP 3478-3481 from each modality's source range, TURN over TCP 443 in standard and
-//! MS pseudo-TLS framing, directly and through the proxy), NAT behaviour, and a media
+//! (UDP 3478-3481 from each modality's source range, TURN over TLS, MS pseudo-TLS and plain
+//! TCP to 443, directly and through the proxy), NAT behaviour, and a media
 //! stream through the relay. The protocol state machines are edgepath-wire's, driven
 //! here; this crate only owns sockets and clocks.
 // Denied, not forbidden: on Windows route/windows.rs calls the IP Helper API and
@@ -26,6 +26,7 @@ pub mod quality;
 #[cfg(windows)]
 mod registry;
 pub mod relay;
+pub mod relay_tcp;
 pub mod roundtrip;
 pub mod route;
 pub mod system_proxy;

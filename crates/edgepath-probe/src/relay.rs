@@ -4,20 +4,18 @@
 //! Over UDP each probe sends, from a source port inside a modality's range, both a
 //! standard Binding request and an MS-TURN Allocate shaped like a real Teams client's
 //! first one (MAGIC-COOKIE, App-ID, MS-VERSION 6, BANDWIDTH, MS-Service-Quality).
-//! Over TCP 443 it tries standard TURN framing and Microsoft's pseudo-TLS framing,
-//! directly or through a CONNECT tunnel.
+//! TCP 443 is [`crate::relay_tcp`]'s.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use edgepath_model::PortRange;
-use edgepath_wire::ms::{self, FrameKind};
+use edgepath_wire::ms;
 use edgepath_wire::stun::{attr_type, method, Class, Message, MessageBuilder, Variant};
 use edgepath_wire::transaction::{StunTransaction, TransactionEvent, Transport};
-use edgepath_wire::turn::{StreamItem, TurnStreamDecoder};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 
 use crate::driver::{drive, Ended, Machine};
 use crate::error::ProbeError;
@@ -40,7 +38,7 @@ pub struct Answer {
 }
 
 /// Reads the parts of a response a report needs.
-fn answer_of(bytes: &[u8], rtt: Duration) -> Option<Answer> {
+pub(crate) fn answer_of(bytes: &[u8], rtt: Duration) -> Option<Answer> {
     let m = Message::parse(bytes).ok()?;
     Some(Answer {
         protocol: m.variant(),
@@ -122,7 +120,7 @@ pub enum Reach {
 
 /// A connect error as [`Reach`]: an answer from the network that said no, or a
 /// local failure.
-fn reach_of_connect_error(e: &std::io::Error) -> Reach {
+pub(crate) fn reach_of_connect_error(e: &std::io::Error) -> Reach {
     use std::io::ErrorKind as K;
     match e.kind() {
         K::ConnectionRefused | K::ConnectionReset | K::HostUnreachable => Reach::Refused,
@@ -260,93 +258,6 @@ impl Machine for FirstAnswer {
     }
 }
 
-/// How a TCP probe frames TURN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framing {
-    /// RFC 8656: STUN messages back to back.
-    Standard,
-    /// MS-TURN: pseudo-TLS handshake, then 4-byte frames.
-    PseudoTls,
-}
-
-/// One TCP probe's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TcpProbe {
-    /// Where to.
-    pub destination: SocketAddr,
-    /// The framing tried.
-    pub framing: Framing,
-    /// Through which proxy, if any.
-    pub proxy: Option<String>,
-    /// Whether the TCP connection (or the tunnel) opened.
-    pub connected: bool,
-    /// The relay's answer.
-    pub answer: Option<Answer>,
-    /// Why there was none.
-    pub error: Option<String>,
-    /// How the network answered.
-    pub reach: Reach,
-}
-
-/// The first bytes a server sent, printable, for a report.
-fn preview(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(40)
-        .map(|&b| {
-            if (0x20..0x7F).contains(&b) {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
-}
-
-async fn read_stun<S: AsyncRead + Unpin>(s: &mut S, start: Instant) -> Result<Answer, ProbeError> {
-    let mut dec = TurnStreamDecoder::new();
-    let mut buf = [0u8; 2048];
-    let mut first = Vec::new();
-    loop {
-        let n = s.read(&mut buf).await.map_err(|source| ProbeError::Io {
-            doing: "read",
-            source,
-        })?;
-        if n == 0 {
-            return Err(ProbeError::Protocol(if first.is_empty() {
-                "the connection closed without an answer".into()
-            } else {
-                format!(
-                    "the server sent {} bytes that are not a whole TURN message, then closed: `{}`",
-                    dec.pending(),
-                    preview(&first)
-                )
-            }));
-        }
-        if first.len() < 64 {
-            first.extend_from_slice(&buf[..n.min(64 - first.len())]);
-        }
-        dec.push(&buf[..n]);
-        if dec.pending() > 64 * 1024 {
-            return Err(ProbeError::Protocol(
-                "more than 64 KiB without a whole message".into(),
-            ));
-        }
-        match dec.next_item() {
-            Ok(Some(StreamItem::Stun(b))) => {
-                return answer_of(&b, start.elapsed())
-                    .ok_or_else(|| ProbeError::Protocol("an answer that is not STUN".into()))
-            }
-            Ok(Some(StreamItem::ChannelData { .. })) => {
-                return Err(ProbeError::Protocol("ChannelData before any answer".into()))
-            }
-            Ok(None) => {}
-            Err(e) => return Err(ProbeError::Protocol(format!("not TURN: {e}"))),
-        }
-    }
-}
-
 async fn read_exact_timeout<S: AsyncRead + Unpin>(
     s: &mut S,
     buf: &mut Vec<u8>,
@@ -411,186 +322,6 @@ pub(crate) async fn pseudo_tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     }
     got.drain(..record.wire_len);
     Ok(got)
-}
-
-/// Speaks TURN over an open stream and returns the relay's answer.
-pub async fn turn_over_stream<S: AsyncRead + AsyncWrite + Unpin>(
-    s: &mut S,
-    framing: Framing,
-) -> Result<Answer, ProbeError> {
-    let start = Instant::now();
-    match framing {
-        Framing::Standard => {
-            s.write_all(&allocate_request())
-                .await
-                .map_err(|source| ProbeError::Io {
-                    doing: "send",
-                    source,
-                })?;
-            read_stun(s, start).await
-        }
-        Framing::PseudoTls => {
-            let mut got = pseudo_tls_handshake(s).await?;
-            s.write_all(&ms::tcp_frame(FrameKind::Control, &ms_allocate_request()))
-                .await
-                .map_err(|source| ProbeError::Io {
-                    doing: "send",
-                    source,
-                })?;
-            loop {
-                match ms::TcpFrame::parse(&got) {
-                    Ok(Some((frame, _))) => {
-                        return answer_of(frame.payload, start.elapsed())
-                            .ok_or_else(|| ProbeError::Protocol("a frame that is not STUN".into()))
-                    }
-                    Ok(None) => {
-                        let want = got.len() + 1;
-                        read_exact_timeout(s, &mut got, want).await?;
-                        if got.len() > 70 * 1024 {
-                            return Err(ProbeError::Protocol("a frame over 70 KiB".into()));
-                        }
-                    }
-                    Err(e) => return Err(ProbeError::Protocol(e.to_string())),
-                }
-            }
-        }
-    }
-}
-
-/// Runs one TCP probe: `run` opens the stream and speaks TURN, setting `opened` once
-/// the connection (or tunnel) is up and failing with how the network answered;
-/// everything is bounded by `timeout`.
-async fn tcp_outcome(
-    dest: SocketAddr,
-    framing: Framing,
-    proxy: Option<String>,
-    timeout: Duration,
-    opened: &std::cell::Cell<bool>,
-    run: impl std::future::Future<Output = Result<Answer, (Reach, String)>>,
-) -> TcpProbe {
-    let mut p = TcpProbe {
-        destination: dest,
-        framing,
-        proxy,
-        connected: false,
-        answer: None,
-        error: None,
-        reach: Reach::Failed,
-    };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(a)) => {
-            p.answer = Some(a);
-            p.reach = Reach::Answered;
-        }
-        Ok(Err((reach, e))) => {
-            p.reach = reach;
-            p.error = Some(e);
-        }
-        Err(_) => {
-            p.error = Some(format!("no answer within {} ms", timeout.as_millis()));
-            p.reach = Reach::Silent;
-        }
-    }
-    p.connected = opened.get();
-    if p.connected && p.reach != Reach::Answered {
-        p.reach = Reach::Opened;
-    }
-    p
-}
-
-/// TURN over TCP to `dest`, directly.
-pub async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) -> TcpProbe {
-    let opened = std::cell::Cell::new(false);
-    tcp_outcome(dest, framing, None, timeout, &opened, async {
-        let mut s = TcpStream::connect(dest).await.map_err(|e| {
-            (
-                reach_of_connect_error(&e),
-                format!("connection failed: {e}"),
-            )
-        })?;
-        opened.set(true);
-        turn_over_stream(&mut s, framing)
-            .await
-            .map_err(|e| (Reach::Opened, e.to_string()))
-    })
-    .await
-}
-
-/// TURN over TCP to `dest` through `proxy`'s CONNECT tunnel.
-pub async fn tcp_probe_via(
-    dest: SocketAddr,
-    framing: Framing,
-    proxy: &crate::proxy::Proxy,
-    timeout: Duration,
-) -> TcpProbe {
-    let opened = std::cell::Cell::new(false);
-    tcp_outcome(
-        dest,
-        framing,
-        Some(proxy.address()),
-        timeout,
-        &opened,
-        async {
-            let mut s = crate::proxy::connect(proxy, &dest.ip().to_string(), dest.port(), timeout)
-                .await
-                .map_err(|e| (Reach::Failed, e.to_string()))?;
-            opened.set(true);
-            turn_over_stream(&mut s, framing)
-                .await
-                .map_err(|e| (Reach::Opened, e.to_string()))
-        },
-    )
-    .await
-}
-
-/// Standard and pseudo-TLS probes to one destination (directly, or through `proxy`)
-/// side by side. A plain RFC TURN answer to the standard probe shows the relay is not
-/// Microsoft's, so the pseudo-TLS probe is not waited for to its timeout: the report
-/// says why instead.
-pub async fn tcp_pair(
-    dest: SocketAddr,
-    proxy: Option<&crate::proxy::Proxy>,
-    timeout: Duration,
-) -> [TcpProbe; 2] {
-    let standard = async {
-        match proxy {
-            Some(p) => tcp_probe_via(dest, Framing::Standard, p, timeout).await,
-            None => tcp_probe(dest, Framing::Standard, timeout).await,
-        }
-    };
-    let pseudo = async {
-        match proxy {
-            Some(p) => tcp_probe_via(dest, Framing::PseudoTls, p, timeout).await,
-            None => tcp_probe(dest, Framing::PseudoTls, timeout).await,
-        }
-    };
-    tokio::pin!(standard, pseudo);
-    let (mut a, mut b) = (None, None);
-    while a.is_none() || b.is_none() {
-        tokio::select! {
-            r = &mut standard, if a.is_none() => {
-                let rfc_relay = r.answer.as_ref().is_some_and(|x| x.protocol == Variant::Stun);
-                if rfc_relay && b.is_none() {
-                    b = Some(TcpProbe {
-                        destination: dest,
-                        framing: Framing::PseudoTls,
-                        proxy: proxy.map(|p| p.address()),
-                        connected: true,
-                        answer: None,
-                        error: Some("not waited for: the relay answers RFC TURN over TCP, so it is not a Microsoft relay speaking pseudo-TLS".into()),
-                        reach: Reach::Opened,
-                    });
-                }
-                a = Some(r);
-            }
-            r = &mut pseudo, if b.is_none() => b = Some(r),
-        }
-    }
-    // Both were set by the loop above.
-    [
-        a.expect("standard probe finished"),
-        b.expect("pseudo-TLS probe finished"),
-    ]
 }
 
 #[cfg(test)]

@@ -17,13 +17,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use edgepath_model::PortRange;
-use edgepath_wire::ms::{self, FrameKind};
 use edgepath_wire::stun::{method, Class, Message, MessageBuilder};
 
 use crate::driver::{drive, Machine, StreamClock};
 use crate::error::ProbeError;
 use crate::quality::{summarize, Method, Quality, Sent, Watch, Windows};
-use crate::relay::Framing;
+use crate::relay_tcp::{Framing, TcpTarget};
 
 /// Requests per second: half an audio stream's 50 packets/s, and five in every 200 ms
 /// so that the burst-loss window is measured.
@@ -318,51 +317,23 @@ impl Machine for RoundTrips<'_> {
 }
 
 /// Quality over a TCP path (relay-tcp, relay-tcp-proxy): STUN Binding requests over one
-/// TCP connection to the relay's 443 (directly, or through `proxy`'s CONNECT tunnel), in
-/// the framing the relay answered (RFC, or MS-TURN's pseudo-TLS frames), at [`RATE`]
-/// per second: round trip and jitter per request, windows as for UDP. TCP retransmits,
-/// so loss shows as delay, not as missing answers.
+/// connection to the relay's 443 (directly from the audio range, or through the proxy's
+/// CONNECT tunnel), in the framing the relay answered (TLS, pseudo-TLS or plain; MS frames
+/// or RFC inside), at [`RATE`] per second: round trip and jitter per request, windows as
+/// for UDP. TCP retransmits, so loss shows as delay, not as missing answers.
 pub async fn measure_tcp(
-    dest: SocketAddr,
-    proxy: Option<&crate::proxy::Proxy>,
+    target: &TcpTarget<'_>,
     framing: Framing,
     duration: Duration,
     watch: &mut dyn Watch,
 ) -> Result<Quality, ProbeError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let connect = async {
-        match proxy {
-            Some(p) => crate::proxy::connect(
-                p,
-                &dest.ip().to_string(),
-                dest.port(),
-                Duration::from_secs(5),
-            )
-            .await
-            .map_err(|e| ProbeError::Connect(e.to_string())),
-            None => tokio::net::TcpStream::connect(dest)
-                .await
-                .map_err(|e| ProbeError::Connect(format!("TCP to {dest}: {e}"))),
-        }
-    };
-    let mut stream = tokio::time::timeout(Duration::from_secs(6), connect)
+    let dest = target.dest;
+    // Past the probes' ports, so a probe's connection in TIME_WAIT is not in the way.
+    let open = crate::relay_tcp::open_stream(target, framing, 10)
         .await
-        .map_err(|_| ProbeError::Connect(format!("TCP to {dest} did not open within 6 s")))??;
-    let pseudo = framing == Framing::PseudoTls;
-    let mut pending = if pseudo {
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            crate::relay::pseudo_tls_handshake(&mut stream),
-        )
-        .await
-        .map_err(|_| ProbeError::Timeout {
-            what: "the relay's pseudo-TLS handshake".to_owned(),
-            within: Duration::from_secs(5),
-        })??
-    } else {
-        Vec::new()
-    };
-    let (mut rd, mut wr) = stream.into_split();
+        .map_err(ProbeError::Connect)?;
+    let ((mut rd, mut wr), mut pending, inner) = open.split();
     // The same machine as over UDP (pace, duration, grace, Ctrl-C); this loop only
     // frames its requests onto the connection and cuts the answers out of it.
     let start = Instant::now();
@@ -373,12 +344,7 @@ pub async fn measure_tcp(
     let mut closed = false;
     while !m.is_done() {
         while let Some((_, req)) = m.poll_transmit() {
-            let wire = if pseudo {
-                ms::tcp_frame(FrameKind::Control, &req)
-            } else {
-                req
-            };
-            if wr.write_all(&wire).await.is_err() {
+            if wr.write_all(&inner.encode(&req)).await.is_err() {
                 closed = true;
             }
         }
@@ -395,7 +361,9 @@ pub async fn measure_tcp(
                 Ok(0) | Err(_) => closed = true,
                 Ok(n) => {
                     pending.extend_from_slice(&buf[..n]);
-                    while let Some(msg) = next_message(&mut pending, pseudo)? {
+                    while let Some(msg) = inner.cut(&mut pending).map_err(|e| {
+                        ProbeError::Protocol(format!("from the relay: {e}"))
+                    })? {
                         m.handle_input(Instant::now(), dest, &msg);
                     }
                 }
@@ -415,42 +383,6 @@ pub async fn measure_tcp(
         )
     });
     Ok(m.r.finish(m.watch, Method::TcpRoundTrip, dest, cut))
-}
-
-/// The next whole message in what a TCP connection delivered (RFC framing: STUN back to
-/// back; MS-TURN: each in a 4-byte frame), taken off `pending`; `None` until one is
-/// whole. More than 70 KiB without one is an error: no relay sends that.
-fn next_message(pending: &mut Vec<u8>, pseudo: bool) -> Result<Option<Vec<u8>>, ProbeError> {
-    let (msg, used) = if pseudo {
-        match ms::TcpFrame::parse(pending) {
-            Ok(Some((f, used))) => (f.payload.to_vec(), used),
-            Ok(None) => (Vec::new(), 0),
-            Err(e) => {
-                return Err(ProbeError::Protocol(format!(
-                    "a bad MS-TURN frame from the relay: {e}"
-                )))
-            }
-        }
-    } else if pending.len() >= 20 {
-        let len = 20 + usize::from(u16::from_be_bytes([pending[2], pending[3]]));
-        if pending.len() >= len {
-            (pending[..len].to_vec(), len)
-        } else {
-            (Vec::new(), 0)
-        }
-    } else {
-        (Vec::new(), 0)
-    };
-    if used == 0 {
-        if pending.len() > 70 * 1024 {
-            return Err(ProbeError::Protocol(
-                "more than 70 KiB from the relay without a whole message".into(),
-            ));
-        }
-        return Ok(None);
-    }
-    pending.drain(..used);
-    Ok(Some(msg))
 }
 
 #[cfg(test)]
@@ -533,32 +465,5 @@ mod tests {
         few.extend(vec![false; 100]);
         assert_eq!(rate_limited_after(&slots(&few)), None);
         assert_eq!(rate_limited_after(&[]), None);
-    }
-
-    #[test]
-    fn tcp_messages_are_cut_whole_in_both_framings() {
-        let req = MessageBuilder::new(method::BINDING, Class::Success, [3; 12]).build();
-        // RFC framing: a message and a half.
-        let mut pending = [req.clone(), req[..7].to_vec()].concat();
-        assert_eq!(
-            next_message(&mut pending, false).unwrap(),
-            Some(req.clone())
-        );
-        assert_eq!(next_message(&mut pending, false).unwrap(), None);
-        assert_eq!(pending.len(), 7);
-        // MS-TURN frames.
-        let mut framed = ms::tcp_frame(FrameKind::Control, &req);
-        framed.extend_from_slice(&[3, 0]);
-        assert_eq!(next_message(&mut framed, true).unwrap(), Some(req));
-        assert_eq!(next_message(&mut framed, true).unwrap(), None);
-        // Garbage that never becomes a message is an error, not a hang.
-        let mut junk = vec![0u8; 20];
-        junk[2] = 0xff;
-        junk[3] = 0xff;
-        junk.extend(vec![7u8; 71 * 1024]);
-        assert!(next_message(&mut junk, false).unwrap().is_some());
-        let mut endless = vec![0x02u8, 0, 0xff, 0xff];
-        endless.extend(vec![0u8; 10]);
-        assert_eq!(next_message(&mut endless, true).unwrap(), None);
     }
 }

@@ -129,6 +129,9 @@ struct Seen {
 struct Recorder {
     trust: Trust,
     seen: Mutex<Seen>,
+    /// The name the chain must be valid for, when it is not the one asked for in SNI
+    /// (a connection to a bare address still expects the relay's certificate).
+    verify_as: Option<ServerName<'static>>,
 }
 
 impl ServerCertVerifier for Recorder {
@@ -148,6 +151,7 @@ impl ServerCertVerifier for Recorder {
             (Anchor::System, self.trust.system.as_ref()),
         ];
         let mut first_error = None;
+        let server_name = self.verify_as.as_ref().unwrap_or(server_name);
         for (anchor, v) in sets {
             let Some(v) = v else { continue };
             match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
@@ -259,14 +263,61 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let peer = Peer {
+        sni: Some(server_name),
+        verify_as: server_name,
+        address: None,
+    };
+    connect(stream, peer, trust, timeout, via_proxy).await.0
+}
+
+/// Whom a TLS connection is for: the name sent as SNI (none for a bare address, as
+/// RFC 6066 allows no address there), and the name the certificate must be valid for.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer<'a> {
+    /// The SNI name, or `None` to connect by address alone.
+    pub sni: Option<&'a str>,
+    /// The name the chain is verified for.
+    pub verify_as: &'a str,
+    /// The address connected to (needed when there is no SNI).
+    pub address: Option<std::net::IpAddr>,
+}
+
+/// Runs a TLS handshake over `stream` for `peer` and returns what it showed, with the
+/// encrypted stream when it completed (TURN over TLS goes on inside it).
+pub async fn connect<S>(
+    stream: S,
+    peer: Peer<'_>,
+    trust: &Trust,
+    timeout: Duration,
+    via_proxy: bool,
+) -> (TlsReport, Option<tokio_rustls::client::TlsStream<S>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut report = TlsReport::default();
-    let Ok(sni) = ServerName::try_from(server_name.to_owned()) else {
-        report.error = Some(format!("`{server_name}` is not a valid TLS server name"));
-        return report;
+    let Ok(verify_as) = ServerName::try_from(peer.verify_as.to_owned()) else {
+        report.error = Some(format!(
+            "`{}` is not a valid TLS server name",
+            peer.verify_as
+        ));
+        return (report, None);
+    };
+    let sni = match (peer.sni, peer.address) {
+        (Some(name), _) => match ServerName::try_from(name.to_owned()) {
+            Ok(n) => n,
+            Err(_) => {
+                report.error = Some(format!("`{name}` is not a valid TLS server name"));
+                return (report, None);
+            }
+        },
+        (None, Some(ip)) => ServerName::IpAddress(ip.into()),
+        (None, None) => verify_as.clone(),
     };
     let recorder = Arc::new(Recorder {
         trust: trust.clone(),
         seen: Mutex::new(Seen::default()),
+        verify_as: (peer.sni != Some(peer.verify_as)).then_some(verify_as),
     });
     let config = match ClientConfig::builder_with_provider(trust.provider.clone())
         .with_safe_default_protocol_versions()
@@ -277,10 +328,11 @@ where
             .with_no_client_auth(),
         Err(e) => {
             report.error = Some(format!("TLS setup failed: {e}"));
-            return report;
+            return (report, None);
         }
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let mut tls = None;
     match tokio::time::timeout(timeout, connector.connect(sni, stream)).await {
         Err(_) => {
             report.error = Some(format!(
@@ -289,9 +341,10 @@ where
             ))
         }
         Ok(Err(e)) => report.error = Some(format!("TLS handshake failed: {e}")),
-        Ok(Ok(tls)) => {
+        Ok(Ok(s)) => {
             report.handshake = true;
-            report.version = tls.get_ref().1.protocol_version().map(|v| format!("{v:?}"));
+            report.version = s.get_ref().1.protocol_version().map(|v| format!("{v:?}"));
+            tls = Some(s);
         }
     }
     if let Ok(seen) = recorder.seen.lock() {
@@ -305,5 +358,5 @@ where
         report.intercepted = seen.anchor == Some(Anchor::System)
             || (via_proxy && !seen.chain.is_empty() && seen.anchor.is_none());
     }
-    report
+    (report, tls)
 }

@@ -14,7 +14,8 @@ use crate::error::ProbeError;
 use crate::family::{self, FamilyReport};
 use crate::nat::{Mapping, NatMapping};
 use crate::quality::{Method, Quality};
-use crate::relay::{Framing, TcpProbe, UdpProbe};
+use crate::relay::UdpProbe;
+use crate::relay_tcp::{Framing, TcpProbe};
 use crate::vpn::{VpnReport, VpnState};
 
 /// Media through a tunnel is degraded, whatever the relay answered: the evidence names
@@ -199,26 +200,106 @@ pub(crate) fn describe_udp(p: &UdpProbe) -> String {
 }
 
 pub(crate) fn describe_tcp(p: &TcpProbe) -> String {
-    let how = match (p.framing, &p.proxy) {
-        (Framing::Standard, None) => "TURN over TCP".to_owned(),
-        (Framing::PseudoTls, None) => "TURN over TCP (MS pseudo-TLS)".to_owned(),
-        (Framing::Standard, Some(px)) => format!("TURN over TCP through the proxy {px}"),
-        (Framing::PseudoTls, Some(px)) => {
-            format!("TURN over TCP (MS pseudo-TLS) through the proxy {px}")
+    let mut how = p.framing.describe().to_owned();
+    if p.framing.is_tls() {
+        match &p.sni {
+            Some(name) => how.push_str(&format!(", SNI {name}")),
+            None => how.push_str(", by bare address (no SNI)"),
         }
-    };
+    }
+    match (&p.proxy, p.source_port) {
+        (Some(px), _) => how.push_str(&format!(" through the proxy {px}")),
+        (None, Some(port)) => how.push_str(&format!(" from {port}")),
+        (None, None) => {}
+    }
+    let cert = p
+        .tls
+        .as_ref()
+        .filter(|t| t.handshake)
+        .map(|t| {
+            format!(
+                " [{}, certificate {} issued by {}{}]",
+                t.version.as_deref().unwrap_or("TLS"),
+                t.subject.as_deref().unwrap_or("?"),
+                t.issuer.as_deref().unwrap_or("?"),
+                if t.intercepted { ", INTERCEPTED" } else { "" }
+            )
+        })
+        .unwrap_or_default();
     match (&p.answer, &p.error) {
         (Some(a), _) => format!(
-            "{how} to {}: answered ({} {} {}{})",
+            "{how} to {}{cert}: answered ({} {} {}{})",
             p.destination,
             a.protocol,
             a.method,
             a.class,
             a.code.map(|c| format!(" {c}")).unwrap_or_default()
         ),
-        (None, Some(e)) => format!("{how} to {}: {e}", p.destination),
-        (None, None) => format!("{how} to {}: no answer", p.destination),
+        (None, Some(e)) => format!("{how} to {}{cert}: {e}", p.destination),
+        (None, None) => format!("{how} to {}{cert}: no answer", p.destination),
     }
+}
+
+/// The framing media takes over TCP on one path (direct, or through the proxy): the
+/// first the client uses that answered by name.
+pub(crate) fn client_framing(tcp: &[TcpProbe], via_proxy: bool) -> Option<Framing> {
+    tcp.iter()
+        .filter(|p| p.proxy.is_some() == via_proxy && p.answer.is_some())
+        .filter(|p| !p.framing.is_tls() || p.sni.is_some())
+        .map(|p| p.framing)
+        .min_by_key(|f| f.rank())
+}
+
+/// What the TLS attempts to the relay say beyond the path: interception (Microsoft asks
+/// for no inspection of media), a relay reachable in an older framing but not in TLS,
+/// TLS by name but not by bare address. Returns (evidence, advice).
+pub(crate) fn tls_findings(tcp: &[TcpProbe], path: MediaPath) -> (Vec<String>, Vec<String>) {
+    let (mut evidence, mut advice) = (Vec::new(), Vec::new());
+    let tls: Vec<&TcpProbe> = tcp.iter().filter(|p| p.framing.is_tls()).collect();
+    if let Some(p) = tls.iter().find(|p| p.intercepted()) {
+        let issuer = p
+            .tls
+            .as_ref()
+            .and_then(|t| t.issuer.clone())
+            .unwrap_or_else(|| "an unknown issuer".into());
+        let where_ = p.proxy.as_ref().map_or_else(
+            || "on the way".to_owned(),
+            |px| format!("by the proxy {px}"),
+        );
+        let broken = !tls.iter().any(|q| q.intercepted() && q.answer.is_some());
+        evidence.push(format!(
+            "the TLS to the relay {} is intercepted {where_} (a certificate issued by {issuer}, not the relay's): media over TCP {}",
+            p.destination,
+            if broken { "breaks inside it" } else { "is decrypted and inspected" }
+        ));
+        advice.push("exempt the relay names (*.relay.teams.microsoft.com, *.tr.teams.microsoft.com) and the Optimize ranges from TLS inspection, as Microsoft asks for Optimize traffic (`edgepath rules --target squid` writes the splice rules)".into());
+    }
+    let direct_tls_ok = tls
+        .iter()
+        .any(|p| p.proxy.is_none() && p.answer.is_some() && p.sni.is_some());
+    if path == MediaPath::RelayTcp && !direct_tls_ok {
+        if let Some(f) = client_framing(tcp, false) {
+            let why = tls
+                .iter()
+                .filter(|p| p.proxy.is_none())
+                .find_map(|p| p.error.clone())
+                .unwrap_or_else(|| "no answer".into());
+            advice.push(format!(
+                "the relay answers {} but not TURN over TLS ({why}): the Teams client speaks TLS on 443 (teams.pcap), so its media over TCP may still fail; let TLS to the relay's 443 through uninspected",
+                f.describe()
+            ));
+        }
+    }
+    let bare_failed = tls
+        .iter()
+        .find(|p| p.proxy.is_none() && p.sni.is_none() && p.answer.is_none());
+    if let (true, Some(p)) = (direct_tls_ok, bare_failed) {
+        advice.push(format!(
+            "TLS to the relay works by name but not by bare address ({}): clients also connect to relay addresses without a name, so allow the relay ranges by address, not only by SNI",
+            p.error.as_deref().unwrap_or("no answer")
+        ));
+    }
+    (evidence, advice)
 }
 
 pub(crate) fn modality_verdict(
@@ -309,6 +390,17 @@ pub(crate) fn modality_verdict(
         MediaPath::None if proxy_tunnel_opened => advice.push("the proxy opens the tunnel but TURN dies inside it (TLS inspection?): exempt the relay ranges from inspection, and let UDP 3478-3481 out directly".into()),
         MediaPath::None => advice.push("no path to the relay: allow UDP 3478-3481 and TCP 443 to the Optimize ranges (`edgepath rules`); calls have no media now".into()),
         _ => {}
+    }
+    let (tls_evidence, tls_advice) = tls_findings(tcp, path);
+    evidence.extend(tls_evidence);
+    advice.extend(tls_advice);
+    let tcp_framing = match path {
+        MediaPath::RelayTcp => client_framing(tcp, false),
+        MediaPath::RelayTcpProxy => client_framing(tcp, true),
+        _ => None,
+    };
+    if let Some(f) = tcp_framing {
+        evidence.push(format!("media over TCP takes {}", f.describe()));
     }
     let mut q = None;
     if quality.is_none() && path != MediaPath::None {
@@ -402,6 +494,7 @@ pub(crate) fn modality_verdict(
         modality: m,
         path,
         status,
+        tcp_framing,
         source_ports: range,
         evidence,
         advice,
@@ -488,6 +581,9 @@ mod tests {
             destination: format!("{RELAY}:443").parse().unwrap(),
             framing: Framing::Standard,
             proxy: proxy.then(|| "10.0.0.2:3128".into()),
+            source_port: None,
+            sni: None,
+            tls: None,
             connected: matches!(reach, Reach::Answered | Reach::Opened),
             answer: (reach == Reach::Answered).then(answer),
             error: (reach != Reach::Answered).then(|| "no answer".into()),

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use edgepath_model::PortRange;
 use edgepath_probe::quality::Unwatched;
-use edgepath_probe::relay::{tcp_probe, udp_probe, Framing};
+use edgepath_probe::relay::udp_probe;
+use edgepath_probe::relay_tcp::{attempt, Framing, TcpProbe, TcpTarget};
 use edgepath_probe::roundtrip;
+use edgepath_probe::tls::Trust;
 use edgepath_wire::stun::{method, Class, MessageBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -72,10 +74,13 @@ fn tcp_garbage_is_not_turn_and_an_endless_stream_is_cut() {
         assert!(p.connected && p.answer.is_none());
         let err = p.error.as_deref().unwrap();
         assert!(
-            err.contains("not a whole TURN message")
-                && err.contains("`HTTP/1.1 400 Bad Request....`"),
+            err.contains("not TURN") && err.contains("`HTTP/1.1 400 Bad Request....`"),
             "{p:?}"
         );
+        // The same server behind "TLS": the handshake fails and says so.
+        let p = tcp_probe(junk_addr, Framing::Tls, Duration::from_secs(2)).await;
+        assert!(p.connected && p.answer.is_none(), "{p:?}");
+        assert!(p.tls.as_ref().is_some_and(|t| !t.handshake), "{p:?}");
 
         // A "STUN" header announcing 64 KiB, then bytes without end: the probe gives up
         // on its timeout, having buffered at most one message's worth.
@@ -96,9 +101,25 @@ fn tcp_garbage_is_not_turn_and_an_endless_stream_is_cut() {
         let p = tcp_probe(endless_addr, Framing::Standard, Duration::from_millis(700)).await;
         assert!(p.answer.is_none(), "{p:?}");
         assert!(start.elapsed() < Duration::from_secs(2), "bounded in time");
-        let p = tcp_probe(endless_addr, Framing::PseudoTls, Duration::from_millis(700)).await;
-        assert!(p.answer.is_none() && p.error.is_some(), "{p:?}");
+        for framing in [Framing::PseudoTls, Framing::Tls, Framing::TlsRfc] {
+            let p = tcp_probe(endless_addr, framing, Duration::from_millis(700)).await;
+            assert!(p.answer.is_none() && p.error.is_some(), "{p:?}");
+        }
     });
+}
+
+/// One attempt in `framing` to `dest` (loopback, no source range), bounded by `timeout`.
+async fn tcp_probe(dest: SocketAddr, framing: Framing, timeout: Duration) -> TcpProbe {
+    let trust = Trust::load(&[]).unwrap();
+    let target = TcpTarget {
+        dest,
+        proxy: None,
+        source: None,
+        relay_name: "relay.example",
+        trust: &trust,
+        timeout,
+    };
+    attempt(&target, framing, true, 0).await
 }
 
 /// A Binding success for `request`'s transaction id.
