@@ -575,7 +575,13 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
                 trust: &cfg.trust,
                 timeout: t.tcp + t.tls,
             };
-            Some(roundtrip::measure_tcp(&target, p.framing, cfg.duration, watch).await)
+            // With credentials the relayed stream, as over UDP; without, round trips.
+            Some(match &cfg.turn {
+                Some((u, pw)) => {
+                    quality::measure_tcp(&target, p.framing, (u, pw), cfg.duration, watch).await
+                }
+                None => roundtrip::measure_tcp(&target, p.framing, cfg.duration, watch).await,
+            })
         }
         (q, _) => q,
     };

@@ -2,7 +2,9 @@
 //! owns the socket and the clock, the machines own every decision. A machine says what
 //! to send and when it next wants the clock; the driver sends, waits for a datagram or
 //! that moment, and hands over what happened. Relay probes, the NAT test, the TURN
-//! client's handshakes and both quality streams all run through [`drive`].
+//! client's handshakes and both quality streams all run through [`drive`]; over a TCP
+//! or TLS connection to the relay, [`drive_link`] frames each datagram as one message
+//! on the stream, so the same machines measure the TCP paths.
 
 use std::io;
 use std::net::SocketAddr;
@@ -35,6 +37,111 @@ pub(crate) enum Ended {
     Done,
     /// The deadline came first.
     Deadline,
+    /// The stream to the relay closed (TCP and TLS links only).
+    Closed,
+}
+
+/// Where a machine's datagrams go: a UDP socket, or a stream to `peer` (TCP, a proxy's
+/// tunnel, TLS) on which each datagram is one message in the stream's framing.
+pub(crate) enum Link<'a> {
+    /// A UDP socket.
+    Udp(&'a UdpSocket),
+    /// An open stream to the relay.
+    Stream {
+        /// Its halves.
+        halves: &'a mut crate::relay_tcp::StreamHalves,
+        /// Bytes read and not yet a whole message.
+        pending: &'a mut Vec<u8>,
+        /// How messages are framed on it.
+        inner: crate::relay_tcp::Inner,
+        /// The relay (every message comes from it).
+        peer: SocketAddr,
+    },
+}
+
+/// Runs `machine` on `link` until it is done, `deadline` passes, or the stream closes.
+pub(crate) async fn drive_link(
+    link: &mut Link<'_>,
+    machine: &mut dyn Machine,
+    deadline: Instant,
+) -> Ended {
+    match link {
+        Link::Udp(sock) => drive(sock, machine, deadline).await,
+        Link::Stream {
+            halves,
+            pending,
+            inner,
+            peer,
+        } => drive_stream(halves, pending, *inner, *peer, machine, deadline).await,
+    }
+}
+
+/// [`drive`] on a stream: each datagram written in `inner`'s framing, each whole message
+/// read handed over as a datagram from `peer`. A framing error or the end of the stream
+/// ends the drive (told to the machine as a socket error).
+async fn drive_stream(
+    (rd, wr): &mut crate::relay_tcp::StreamHalves,
+    pending: &mut Vec<u8>,
+    inner: crate::relay_tcp::Inner,
+    peer: SocketAddr,
+    machine: &mut dyn Machine,
+    deadline: Instant,
+) -> Ended {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = tokio::time::Instant::from_std(deadline);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        while let Some((_, bytes)) = machine.poll_transmit() {
+            if let Err(e) = wr.write_all(&inner.encode(&bytes)).await {
+                machine.handle_socket_error(e);
+                return Ended::Closed;
+            }
+        }
+        if machine.is_done() {
+            return Ended::Done;
+        }
+        let wake = machine
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .map_or(deadline, |w| w.min(deadline));
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) => {
+                    machine.handle_socket_error(io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        "the relay closed the connection",
+                    ));
+                    return Ended::Closed;
+                }
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    loop {
+                        match inner.cut(pending) {
+                            Ok(Some(msg)) => machine.handle_input(Instant::now(), peer, &msg),
+                            Ok(None) => break,
+                            Err(e) => {
+                                machine.handle_socket_error(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    format!("from the relay: {e}"),
+                                ));
+                                return Ended::Closed;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    machine.handle_socket_error(e);
+                    return Ended::Closed;
+                }
+            },
+            _ = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ended::Deadline;
+                }
+                machine.handle_timeout(Instant::now());
+            }
+        }
+    }
 }
 
 /// Runs `machine` on `sock` until it is done or `deadline` passes.

@@ -12,9 +12,8 @@ use edgepath_model::{PortRange, Status};
 use edgepath_wire::transaction::Transport;
 use edgepath_wire::turn_client::{TurnClient, TurnEvent};
 use serde::Serialize;
-use tokio::net::UdpSocket;
 
-use crate::driver::{drive, Machine, StreamClock};
+use crate::driver::{drive_link, Link, Machine, StreamClock};
 use crate::error::ProbeError;
 
 /// Packets per second of the stream (an audio codec's 20 ms frames).
@@ -180,6 +179,16 @@ pub enum Method {
     /// Over a TCP path: STUN Binding requests on one TCP connection to the relay (round
     /// trips; TCP turns loss into delay).
     TcpRoundTrip,
+    /// Over a TCP path with TURN credentials: the relayed stream on one TCP (or TLS)
+    /// connection to the relay (TCP turns loss into delay).
+    TcpRelayedStream,
+}
+
+impl Method {
+    /// Whether the figures came over TCP (only delay and jitter speak there).
+    pub fn over_tcp(self) -> bool {
+        matches!(self, Method::TcpRoundTrip | Method::TcpRelayedStream)
+    }
 }
 
 /// The whole measurement.
@@ -348,7 +357,7 @@ fn grade(s: &Stats) -> Vec<Grade> {
 
 /// The TURN client on the driver until it tells `want`, fails, or `within` passes.
 async fn until(
-    sock: &UdpSocket,
+    link: &mut Link<'_>,
     client: &mut TurnClient,
     within: Duration,
     want: fn(&TurnEvent) -> bool,
@@ -358,7 +367,7 @@ async fn until(
         want,
         got: None,
     };
-    drive(sock, &mut m, Instant::now() + within).await;
+    drive_link(link, &mut m, Instant::now() + within).await;
     m.got.unwrap_or_else(|| {
         Err(ProbeError::Timeout {
             what: "the relay".to_owned(),
@@ -450,23 +459,82 @@ pub async fn measure(
     let sock = crate::relay::bind_in_range(range, relay.is_ipv6(), offset)
         .await
         .ok_or(ProbeError::NoFreePort(range))?;
-    let mut client = TurnClient::new(relay, username, password, Transport::UDP_DEFAULT, 1);
+    measure_on(
+        &mut Link::Udp(&sock),
+        relay,
+        (username, password),
+        Method::RelayedStream,
+        duration,
+        watch,
+    )
+    .await
+}
+
+/// The relayed stream over a TCP path (relay-tcp, relay-tcp-proxy): the allocation, its
+/// channel and the stream on one connection to the relay's 443 in `framing` (TLS,
+/// pseudo-TLS or plain; directly from the audio range, or through the proxy's tunnel).
+/// TCP retransmits: loss shows as delay and jitter, not as missing packets.
+pub async fn measure_tcp(
+    target: &crate::relay_tcp::TcpTarget<'_>,
+    framing: crate::relay_tcp::Framing,
+    credentials: (&str, &str),
+    duration: Duration,
+    watch: &mut dyn Watch,
+) -> Result<Quality, ProbeError> {
+    // Past the probes' ports (and the round trips'), so none of theirs in TIME_WAIT is
+    // in the way.
+    let open = crate::relay_tcp::open_stream(target, framing, 11)
+        .await
+        .map_err(ProbeError::Connect)?;
+    let (mut halves, mut pending, inner) = open.split();
+    let mut link = Link::Stream {
+        halves: &mut halves,
+        pending: &mut pending,
+        inner,
+        peer: target.dest,
+    };
+    measure_on(
+        &mut link,
+        target.dest,
+        credentials,
+        Method::TcpRelayedStream,
+        duration,
+        watch,
+    )
+    .await
+}
+
+/// Allocation, permission, channel, the stream and the release, on `link`.
+async fn measure_on(
+    link: &mut Link<'_>,
+    relay: SocketAddr,
+    (username, password): (&str, &str),
+    method: Method,
+    duration: Duration,
+    watch: &mut dyn Watch,
+) -> Result<Quality, ProbeError> {
+    let transport = match link {
+        Link::Udp(_) => Transport::UDP_DEFAULT,
+        // Reliable: a request is sent once (RFC 8489 section 6.2.2).
+        Link::Stream { .. } => Transport::Tcp,
+    };
+    let mut client = TurnClient::new(relay, username, password, transport, 1);
     // Unpredictable ids (RFC 8489 section 6); the seed above is then unused.
     client.set_id_source(Box::new(crate::ids::transaction_id));
     client.allocate(Instant::now());
-    let allocated = until(&sock, &mut client, Duration::from_secs(6), |e| {
+    let allocated = until(link, &mut client, Duration::from_secs(6), |e| {
         matches!(e, TurnEvent::Allocated { .. })
     });
     let TurnEvent::Allocated { relayed, .. } = allocated.await? else {
         unreachable!("until returns the event asked for")
     };
     client.create_permission(Instant::now(), relayed.ip());
-    until(&sock, &mut client, Duration::from_secs(4), |e| {
+    until(link, &mut client, Duration::from_secs(4), |e| {
         matches!(e, TurnEvent::PermissionCreated(_))
     })
     .await?;
     client.channel_bind(Instant::now(), relayed);
-    until(&sock, &mut client, Duration::from_secs(4), |e| {
+    until(link, &mut client, Duration::from_secs(4), |e| {
         matches!(e, TurnEvent::ChannelBound { .. })
     })
     .await?;
@@ -491,8 +559,8 @@ pub async fn measure(
         done: false,
     };
     // Bounded whatever happens: the stream, its drain, and a margin.
-    drive(
-        &sock,
+    drive_link(
+        link,
         &mut stream,
         start + duration + Duration::from_secs(10),
     )
@@ -504,13 +572,13 @@ pub async fn measure(
     // for the relay to confirm, retransmitting: an allocation left behind makes the
     // next check from the same port fail (437 Allocation Mismatch) until it expires.
     client.refresh(Instant::now(), 0);
-    let _ = until(&sock, &mut client, Duration::from_secs(2), |e| {
+    let _ = until(link, &mut client, Duration::from_secs(2), |e| {
         matches!(e, TurnEvent::Refreshed { .. })
     })
     .await;
     let (overall, windows, grades, status) = summarize(&slots, PACKETS_PER_SECOND);
     Ok(Quality {
-        method: Method::RelayedStream,
+        method,
         rate_per_s: PACKETS_PER_SECOND,
         rate_limited: None,
         relay,

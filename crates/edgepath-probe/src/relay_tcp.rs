@@ -114,10 +114,18 @@ pub enum Inner {
 const MAX_PENDING: usize = 70 * 1024;
 
 impl Inner {
-    /// `msg` as it goes on the stream.
+    /// `msg` (a STUN message, or ChannelData) as it goes on the stream: ChannelData
+    /// padded to four bytes over TCP (RFC 8656 section 12.5), in an MS data frame.
     pub fn encode(self, msg: &[u8]) -> Vec<u8> {
+        let channel_data = msg.first().is_some_and(|b| b & 0xC0 == 0x40);
         match self {
+            Inner::Rfc if channel_data => {
+                let mut out = msg.to_vec();
+                out.resize(msg.len().div_ceil(4) * 4, 0);
+                out
+            }
             Inner::Rfc => msg.to_vec(),
+            Inner::MsFrames if channel_data => ms::tcp_frame(FrameKind::Data, msg),
             Inner::MsFrames => ms::tcp_frame(FrameKind::Control, msg),
         }
     }
@@ -132,13 +140,19 @@ impl Inner {
                 Ok(None) => None,
                 Err(e) => return Err(format!("a bad MS-TURN frame: {e}")),
             },
+            // ChannelData: a 4-byte header, padded to four bytes over TCP.
+            Inner::Rfc if pending.len() >= 4 && pending[0] & 0xC0 == 0x40 => {
+                let len = 4 + usize::from(u16::from_be_bytes([pending[2], pending[3]]));
+                let padded = len.div_ceil(4) * 4;
+                (pending.len() >= padded).then(|| (pending[..len].to_vec(), padded))
+            }
+            Inner::Rfc if !pending.is_empty() && pending[0] & 0x80 != 0 => {
+                return Err(format!(
+                    "not TURN: a message starting 0x{:02X} (STUN starts with two zero bits, ChannelData with 01)",
+                    pending[0]
+                ));
+            }
             Inner::Rfc if pending.len() >= 20 => {
-                if pending[0] & 0xC0 != 0 {
-                    return Err(format!(
-                        "not TURN: a message starting 0x{:02X}{:02X} (STUN starts with two zero bits)",
-                        pending[0], pending[1]
-                    ));
-                }
                 let len = 20 + usize::from(u16::from_be_bytes([pending[2], pending[3]]));
                 (pending.len() >= len).then(|| (pending[..len].to_vec(), len))
             }
@@ -626,6 +640,16 @@ mod tests {
             assert_eq!(inner.cut(&mut pending).unwrap(), Some(stun.clone()));
             assert!(pending.is_empty());
         }
+        // ChannelData: padded on the stream, whole without the padding when cut.
+        let data = [0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5];
+        let wire = Inner::Rfc.encode(&data);
+        assert_eq!(wire.len(), 12);
+        let mut pending = [wire.clone(), wire].concat();
+        assert_eq!(Inner::Rfc.cut(&mut pending).unwrap(), Some(data.to_vec()));
+        assert_eq!(Inner::Rfc.cut(&mut pending).unwrap(), Some(data.to_vec()));
+        assert!(pending.is_empty());
+        let framed = Inner::MsFrames.encode(&data);
+        assert_eq!(framed[0], 0x03, "an MS data frame");
         // The real Teams client's first record inside TLS holds 72 bytes: its 68-byte
         // Allocate (as on UDP, teams.pcap frame 1238) in a 4-byte MS frame.
         assert_eq!(Inner::MsFrames.encode(&ms_allocate_request()).len(), 72);
@@ -633,8 +657,17 @@ mod tests {
 
     #[test]
     fn bad_frames_and_endless_bytes_are_errors() {
-        let mut http = b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec();
-        assert!(Inner::Rfc.cut(&mut http).unwrap_err().contains("not TURN"));
+        let mut tls_alert = vec![0x15, 3, 3, 0, 2, 2, 40];
+        assert_eq!(
+            Inner::Rfc.cut(&mut tls_alert).unwrap(),
+            None,
+            "00: a STUN header to come"
+        );
+        let mut tls_record = vec![0x96, 3, 3, 0, 2];
+        assert!(Inner::Rfc
+            .cut(&mut tls_record)
+            .unwrap_err()
+            .contains("not TURN"));
         let mut bad = vec![9, 0, 0, 1, 0];
         assert!(Inner::MsFrames.cut(&mut bad).is_err());
     }

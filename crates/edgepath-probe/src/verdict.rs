@@ -410,7 +410,7 @@ pub(crate) fn modality_verdict(
         match result {
             Ok(quality)
                 if path == MediaPath::RelayUdp
-                    || (quality.method == Method::TcpRoundTrip
+                    || (quality.method.over_tcp()
                         && matches!(path, MediaPath::RelayTcp | MediaPath::RelayTcpProxy)) =>
             {
                 let o = &quality.overall;
@@ -419,6 +419,18 @@ pub(crate) fn modality_verdict(
                         "round trips over TCP to the relay ({} s, {} STUN Binding requests/s on one connection{}): RTT {:.1} ms (p95 {:.1}, max {:.1}), round-trip jitter {:.1} ms, {} of {} answered (TCP turns loss into delay)",
                         cfg.duration.as_secs(),
                         quality.rate_per_s,
+                        if path == MediaPath::RelayTcpProxy { " through the proxy" } else { "" },
+                        o.rtt_ms,
+                        o.rtt_p95_ms,
+                        o.rtt_max_ms,
+                        o.jitter_ms,
+                        o.received,
+                        o.sent
+                    ),
+                    Method::TcpRelayedStream => format!(
+                        "media stream through the relay over TCP ({} s, audio range, one {} connection{}): RTT {:.0} ms (p95 {:.0}, max {:.0}), jitter {:.1} ms, {} of {} back (TCP turns loss into delay)",
+                        cfg.duration.as_secs(),
+                        tcp_framing.map_or("TCP", |f| if f.is_tls() { "TLS" } else { "TCP" }),
                         if path == MediaPath::RelayTcpProxy { " through the proxy" } else { "" },
                         o.rtt_ms,
                         o.rtt_p95_ms,
@@ -454,7 +466,7 @@ pub(crate) fn modality_verdict(
                 }
                 // Over TCP the path is degraded already and only delay and jitter
                 // speak; over UDP every missed target degrades the verdict.
-                let over_tcp = quality.method == Method::TcpRoundTrip;
+                let over_tcp = quality.method.over_tcp();
                 if !over_tcp && quality.status != Status::Good {
                     status = quality.status;
                 }
