@@ -29,6 +29,6 @@ pub use provisioning::{Provisioning, ProvisioningError};
 pub use service::{Profile, ServiceId, SourceClass};
 pub use version::{DataVersion, Freshness, VersionError, STALE_AFTER_DAYS};
 pub use vocab::{
-    Family, FlowService, FlowVerdict, MediaPath, ProxyVendor, QosState, Severity, Status, Via,
-    VpnState,
+    Family, FlowService, FlowVerdict, MediaPath, ProxyVendor, QosState, Severity, Status,
+    TcpFraming, Via, VpnState,
 };

@@ -132,6 +132,44 @@ named_enum! {
 }
 
 named_enum! {
+    /// How TURN is framed on TCP 443 to the relay, declared in the order a Microsoft
+    /// client uses them (docs/decisions.md, "TCP framings"): the first that answers is
+    /// the one its media takes.
+    pub enum TcpFraming {
+        /// TLS, then MS-TURN's 4-byte frames: the Teams client (teams.pcap frames 1244 on).
+        Tls => "tls",
+        /// TLS, then RFC 8656 framing (STUN back to back): "turns" as RFC relays serve it.
+        TlsRfc => "tls-rfc",
+        /// MS-TURN: the pseudo-TLS handshake, then 4-byte frames ([MS-TURN] 2.1).
+        PseudoTls => "pseudo-tls",
+        /// RFC 8656: STUN messages back to back on plain TCP.
+        Standard => "standard",
+    }
+}
+
+impl TcpFraming {
+    /// Whether the connection is real TLS (what a firewall or proxy sees as such).
+    pub fn is_tls(self) -> bool {
+        matches!(self, TcpFraming::Tls | TcpFraming::TlsRfc)
+    }
+
+    /// The rank in the client's order (0 first).
+    pub fn rank(self) -> usize {
+        Self::ALL.iter().position(|f| *f == self).unwrap_or(usize::MAX)
+    }
+
+    /// The framing in a report's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TcpFraming::Tls => "TURN over TLS (MS-TURN frames, as the Teams client)",
+            TcpFraming::TlsRfc => "TURN over TLS (RFC framing)",
+            TcpFraming::PseudoTls => "TURN over TCP (MS pseudo-TLS)",
+            TcpFraming::Standard => "TURN over TCP (plain RFC framing)",
+        }
+    }
+}
+
+named_enum! {
     /// How a service was reached.
     pub enum Via {
         /// Directly.

@@ -151,3 +151,67 @@ mod tests {
         }
     }
 }
+
+/// The framing inside the relay's TCP and TLS connections (`relay_tcp::Inner`, both
+/// kinds) on arbitrary bytes in arbitrary pieces: no panic, what is kept bounded, every
+/// message cut out of the input and whole; then well-formed STUN and ChannelData
+/// (payloads from the input) encoded, split at input-chosen points, cut back exactly.
+pub fn tls_framing(data: &[u8]) {
+    use crate::relay_tcp::Inner;
+    for inner in [Inner::Rfc, Inner::MsFrames] {
+        let mut pending = Vec::new();
+        let mut fed = 0usize;
+        let mut out = 0usize;
+        for (_, chunk) in ops(data) {
+            pending.extend_from_slice(chunk);
+            fed += chunk.len();
+            loop {
+                match inner.cut(&mut pending) {
+                    Ok(Some(msg)) => {
+                        assert!(!msg.is_empty(), "an empty message");
+                        out += msg.len();
+                        assert!(out <= fed, "more out than in");
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        pending.clear();
+                        break;
+                    }
+                }
+            }
+            // A frame or message is at most 64 KiB and a header: never more kept.
+            assert!(pending.len() <= 65_535 + 20, "{} bytes kept", pending.len());
+        }
+    }
+    // Round trip: the input's pieces as payloads.
+    let mut msgs: Vec<Vec<u8>> = Vec::new();
+    for (op, chunk) in ops(data) {
+        let id = [op; 12];
+        msgs.push(if op % 2 == 0 {
+            let mut b = MessageBuilder::new(method::BINDING, Class::Request, id);
+            b.add(0x8022, chunk);
+            b.build()
+        } else {
+            let mut c = vec![0x40, op, 0, 0];
+            c[2..4].copy_from_slice(&(chunk.len() as u16).to_be_bytes());
+            c.extend_from_slice(chunk);
+            c
+        });
+    }
+    for inner in [Inner::Rfc, Inner::MsFrames] {
+        let wire: Vec<u8> = msgs.iter().flat_map(|m| inner.encode(m)).collect();
+        let mut pending = Vec::new();
+        let mut got = Vec::new();
+        let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
+        for piece in wire.chunks(step) {
+            pending.extend_from_slice(piece);
+            while let Some(m) = inner.cut(&mut pending).unwrap_or_else(|e| {
+                panic!("{inner:?}: a well-formed message refused: {e}")
+            }) {
+                got.push(m);
+            }
+        }
+        assert!(pending.is_empty(), "{inner:?}: bytes left over");
+        assert_eq!(got, msgs, "{inner:?}: not what was sent");
+    }
+}

@@ -33,71 +33,14 @@ use crate::relay::{
 };
 use crate::tls::{self, Peer, TlsReport, Trust};
 
-/// How a TCP probe frames TURN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framing {
-    /// TLS, then MS-TURN's 4-byte frames: the Teams client (teams.pcap frames 1244 on).
-    Tls,
-    /// TLS, then RFC 8656 framing (STUN back to back): "turns" as RFC relays serve it.
-    TlsRfc,
-    /// MS-TURN: pseudo-TLS handshake, then 4-byte frames.
-    PseudoTls,
-    /// RFC 8656: STUN messages back to back on plain TCP.
-    Standard,
-}
+/// How a TCP probe frames TURN: the model's vocabulary, in the client's order.
+pub use edgepath_model::TcpFraming as Framing;
 
-impl Framing {
-    /// The framings in the order a Microsoft client uses them: the first that answered is
-    /// the one the client's media would take.
-    pub const CLIENT_ORDER: [Framing; 4] = [
-        Framing::Tls,
-        Framing::TlsRfc,
-        Framing::PseudoTls,
-        Framing::Standard,
-    ];
-
-    /// Whether the connection is real TLS (what a firewall or proxy sees as such).
-    pub fn is_tls(self) -> bool {
-        matches!(self, Framing::Tls | Framing::TlsRfc)
-    }
-
-    /// How messages are framed on the (decrypted) stream.
-    pub fn inner(self) -> Inner {
-        match self {
-            Framing::Tls | Framing::PseudoTls => Inner::MsFrames,
-            Framing::TlsRfc | Framing::Standard => Inner::Rfc,
-        }
-    }
-
-    /// The framing in a report's words.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Framing::Tls => "TURN over TLS (MS-TURN frames, as the Teams client)",
-            Framing::TlsRfc => "TURN over TLS (RFC framing)",
-            Framing::PseudoTls => "TURN over TCP (MS pseudo-TLS)",
-            Framing::Standard => "TURN over TCP (plain RFC framing)",
-        }
-    }
-
-    /// The rank in [`Framing::CLIENT_ORDER`].
-    pub fn rank(self) -> usize {
-        Framing::CLIENT_ORDER
-            .iter()
-            .position(|f| *f == self)
-            .unwrap_or(usize::MAX)
-    }
-}
-
-impl std::fmt::Display for Framing {
-    /// The JSON name (`tls`, `tls-rfc`, `pseudo-tls`, `standard`).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Framing::Tls => "tls",
-            Framing::TlsRfc => "tls-rfc",
-            Framing::PseudoTls => "pseudo-tls",
-            Framing::Standard => "standard",
-        })
+/// How messages go on the (decrypted) stream in `framing`.
+pub fn inner_of(framing: Framing) -> Inner {
+    match framing {
+        Framing::Tls | Framing::PseudoTls => Inner::MsFrames,
+        Framing::TlsRfc | Framing::Standard => Inner::Rfc,
     }
 }
 
@@ -135,10 +78,16 @@ impl Inner {
     /// message, is an error.
     pub fn cut(self, pending: &mut Vec<u8>) -> Result<Option<Vec<u8>>, String> {
         let found = match self {
-            Inner::MsFrames => match ms::TcpFrame::parse(pending) {
-                Ok(Some((f, used))) => Some((f.payload.to_vec(), used)),
-                Ok(None) => None,
-                Err(e) => return Err(format!("a bad MS-TURN frame: {e}")),
+            Inner::MsFrames => loop {
+                match ms::TcpFrame::parse(pending) {
+                    // An empty frame carries nothing: skipped.
+                    Ok(Some((f, used))) if f.payload.is_empty() => {
+                        pending.drain(..used);
+                    }
+                    Ok(Some((f, used))) => break Some((f.payload.to_vec(), used)),
+                    Ok(None) => break None,
+                    Err(e) => return Err(format!("a bad MS-TURN frame: {e}")),
+                }
             },
             // ChannelData: a 4-byte header, padded to four bytes over TCP.
             Inner::Rfc if pending.len() >= 4 && pending[0] & 0xC0 == 0x40 => {
@@ -401,7 +350,7 @@ async fn open(
                 Some(s) => Ok(OpenStream {
                     io: Box::new(s),
                     pending: Vec::new(),
-                    inner: framing.inner(),
+                    inner: inner_of(framing),
                 }),
                 None => Err((
                     Reach::Opened,
@@ -548,8 +497,9 @@ type Pending<'a> = Vec<(Framing, Pin<Box<dyn Future<Output = TcpProbe> + 'a>>)>;
 /// attempt by bare address (no SNI), as the client also connects (teams.pcap frame
 /// 1322): a device that allows TLS by name only breaks those.
 pub async fn all_framings(target: &TcpTarget<'_>, first_offset: u16) -> Vec<TcpProbe> {
-    let mut pending: Pending<'_> = Framing::CLIENT_ORDER
-        .into_iter()
+    let mut pending: Pending<'_> = Framing::ALL
+        .iter()
+        .copied()
         .enumerate()
         .map(|(i, f)| {
             let fut: Pin<Box<dyn Future<Output = TcpProbe> + '_>> =
@@ -579,7 +529,7 @@ pub async fn all_framings(target: &TcpTarget<'_>, first_offset: u16) -> Vec<TcpP
                 probe.framing.describe()
             );
             pending.retain(|(f, _)| {
-                if f.inner() == Inner::MsFrames {
+                if inner_of(*f) == Inner::MsFrames {
                     done.push(not_waited(target, *f, &why));
                     false
                 } else {
@@ -606,7 +556,7 @@ mod tests {
 
     #[test]
     fn display_is_the_json_name() {
-        for f in Framing::CLIENT_ORDER {
+        for f in Framing::ALL {
             let json = serde_json::to_string(&f).unwrap();
             assert_eq!(json.trim_matches('"'), f.to_string());
         }
@@ -614,12 +564,13 @@ mod tests {
 
     #[test]
     fn the_client_order_puts_tls_first_and_plain_last() {
-        let ranked: Vec<_> = Framing::CLIENT_ORDER.iter().map(|f| f.rank()).collect();
+        let ranked: Vec<_> = Framing::ALL.iter().map(|f| f.rank()).collect();
+        assert_eq!(Framing::ALL[0], Framing::Tls);
         assert_eq!(ranked, [0, 1, 2, 3]);
         assert!(Framing::Tls.is_tls() && Framing::TlsRfc.is_tls());
         assert!(!Framing::PseudoTls.is_tls() && !Framing::Standard.is_tls());
-        assert_eq!(Framing::Tls.inner(), Inner::MsFrames);
-        assert_eq!(Framing::TlsRfc.inner(), Inner::Rfc);
+        assert_eq!(inner_of(Framing::Tls), Inner::MsFrames);
+        assert_eq!(inner_of(Framing::TlsRfc), Inner::Rfc);
     }
 
     #[test]
@@ -653,6 +604,18 @@ mod tests {
         // The real Teams client's first record inside TLS holds 72 bytes: its 68-byte
         // Allocate (as on UDP, teams.pcap frame 1238) in a 4-byte MS frame.
         assert_eq!(Inner::MsFrames.encode(&ms_allocate_request()).len(), 72);
+    }
+
+    #[test]
+    fn the_fuzz_property_holds_on_seeds() {
+        crate::fuzzing::tls_framing(b"");
+        // The fuzzer's first find: empty MS frames (now skipped, not empty messages).
+        crate::fuzzing::tls_framing(&[
+            1, 4, 0, 0, 5, 2, 9, 1, 2, 3, 3, 4, 0, 0, 5, 2, 9, 1, 4, 5, 6, 7, 8, 9,
+        ]);
+        crate::fuzzing::tls_framing(&[0, 3, 1, 2, 3, 1, 5, 0x40, 0, 0, 9, 9]);
+        crate::fuzzing::tls_framing(&[7; 300]);
+        crate::fuzzing::tls_framing(b"\x16\x03\x01\x00\x05HTTP/1.1 400 Bad Request");
     }
 
     #[test]
