@@ -412,6 +412,14 @@ fn render(r: &Report, source: &EndpointSource) -> String {
         .count();
     if good == r.modalities.len() {
         out.push_str("\nAll modalities have their best path: UDP to the relay, within Microsoft's targets where measured.\n");
+        // Shown even then: the credentials given did not work.
+        let fallback = r
+            .modalities
+            .iter()
+            .find_map(|m| m.quality.as_ref().and_then(|q| q.fallback.as_ref()));
+        if let Some(f) = fallback {
+            out.push_str(&format!("Quality: {f}.\n"));
+        }
     }
     out
 }

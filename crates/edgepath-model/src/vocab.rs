@@ -155,7 +155,10 @@ impl TcpFraming {
 
     /// The rank in the client's order (0 first).
     pub fn rank(self) -> usize {
-        Self::ALL.iter().position(|f| *f == self).unwrap_or(usize::MAX)
+        Self::ALL
+            .iter()
+            .position(|f| *f == self)
+            .unwrap_or(usize::MAX)
     }
 
     /// The framing in a report's words.
@@ -163,7 +166,9 @@ impl TcpFraming {
         match self {
             TcpFraming::Tls => "TURN over TLS (MS-TURN frames, as the Teams client)",
             TcpFraming::TlsRfc => "TURN over TLS (RFC framing)",
-            TcpFraming::PseudoTls => "TURN over TCP (MS pseudo-TLS)",
+            TcpFraming::PseudoTls => {
+                "TURN over TCP (MS pseudo-TLS, [MS-TURN] 2.1; untested against Microsoft's relays)"
+            }
             TcpFraming::Standard => "TURN over TCP (plain RFC framing)",
         }
     }

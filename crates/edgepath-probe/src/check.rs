@@ -543,10 +543,9 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         .map(|(_, p)| p.destination);
     let quality_result = match (&cfg.turn, best_udp) {
         (Some((u, pw)), Some(dest)) => Some(
-            quality::measure(
+            relayed_or_round_trips(
                 dest,
-                u,
-                pw,
+                (u, pw),
                 cfg.ranges.range(Modality::Audio),
                 cfg.duration,
                 watch,
@@ -663,6 +662,36 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         },
         elapsed_ms: started.elapsed().as_millis() as u64,
     }
+}
+
+/// The relayed stream with the credentials; when it cannot run (the allocation, its
+/// permission or channel refused or unanswered), once more from the next port of the
+/// range (a relay keeps a released 5-tuple for a moment: 437), then STUN round trips,
+/// which need no account, with the stream's error said in `quality.fallback`: a report
+/// with figures and the reason, never one that measured nothing.
+async fn relayed_or_round_trips(
+    dest: SocketAddr,
+    (user, password): (&str, &str),
+    range: edgepath_model::PortRange,
+    duration: std::time::Duration,
+    watch: &mut dyn Watch,
+) -> Result<quality::Quality, crate::error::ProbeError> {
+    let first = match quality::measure(dest, user, password, range, duration, watch).await {
+        Ok(q) => return Ok(q),
+        Err(e) => e,
+    };
+    if watch.stopped() {
+        return Err(first);
+    }
+    let why = match quality::measure(dest, user, password, range, duration, watch).await {
+        Ok(q) => return Ok(q),
+        Err(again) => format!("{first}; from the next port: {again}"),
+    };
+    let mut q = roundtrip::measure(dest, range, duration, watch).await?;
+    q.fallback = Some(format!(
+        "the relayed stream could not run ({why}): measured by STUN round trips instead"
+    ));
+    Ok(q)
 }
 
 /// The first and the last address of `net` (the network address itself for a single

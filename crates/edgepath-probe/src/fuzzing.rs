@@ -205,9 +205,10 @@ pub fn tls_framing(data: &[u8]) {
         let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
         for piece in wire.chunks(step) {
             pending.extend_from_slice(piece);
-            while let Some(m) = inner.cut(&mut pending).unwrap_or_else(|e| {
-                panic!("{inner:?}: a well-formed message refused: {e}")
-            }) {
+            while let Some(m) = inner
+                .cut(&mut pending)
+                .unwrap_or_else(|e| panic!("{inner:?}: a well-formed message refused: {e}"))
+            {
                 got.push(m);
             }
         }

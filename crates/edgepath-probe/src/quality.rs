@@ -202,6 +202,9 @@ pub struct Quality {
     /// When answers stopped after a run of them, as rate limiting does: said instead of
     /// counted as loss (the silent tail is left out of the figures).
     pub rate_limited: Option<String>,
+    /// Why the figures are not what was asked for: the relayed stream failed (its
+    /// error), so they are STUN round trips instead; `null` when measured as asked.
+    pub fallback: Option<String>,
     /// The relay used.
     pub relay: SocketAddr,
     /// The relayed address the stream looped through (`relayed-stream` only).
@@ -581,6 +584,7 @@ async fn measure_on(
         method,
         rate_per_s: PACKETS_PER_SECOND,
         rate_limited: None,
+        fallback: None,
         relay,
         relayed: Some(relayed),
         overall,

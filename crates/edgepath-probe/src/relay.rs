@@ -360,6 +360,49 @@ mod tests {
         assert_eq!(answer, Some(("success", 300)));
     }
 
+    /// Frame 1238 of ../shared/captures/teams.pcap: a Teams client's first Allocate,
+    /// 192.168.1.6:50016 -> 52.114.250.123:3478 (the same bytes the wire crate parses).
+    const TEAMS_ALLOCATE: &str = "000300302112a442b2343f6e67f41d58acba639f000f000472c64bc68037000400000002800800040000000680060004000000010010000400002ee08055000400020002";
+    /// Frame 1245: the relay's 401 to it (realm "rtcmedia", ERROR-CODE unpadded).
+    const TEAMS_401: &str = "011300a72112a442b2343f6e67f41d58acba639f000f000472c64bc680080004000000060009003d00000401546865207265717565737420646964206e6f7420636f6e7461696e2061204d6573736167652d496e7465677269747920617474726962757465000e000800010d963472fa8d00140014024ecbf8827a60d65306debfa77d87d14402dd5d0015000a227274636d65646961220001000800010d983472fa8d809500087f20c4dd4f848dfa802000080001c1d571a76a0a";
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn the_ms_allocate_is_the_real_clients_byte_for_byte_but_its_id() {
+        let real = hex(TEAMS_ALLOCATE);
+        let ours = ms_allocate_request();
+        assert_eq!(ours.len(), real.len(), "68 bytes, as frame 1238");
+        // Type, length and the RFC 5389 cookie in the header, as the real client.
+        assert_eq!(ours[..8], real[..8]);
+        // A fresh transaction id from the operating system, not the capture's.
+        assert_ne!(ours[8..20], real[8..20]);
+        // Every attribute, in order, type, length and value: MAGIC-COOKIE, App-ID 2,
+        // MS-VERSION 6, 0x8006 = 1, BANDWIDTH 12000, MS-Service-Quality (2, 2).
+        assert_eq!(ours[20..], real[20..]);
+    }
+
+    #[test]
+    fn the_real_relays_401_reads_as_an_ms_turn_allocate_error() {
+        let a = answer_of(&hex(TEAMS_401), Duration::from_millis(7));
+        let a = a.map(|a| (a.protocol, a.method, a.class, a.code, a.rtt_ms));
+        assert_eq!(
+            a,
+            Some((
+                Variant::MsTurn,
+                "allocate".to_owned(),
+                "error",
+                Some(401),
+                7
+            ))
+        );
+    }
+
     #[test]
     fn first_answer_ends_at_an_icmp_error() {
         let dest: SocketAddr = "203.0.113.10:3478"

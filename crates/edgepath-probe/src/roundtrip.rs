@@ -190,6 +190,7 @@ impl Requests {
             method,
             rate_per_s: RATE,
             rate_limited,
+            fallback: None,
             relay,
             relayed: None,
             overall,

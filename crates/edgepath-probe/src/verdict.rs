@@ -464,6 +464,9 @@ pub(crate) fn modality_verdict(
                 if let Some(r) = &quality.rate_limited {
                     evidence.push(r.clone());
                 }
+                if let Some(f) = &quality.fallback {
+                    evidence.push(f.clone());
+                }
                 // Over TCP the path is degraded already and only delay and jitter
                 // speak; over UDP every missed target degrades the verdict.
                 let over_tcp = quality.method.over_tcp();
