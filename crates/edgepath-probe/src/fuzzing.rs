@@ -133,25 +133,6 @@ pub fn first_answer(data: &[u8]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    /// The fuzz entry points hold on a few fixed inputs (the fuzzer runs them for real).
-    #[test]
-    fn entry_points_hold_on_fixed_inputs() {
-        let mut lcg = 0x2545_f491_u32;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                lcg = lcg.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                (lcg >> 16) as u8
-            })
-            .collect();
-        for data in [&[][..], &[0, 0, 2, 0, 1, 3, 0, 0, 0], &noise[..]] {
-            super::round_trips(data);
-            super::first_answer(data);
-        }
-    }
-}
-
 /// The framing inside the relay's TCP and TLS connections (`relay_tcp::Inner`, both
 /// kinds) on arbitrary bytes in arbitrary pieces: no panic, what is kept bounded, every
 /// message cut out of the input and whole; then well-formed STUN and ChannelData
@@ -214,5 +195,24 @@ pub fn tls_framing(data: &[u8]) {
         }
         assert!(pending.is_empty(), "{inner:?}: bytes left over");
         assert_eq!(got, msgs, "{inner:?}: not what was sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The fuzz entry points hold on a few fixed inputs (the fuzzer runs them for real).
+    #[test]
+    fn entry_points_hold_on_fixed_inputs() {
+        let mut lcg = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                lcg = lcg.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (lcg >> 16) as u8
+            })
+            .collect();
+        for data in [&[][..], &[0, 0, 2, 0, 1, 3, 0, 0, 0], &noise[..]] {
+            super::round_trips(data);
+            super::first_answer(data);
+        }
     }
 }
