@@ -14,12 +14,22 @@
       and `tshark -r FILE -q -z conv,udp` (both single-threaded) on it in one run, each
       --runs times; reports the median wall time, MB/s, packets/s and peak memory (VmHWM).
 
+  bench/capture/capture_bench.py live FILE [--rates 100,1000,top] [--edgepath PATH]
+      live capture at line rate (as root): a scratch network namespace with a veth pair
+      (nothing outside it), tcpreplay sends FILE into one end at each rate (Mbit/s, or
+      `top`), and on the other end `edgepath capture --interface` (release, --features
+      live) and `dumpcap -w` run side by side in the same run, then again with edgepath's
+      --write; per run: sent, received, dropped and kept (% of sent) for both, edgepath's
+      CPU seconds and peak memory.
+
 Test data: the captures are nDPI's test captures (LGPL-3.0), see shared/README.md.
 """
 
 import argparse
 import ipaddress
+import json
 import os
+import re
 import statistics
 import struct
 import subprocess
@@ -173,6 +183,92 @@ def run(path, runs, edgepath):
     print(f"edgepath {cores} threads vs 1 thread: {one / ours:.2f}x; {size / 1e6 / ours:.0f} MB/s (goal: at least 500)")
 
 
+def _ns(ns, *cmd):
+    return ["ip", "netns", "exec", ns, *cmd]
+
+
+def _replay_seconds(size, rate):
+    """How long tcpreplay takes for `size` bytes at `rate` (Mbit/s, or top: ~1.6 Gbit/s)."""
+    mbps = 1600 if rate == "top" else int(rate)
+    return size * 8 / (mbps * 1e6)
+
+
+def live_once(ns, path, size, rate, edgepath, write, tmp):
+    """One replay of `path` into the namespace's veth at `rate`, captured by edgepath and
+    dumpcap side by side: a dict of their figures."""
+    seconds = int(_replay_seconds(size, rate)) + 6
+    dump = os.path.join(tmp, "bench-live-dumpcap.pcapng")
+    ours = os.path.join(tmp, "bench-live-edgepath.pcapng")
+    dumpcap = subprocess.Popen(_ns(ns, "dumpcap", "-i", "pb", "-a", f"duration:{seconds}", "-w", dump),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd = [edgepath, "capture", "--interface", "pb", "--filter", "", "--duration", str(seconds), "--json"]
+    if write:
+        cmd += ["--write", ours]
+    timing = os.path.join(tmp, "bench-live-time.txt")
+    ep = subprocess.Popen(_ns(ns, "/usr/bin/time", "-o", timing, "-f", "%U %S %M", *cmd),
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(2.0)  # both capturing before the first packet
+    speed = ["--topspeed"] if rate == "top" else [f"--mbps={rate}"]
+    replay = subprocess.run(_ns(ns, "tcpreplay", "-i", "pa", *speed, path), capture_output=True, text=True,
+                            timeout=seconds + 60)
+    out, _ = ep.communicate(timeout=seconds + 60)
+    _, err = dumpcap.communicate(timeout=seconds + 60)
+    sent = int(re.search(r"Actual: (\d+) packets", replay.stdout).group(1))
+    rated = re.search(r"Rated: [\d.]+ Bps, ([\d.]+) Mbps, (\d+) pps", replay.stdout)
+    live = json.loads(out)["live"]
+    kept_dumpcap = int(subprocess.run(["capinfos", "-c", "-M", dump], capture_output=True, text=True)
+                       .stdout.split()[-1])
+    user, system, peak_kb = open(timing).read().split()[-3:]
+    row = {
+        "sent": sent,
+        "mbps": float(rated.group(1)) if rated else None,
+        "pps": int(rated.group(2)) if rated else None,
+        "edgepath_received": live["received"],
+        "edgepath_dropped": live["dropped"] + live["dropped_by_interface"],
+        "edgepath_kept": live["received"] - live["dropped"],
+        "edgepath_cpu_s": float(user) + float(system),
+        "edgepath_peak_mib": int(peak_kb) / 1024,
+        "dumpcap_kept": kept_dumpcap,
+        "dumpcap_said": (re.search(r"Packets received/dropped on interface[^\n]*", err) or [""])[0],
+    }
+    if write:
+        row["edgepath_written"] = int(subprocess.run(["capinfos", "-c", "-M", ours], capture_output=True,
+                                                     text=True).stdout.split()[-1])
+        os.remove(ours)
+    os.remove(dump)
+    return row
+
+
+def live(path, rates, edgepath, tmp):
+    if os.geteuid() != 0:
+        sys.exit("live needs root: it builds a scratch network namespace")
+    size = os.path.getsize(path)
+    packets = int(subprocess.run(["capinfos", "-c", "-M", path], capture_output=True, text=True).stdout.split()[-1])
+    ns = f"epbench{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        sh = lambda *c: subprocess.run(_ns(ns, *c), check=True)  # noqa: E731
+        sh("ip", "link", "add", "pa", "type", "veth", "peer", "name", "pb")
+        for dev in ("pa", "pb"):
+            # Jumbo MTU: every frame of the capture fits; no addresses, nothing routed.
+            sh("ip", "link", "set", dev, "mtu", "9000", "up")
+            sh("sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1")
+        print(f"{path}: {size / 1e6:.1f} MB, {packets} packets; edgepath capture (release, --features live) "
+              f"and dumpcap -w on the same veth in the same run; {os.cpu_count()} cores\n")
+        print(f"{'rate':>6} {'write':>5} {'sent':>8} {'Mbit/s':>7} {'pkt/s':>7} | {'edgepath kept':>13} {'%':>6} "
+              f"{'dropped':>8} {'CPU s':>6} {'MiB':>6} | {'dumpcap kept':>12} {'%':>6}")
+        for rate in rates:
+            for write in (False, True):
+                r = live_once(ns, path, size, rate, edgepath, write, tmp)
+                ours = r["edgepath_written"] if write else r["edgepath_kept"]
+                print(f"{rate:>6} {'yes' if write else 'no':>5} {r['sent']:8} {r['mbps'] or 0:7.0f} {r['pps'] or 0:7} | "
+                      f"{ours:13} {100 * ours / r['sent']:6.1f} {r['edgepath_dropped']:8} {r['edgepath_cpu_s']:6.1f} "
+                      f"{r['edgepath_peak_mib']:6.1f} | {r['dumpcap_kept']:12} {100 * r['dumpcap_kept'] / r['sent']:6.1f}")
+                sys.stdout.flush()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -188,11 +284,18 @@ def main():
     r.add_argument("file")
     r.add_argument("--runs", type=int, default=3)
     r.add_argument("--edgepath", default=os.path.join(REPO, "target", "release", "edgepath"))
+    lv = sub.add_parser("live")
+    lv.add_argument("file")
+    lv.add_argument("--rates", default="100,1000,top", help="tcpreplay rates: Mbit/s, or top")
+    lv.add_argument("--edgepath", default=os.path.join(REPO, "target", "release", "edgepath"))
+    lv.add_argument("--dir", default="/tmp")
     a = ap.parse_args()
     if a.cmd == "generate":
         generate(a.out, a.size_mb, a.repeat_flows, a.sources.split(","))
     elif a.cmd == "memory":
         memory(a.dir, a.edgepath)
+    elif a.cmd == "live":
+        live(a.file, a.rates.split(","), a.edgepath, a.dir)
     else:
         run(a.file, a.runs, a.edgepath)
     return 0
