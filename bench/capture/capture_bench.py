@@ -193,7 +193,7 @@ def _replay_seconds(size, rate):
     return size * 8 / (mbps * 1e6)
 
 
-def live_once(ns, path, size, rate, edgepath, write, tmp):
+def live_once(ns, path, size, rate, edgepath, write, tmp, extra=()):
     """One replay of `path` into the namespace's veth at `rate`, captured by edgepath and
     dumpcap side by side: a dict of their figures."""
     seconds = int(_replay_seconds(size, rate)) + 6
@@ -201,7 +201,7 @@ def live_once(ns, path, size, rate, edgepath, write, tmp):
     ours = os.path.join(tmp, "bench-live-edgepath.pcapng")
     dumpcap = subprocess.Popen(_ns(ns, "dumpcap", "-i", "pb", "-a", f"duration:{seconds}", "-w", dump),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    cmd = [edgepath, "capture", "--interface", "pb", "--filter", "", "--duration", str(seconds), "--json"]
+    cmd = [edgepath, "capture", "--interface", "pb", "--filter", "", "--duration", str(seconds), "--json", *extra]
     if write:
         cmd += ["--write", ours]
     timing = os.path.join(tmp, "bench-live-time.txt")
@@ -214,7 +214,7 @@ def live_once(ns, path, size, rate, edgepath, write, tmp):
     out, _ = ep.communicate(timeout=seconds + 60)
     _, err = dumpcap.communicate(timeout=seconds + 60)
     sent = int(re.search(r"Actual: (\d+) packets", replay.stdout).group(1))
-    rated = re.search(r"Rated: [\d.]+ Bps, ([\d.]+) Mbps, (\d+) pps", replay.stdout)
+    rated = re.search(r"Rated: [\d.]+ Bps, ([\d.]+) Mbps, ([\d.]+) pps", replay.stdout)
     live = json.loads(out)["live"]
     kept_dumpcap = int(subprocess.run(["capinfos", "-c", "-M", dump], capture_output=True, text=True)
                        .stdout.split()[-1])
@@ -222,7 +222,7 @@ def live_once(ns, path, size, rate, edgepath, write, tmp):
     row = {
         "sent": sent,
         "mbps": float(rated.group(1)) if rated else None,
-        "pps": int(rated.group(2)) if rated else None,
+        "pps": int(float(rated.group(2))) if rated else None,
         "edgepath_received": live["received"],
         "edgepath_dropped": live["dropped"] + live["dropped_by_interface"],
         "edgepath_kept": live["received"] - live["dropped"],
@@ -239,7 +239,7 @@ def live_once(ns, path, size, rate, edgepath, write, tmp):
     return row
 
 
-def live(path, rates, edgepath, tmp):
+def live(path, rates, edgepath, tmp, extra=()):
     if os.geteuid() != 0:
         sys.exit("live needs root: it builds a scratch network namespace")
     size = os.path.getsize(path)
@@ -259,7 +259,7 @@ def live(path, rates, edgepath, tmp):
               f"{'dropped':>8} {'CPU s':>6} {'MiB':>6} | {'dumpcap kept':>12} {'%':>6}")
         for rate in rates:
             for write in (False, True):
-                r = live_once(ns, path, size, rate, edgepath, write, tmp)
+                r = live_once(ns, path, size, rate, edgepath, write, tmp, extra)
                 ours = r["edgepath_written"] if write else r["edgepath_kept"]
                 print(f"{rate:>6} {'yes' if write else 'no':>5} {r['sent']:8} {r['mbps'] or 0:7.0f} {r['pps'] or 0:7} | "
                       f"{ours:13} {100 * ours / r['sent']:6.1f} {r['edgepath_dropped']:8} {r['edgepath_cpu_s']:6.1f} "
@@ -289,13 +289,14 @@ def main():
     lv.add_argument("--rates", default="100,1000,top", help="tcpreplay rates: Mbit/s, or top")
     lv.add_argument("--edgepath", default=os.path.join(REPO, "target", "release", "edgepath"))
     lv.add_argument("--dir", default="/tmp")
+    lv.add_argument("--edgepath-args", default="", help="more arguments for edgepath capture, e.g. \"--buffer-size 2\"")
     a = ap.parse_args()
     if a.cmd == "generate":
         generate(a.out, a.size_mb, a.repeat_flows, a.sources.split(","))
     elif a.cmd == "memory":
         memory(a.dir, a.edgepath)
     elif a.cmd == "live":
-        live(a.file, a.rates.split(","), a.edgepath, a.dir)
+        live(a.file, a.rates.split(","), a.edgepath, a.dir, a.edgepath_args.split())
     else:
         run(a.file, a.runs, a.edgepath)
     return 0

@@ -548,6 +548,12 @@ pub struct CaptureArgs {
     /// timestamps), which `edgepath capture FILE` reports on exactly as it did live.
     #[arg(long, value_name = "FILE", requires = "interface")]
     pub write: Option<PathBuf>,
+    /// With --interface: the kernel's capture buffer in MiB (as dumpcap's -B), which
+    /// holds the packets arriving while edgepath analyses; raise it if the report says
+    /// packets were dropped.
+    #[arg(long, value_name = "MIB", requires = "interface", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub buffer_size: u32,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
     /// Provisioning (pasted SIP/XML) with the client's media source ranges; Microsoft's

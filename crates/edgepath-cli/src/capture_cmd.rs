@@ -151,6 +151,7 @@ fn live_capture(
         args.filter.as_deref(),
         args.duration.map(std::time::Duration::from_secs),
         args.write.as_deref(),
+        args.buffer_size,
         &input.catalog,
         input.ranges,
     )?;

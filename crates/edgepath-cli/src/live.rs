@@ -28,13 +28,19 @@ pub const DEFAULT_FILTER: &str =
 /// Bytes kept per packet: whole packets (a TLS certificate chain spans several).
 const SNAPLEN: i32 = 262_144;
 
-/// libpcap's read timeout (for platforms that buffer; immediate mode is asked for).
+/// libpcap's read timeout: on Linux the TPACKET_V3 block timeout, so packets reach
+/// the analysis at most this late when traffic is light (a full block comes at once).
+///
+/// Not immediate mode: on Linux it makes libpcap use TPACKET_V2, one ring slot per
+/// packet sized for the snapshot length (256 KiB here), so a 16 MiB ring held 64
+/// packets and 82 % were dropped at 1 Gbit/s (docs/benchmarks.md); TPACKET_V3 packs the
+/// packets into the buffer as they come, as dumpcap does.
 const READ_TIMEOUT_MS: i32 = 100;
 
 /// How long the loop sleeps when nothing is waiting. The handle is non-blocking:
 /// libpcap's timeout does not end a read on Linux while no packet arrives at all
 /// (pcap(3PCAP) says so), which would leave Ctrl-C and --duration unseen; the
-/// kernel's ring (16 MiB) holds what arrives meanwhile.
+/// kernel's buffer holds what arrives meanwhile.
 const IDLE_SLEEP: Duration = Duration::from_millis(5);
 
 /// How the live capture went, beside the report.
@@ -97,6 +103,7 @@ pub fn capture(
     filter: Option<&str>,
     duration: Option<Duration>,
     write: Option<&Path>,
+    buffer_mib: u32,
     catalog: &Catalog,
     ranges: MediaRanges,
 ) -> Result<Live> {
@@ -112,9 +119,8 @@ pub fn capture(
         .promisc(false)
         .snaplen(SNAPLEN)
         .timeout(READ_TIMEOUT_MS)
-        .immediate_mode(true)
         .precision(pcap::Precision::Nano)
-        .buffer_size(16 << 20)
+        .buffer_size(i32::try_from(u64::from(buffer_mib) << 20).unwrap_or(i32::MAX))
         .open()
         .and_then(pcap::Capture::setnonblock)
         .map_err(cannot)?;
@@ -141,31 +147,44 @@ pub fn capture(
     let mut analyzer = Analyzer::new(ranges);
     let started = Instant::now();
     let deadline = duration.map(|d| started + d);
+    let mut take = |p: pcap::Packet<'_>, analyzer: &mut Analyzer| {
+        // With nanosecond precision libpcap puts nanoseconds in tv_usec.
+        let secs = u64::try_from(p.header.ts.tv_sec).unwrap_or(0);
+        let nanos = u64::try_from(p.header.ts.tv_usec).unwrap_or(0);
+        let packet = Packet {
+            ts_ns: secs * 1_000_000_000 + nanos,
+            link,
+            data: p.data,
+            orig_len: p.header.len,
+        };
+        analyzer.packet(&packet);
+        if let Some(w) = writer.as_mut() {
+            if let Err(e) = w.packet(packet.ts_ns, packet.data, packet.orig_len) {
+                write_failed = Some(e);
+                writer = None;
+            }
+        }
+    };
     while !stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
         match cap.next_packet() {
-            Ok(p) => {
-                // With nanosecond precision libpcap puts nanoseconds in tv_usec.
-                let secs = u64::try_from(p.header.ts.tv_sec).unwrap_or(0);
-                let nanos = u64::try_from(p.header.ts.tv_usec).unwrap_or(0);
-                let packet = Packet {
-                    ts_ns: secs * 1_000_000_000 + nanos,
-                    link,
-                    data: p.data,
-                    orig_len: p.header.len,
-                };
-                analyzer.packet(&packet);
-                if let Some(w) = writer.as_mut() {
-                    if let Err(e) = w.packet(packet.ts_ns, packet.data, packet.orig_len) {
-                        write_failed = Some(e);
-                        writer = None;
-                    }
-                }
-            }
+            Ok(p) => take(p, &mut analyzer),
             Err(pcap::Error::TimeoutExpired) => std::thread::sleep(IDLE_SLEEP),
             Err(e) => return Err(anyhow!("capture on {interface} failed: {e}")),
         }
         if let Some(s) = summary.as_mut() {
             s.tick(&analyzer, started);
+        }
+    }
+    // The packets of the last block: libpcap hands a block over when it is full or its
+    // timeout passes, so read until one timeout after the end.
+    let drained = Instant::now() + Duration::from_millis(READ_TIMEOUT_MS as u64 + 50);
+    loop {
+        match cap.next_packet() {
+            Ok(p) => take(p, &mut analyzer),
+            Err(pcap::Error::TimeoutExpired) if Instant::now() < drained => {
+                std::thread::sleep(IDLE_SLEEP)
+            }
+            Err(_) => break,
         }
     }
     if let Some(s) = summary.as_mut() {
