@@ -31,14 +31,14 @@ pub(crate) trait Machine {
 }
 
 /// How a drive ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ended {
     /// The machine said it was done.
     Done,
     /// The deadline came first.
     Deadline,
-    /// The stream to the relay closed (TCP and TLS links only).
-    Closed,
+    /// The stream to the relay ended (TCP and TLS links only): why.
+    Closed(String),
 }
 
 /// Where a machine's datagrams go: a UDP socket, or a stream to `peer` (TCP, a proxy's
@@ -93,8 +93,9 @@ async fn drive_stream(
     loop {
         while let Some((_, bytes)) = machine.poll_transmit() {
             if let Err(e) = wr.write_all(&inner.encode(&bytes)).await {
+                let why = format!("sending to the relay failed: {e}");
                 machine.handle_socket_error(e);
-                return Ended::Closed;
+                return Ended::Closed(why);
             }
         }
         if machine.is_done() {
@@ -107,11 +108,9 @@ async fn drive_stream(
         tokio::select! {
             r = rd.read(&mut buf) => match r {
                 Ok(0) => {
-                    machine.handle_socket_error(io::Error::new(
-                        io::ErrorKind::ConnectionReset,
-                        "the relay closed the connection",
-                    ));
-                    return Ended::Closed;
+                    let why = "the relay closed the connection";
+                    machine.handle_socket_error(io::Error::new(io::ErrorKind::ConnectionReset, why));
+                    return Ended::Closed(why.to_owned());
                 }
                 Ok(n) => {
                     pending.extend_from_slice(&buf[..n]);
@@ -120,18 +119,20 @@ async fn drive_stream(
                             Ok(Some(msg)) => machine.handle_input(Instant::now(), peer, &msg),
                             Ok(None) => break,
                             Err(e) => {
+                                let why = format!("the relay sent what is not TURN: {e}");
                                 machine.handle_socket_error(io::Error::new(
                                     io::ErrorKind::InvalidData,
-                                    format!("from the relay: {e}"),
+                                    why.clone(),
                                 ));
-                                return Ended::Closed;
+                                return Ended::Closed(why);
                             }
                         }
                     }
                 }
                 Err(e) => {
+                    let why = format!("reading from the relay failed: {e}");
                     machine.handle_socket_error(e);
-                    return Ended::Closed;
+                    return Ended::Closed(why);
                 }
             },
             _ = tokio::time::sleep_until(wake) => {

@@ -200,7 +200,8 @@ pub struct Quality {
     /// Packets (or requests) per second sent.
     pub rate_per_s: u32,
     /// When answers stopped after a run of them, as rate limiting does: said instead of
-    /// counted as loss (the silent tail is left out of the figures).
+    /// counted as loss (the silent tail is left out of the figures); over TCP, why the
+    /// connection ended early.
     pub rate_limited: Option<String>,
     /// Why the figures are not what was asked for: the relayed stream failed (its
     /// error), so they are STUN round trips instead; `null` when measured as asked.
@@ -562,13 +563,22 @@ async fn measure_on(
         done: false,
     };
     // Bounded whatever happens: the stream, its drain, and a margin.
-    drive_link(
+    let ended = drive_link(
         link,
         &mut stream,
         start + duration + Duration::from_secs(10),
     )
     .await;
     let slots = std::mem::take(&mut stream.slots);
+    // A TCP or TLS connection that ended early: the figures stop there, and say why.
+    let cut = match ended {
+        crate::driver::Ended::Closed(why) => Some(format!(
+            "{why} after {} of {} packets; the figures stop there",
+            stream.arrivals,
+            slots.len()
+        )),
+        _ => None,
+    };
     stream.watch.progress(1.0);
     stream.windows.emit_rest(&slots, stream.watch);
     // Release the allocation (RFC 8656 section 7: a Refresh with lifetime 0), and wait
@@ -583,7 +593,7 @@ async fn measure_on(
     Ok(Quality {
         method,
         rate_per_s: PACKETS_PER_SECOND,
-        rate_limited: None,
+        rate_limited: cut,
         fallback: None,
         relay,
         relayed: Some(relayed),

@@ -184,7 +184,7 @@ pub async fn udp_probe(
             probe.error = Some(format!("refused: {e}"));
             probe.reach = Reach::Refused;
         }
-        (Ended::Deadline | Ended::Done | Ended::Closed, None) => {
+        (Ended::Deadline | Ended::Done | Ended::Closed(_), None) => {
             probe.error = Some(format!("no answer within {} ms", timeout.as_millis()));
             probe.reach = Reach::Silent;
         }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use edgepath_model::PortRange;
 use edgepath_wire::stun::{method, Class, Message, MessageBuilder};
 
-use crate::driver::{drive, Machine, StreamClock};
+use crate::driver::{drive, drive_link, Ended, Link, Machine, StreamClock};
 use crate::error::ProbeError;
 use crate::quality::{summarize, Method, Quality, Sent, Watch, Windows};
 use crate::relay_tcp::{Framing, TcpTarget};
@@ -328,61 +328,33 @@ pub async fn measure_tcp(
     duration: Duration,
     watch: &mut dyn Watch,
 ) -> Result<Quality, ProbeError> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dest = target.dest;
     // Past the probes' ports, so a probe's connection in TIME_WAIT is not in the way.
     let open = crate::relay_tcp::open_stream(target, framing, 10)
         .await
         .map_err(ProbeError::Connect)?;
-    let ((mut rd, mut wr), mut pending, inner) = open.split();
-    // The same machine as over UDP (pace, duration, grace, Ctrl-C); this loop only
-    // frames its requests onto the connection and cuts the answers out of it.
+    let (mut halves, mut pending, inner) = open.split();
+    let mut link = Link::Stream {
+        halves: &mut halves,
+        pending: &mut pending,
+        inner,
+        peer: dest,
+    };
+    // The same machine as over UDP (pace, duration, grace, Ctrl-C) on the one driver,
+    // which frames its requests onto the connection and cuts the answers out of it.
     let start = Instant::now();
     let mut m = RoundTrips::new(dest, start, duration, watch);
-    let deadline =
-        tokio::time::Instant::from_std(start + duration + GRACE_MAX + Duration::from_secs(5));
-    let mut buf = vec![0u8; 4096];
-    let mut closed = false;
-    while !m.is_done() {
-        while let Some((_, req)) = m.poll_transmit() {
-            if wr.write_all(&inner.encode(&req)).await.is_err() {
-                closed = true;
-            }
-        }
-        if closed {
+    let deadline = start + duration + GRACE_MAX + Duration::from_secs(5);
+    let cut = match drive_link(&mut link, &mut m, deadline).await {
+        Ended::Closed(why) => {
             m.closed();
-            break;
+            Some(format!(
+                "{why} after {} answers; the figures stop there",
+                m.r.arrivals
+            ))
         }
-        let wake = m
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std)
-            .map_or(deadline, |w| w.min(deadline));
-        tokio::select! {
-            got = rd.read(&mut buf) => match got {
-                Ok(0) | Err(_) => closed = true,
-                Ok(n) => {
-                    pending.extend_from_slice(&buf[..n]);
-                    while let Some(msg) = inner.cut(&mut pending).map_err(|e| {
-                        ProbeError::Protocol(format!("from the relay: {e}"))
-                    })? {
-                        m.handle_input(Instant::now(), dest, &msg);
-                    }
-                }
-            },
-            _ = tokio::time::sleep_until(wake) => {
-                if tokio::time::Instant::now() >= deadline {
-                    break;
-                }
-                m.handle_timeout(Instant::now());
-            }
-        }
-    }
-    let cut = closed.then(|| {
-        format!(
-            "the relay closed the connection after {} answers; the figures stop there",
-            m.r.arrivals
-        )
-    });
+        Ended::Done | Ended::Deadline => None,
+    };
     Ok(m.r.finish(m.watch, Method::TcpRoundTrip, dest, cut))
 }
 
