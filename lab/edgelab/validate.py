@@ -156,9 +156,13 @@ def stun_answers(lab, port, host=plan.RELAY):
 
 def turn_tcp_works(lab, host, port, tls=False):
     """TURN over TCP (or, with `tls`, over TLS: -S) relays a few messages."""
-    p = _client(lab, ["turnutils_uclient", "-t", *(["-S"] if tls else []), "-y", "-n", "3", "-m", "1", "-l", "100",
+    # Under `timeout` in the namespace, so that what uclient printed before it was ended
+    # still counts: over TLS it runs ~8 s, longer on a loaded machine, but its relayed
+    # messages come back within seconds when the path works.
+    bound = ["timeout", "14", "stdbuf", "-oL"] if tls else []
+    p = _client(lab, [*bound, "turnutils_uclient", "-t", *(["-S"] if tls else []), "-y", "-n", "3", "-m", "1", "-l", "100",
                       "-u", plan.TURN_USER, "-w", plan.TURN_PASSWORD, "-p", str(port), host],
-                timeout=16 if tls else 8)  # uclient takes ~8 s over TLS
+                timeout=18 if tls else 8)
     # Progress lines come first; the last count is the total.
     counts = re.findall(r"tot_recv_msgs=(\d+)", p.stdout)
     return bool(counts) and int(counts[-1]) > 0
