@@ -12,13 +12,13 @@ use std::process::{Command, Output};
 mod common;
 use common::{edgepath_in_repo, repo, run_with_stdin};
 
-const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025013000.json";
+const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025063000.json";
 
 fn edgepath(args: &[&str]) -> Output {
     edgepath_in_repo("aerleon", args)
 }
 
-/// Writes the Aerleon input for the shared 2025013000 list into `dir` (relative to the
+/// Writes the Aerleon input for the shared 2025063000 list into `dir` (relative to the
 /// repository, so the header's command line is the same wherever tests run).
 fn generate(dir: &str, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -28,7 +28,7 @@ fn generate(dir: &str, extra: &[&str]) -> Output {
         "--endpoints",
         FIXTURE,
         "--endpoints-version",
-        "2025013000",
+        "2025063000",
         "--out-dir",
         dir,
     ];

@@ -156,9 +156,9 @@ fn provisioning_bad_inputs_exit_2_naming_the_file() {
 fn catalog_json_shape_and_profiles() {
     let c = cache_dir("catalog");
     let out = edgepath(&c, &["catalog", "--json"]);
-    // The embedded list is Microsoft's 2025013000: stale after 2025-03-06, a finding
+    // The embedded list is Microsoft's 2025063000: stale after 2025-08-04, a finding
     // of `catalog` (exit 1) and a warning on stderr.
-    let stale = days_since_epoch() > days_from(2025, 3, 6);
+    let stale = days_since_epoch() > days_from(2025, 8, 4);
     assert_eq!(
         out.status.code(),
         Some(i32::from(stale)),
@@ -167,11 +167,11 @@ fn catalog_json_shape_and_profiles() {
     );
     assert_eq!(stderr(&out).contains("days old"), stale, "{}", stderr(&out));
     let v = json(&out);
-    assert_eq!(v["endpoints"]["version"], "2025013000");
-    assert_eq!(v["endpoints"]["date"], "2025-01-30");
+    assert_eq!(v["endpoints"]["version"], "2025063000");
+    assert_eq!(v["endpoints"]["date"], "2025-06-30");
     assert_eq!(
         v["endpoints"]["age_days"],
-        days_since_epoch() - days_from(2025, 1, 30)
+        days_since_epoch() - days_from(2025, 6, 30)
     );
     assert_eq!(v["endpoints"]["stale"], stale);
     assert_eq!(
@@ -521,11 +521,11 @@ fn catalog_update_lists_what_changed_between_two_microsoft_lists() {
     let out = edgepath(&c, &["catalog", "update", "--service-url", &url, "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json(&out);
-    // Against the embedded 2025013000 list, the old one lacks the new media ranges.
+    // Against the embedded 2025063000 list, the old one lacks the new media ranges.
     assert!(v["changes"]["against"]
         .as_str()
         .unwrap()
-        .contains("Microsoft version 2025013000 (2025-01-30)"));
+        .contains("Microsoft version 2025063000 (2025-06-30)"));
     let media = set_change(&v, 11);
     assert_eq!(
         media["ips"]["removed"],

@@ -57,7 +57,7 @@ fn every_output_says_what_it_is_and_where_it_came_from() {
         );
         assert!(
             head.contains(&format!(
-                "Endpoint data: endpoint data from {FIXTURE}, Microsoft version 2025013000 (2025-01-30)"
+                "Endpoint data: endpoint data from {FIXTURE}, Microsoft version 2025063000 (2025-06-30)"
             )),
             "{file}: {head}"
         );

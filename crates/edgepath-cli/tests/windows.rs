@@ -68,7 +68,7 @@ fn windows_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
 }
 
-const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025013000.json";
+const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025063000.json";
 
 /// The commands whose output must be byte for byte the Linux build's.
 fn commands() -> Vec<Vec<String>> {

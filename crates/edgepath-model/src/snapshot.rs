@@ -1,7 +1,7 @@
 //! The endpoint data compiled into the binary, used when no other is given.
 //!
-//! It is Microsoft's complete Worldwide list, version 2025013000 (published
-//! 2025-01-30), kept whole: PAC type 2 and the checklist need every set, not only
+//! It is Microsoft's complete Worldwide list, version 2025063000 (published
+//! 2025-06-30), kept whole: PAC type 2 and the checklist need every set, not only
 //! the ones the services name. Every report names that version and its age, and
 //! warns when it is stale; `edgepath catalog update` replaces it with Microsoft's
 //! current list on a machine that is online. To move the embedded data on, replace
@@ -12,10 +12,10 @@ use crate::endpoints::EndpointData;
 use crate::version::DataVersion;
 
 /// The embedded JSON, in the web service's format, byte for byte as published.
-pub const SNAPSHOT_JSON: &str = include_str!("../data/endpoints-worldwide-2025013000.json");
+pub const SNAPSHOT_JSON: &str = include_str!("../data/endpoints-worldwide-2025063000.json");
 
 /// Microsoft's version of the embedded list.
-pub const SNAPSHOT_VERSION: &str = "2025013000";
+pub const SNAPSHOT_VERSION: &str = "2025063000";
 
 /// The instance the snapshot describes.
 pub const SNAPSHOT_INSTANCE: &str = "Worldwide";
@@ -57,38 +57,46 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_is_microsofts_2025013000_list() {
+    fn snapshot_is_microsofts_2025063000_list() {
         let data = super::endpoint_data();
-        assert_eq!(data.sets().len(), 67);
-        let media: Vec<String> = data
-            .set(11)
-            .unwrap()
-            .ips
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(media, ["52.112.0.0/14", "52.122.0.0/15", "2603:1063::/38"]);
-        assert!(data
-            .set(12)
-            .unwrap()
+        assert_eq!(data.sets().len(), 65);
+        let ips = |id: u32| -> Vec<String> {
+            data.set(id)
+                .unwrap()
+                .ips
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            ips(11),
+            ["52.112.0.0/14", "52.122.0.0/15", "2603:1063::/38"]
+        );
+        // Set 12 gained UDP 443 (in 2025043000) and lost two /32s.
+        let signalling = data.set(12).unwrap();
+        assert_eq!(signalling.udp_ports.to_strings(), ["443"]);
+        assert!(signalling
             .urls
             .contains(&"*.teams.cloud.microsoft".to_owned()));
-        for gone in [13, 15, 22, 26, 29] {
+        for gone in ["52.238.119.141/32", "52.244.160.207/32"] {
+            assert!(!ips(12).contains(&gone.to_owned()), "{gone}");
+        }
+        for gone in [13, 15, 18, 22, 26, 29, 68] {
             assert!(data.set(gone).is_none(), "set {gone}");
         }
-        let src = super::source(days_from_civil(2025, 2, 1));
-        assert_eq!(src.version.as_ref().map(|v| v.as_str()), Some("2025013000"));
-        assert_eq!(src.date.as_deref(), Some("2025-01-30"));
+        let src = super::source(days_from_civil(2025, 7, 2));
+        assert_eq!(src.version.as_ref().map(|v| v.as_str()), Some("2025063000"));
+        assert_eq!(src.date.as_deref(), Some("2025-06-30"));
         assert_eq!((src.age_days, src.stale), (Some(2), Some(false)));
         assert!(src
             .description
-            .contains("Microsoft version 2025013000 (2025-01-30)"));
+            .contains("Microsoft version 2025063000 (2025-06-30)"));
         assert!(src.staleness_warning().is_none());
         let old = super::source(days_from_civil(2026, 11, 26));
-        assert_eq!((old.age_days, old.stale), (Some(665), Some(true)));
+        assert_eq!((old.age_days, old.stale), (Some(514), Some(true)));
         let w = old.staleness_warning().unwrap();
         assert!(
-            w.contains("665 days old") && w.contains("edgepath catalog update"),
+            w.contains("514 days old") && w.contains("edgepath catalog update"),
             "{w}"
         );
     }

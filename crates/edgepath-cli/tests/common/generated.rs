@@ -7,11 +7,11 @@ use std::process::{Command, Output};
 
 use super::{edgepath_in_repo, run_with_stdin};
 
-/// Microsoft's complete list, version 2025013000: the golden files and every real-tool
+/// Microsoft's complete list, version 2025063000: the golden files and every real-tool
 /// check run on it (IPv6 media included). The old trimmed snapshot is only used by
 /// the change-list tests.
-pub const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025013000.json";
-pub const FIXTURE_VERSION: &str = "2025013000";
+pub const FIXTURE: &str = "../shared/fixtures/o365-endpoints-worldwide-2025063000.json";
+pub const FIXTURE_VERSION: &str = "2025063000";
 pub const PROVISIONING: &str = "../shared/fixtures/provisioning-excerpt.txt";
 
 pub fn edgepath(args: &[&str]) -> Output {
