@@ -14,6 +14,7 @@ pub mod ports;
 pub mod provisioning;
 pub mod rulebook;
 pub mod service;
+pub mod sites;
 pub mod snapshot;
 pub mod time;
 pub mod vendor;
@@ -27,8 +28,9 @@ pub use modality::{Dscp, MediaRanges, Modality, QosRule};
 pub use ports::{PortError, PortRange, PortSet};
 pub use provisioning::{Provisioning, ProvisioningError};
 pub use service::{Profile, ServiceId, SourceClass};
+pub use sites::{Inventory, Site, SiteProblem, Subnet};
 pub use version::{DataVersion, Freshness, VersionError, STALE_AFTER_DAYS};
 pub use vocab::{
-    Family, FlowService, FlowVerdict, MediaPath, ProxyVendor, QosState, Severity, Status,
-    TcpFraming, Via, VpnState,
+    Family, FlowService, FlowVerdict, MediaPath, ProxyVendor, QosState, Severity, SiteFileFormat,
+    SiteProblemKind, Status, TcpFraming, Via, VpnState,
 };

@@ -239,6 +239,44 @@ named_enum! {
 }
 
 named_enum! {
+    /// The layout of a site inventory file (docs/sites.md).
+    pub enum SiteFileFormat {
+        /// Microsoft's Call Quality Dashboard building data file: no header, 14 or 15
+        /// columns (NetworkIP .. ExpressRoute, VPN), comma- or tab-separated.
+        CqdBuilding => "cqd-building",
+        /// The Teams network topology (regions, sites, subnets, trusted IPs) as a CSV
+        /// with a header row named after the Teams cmdlets' parameters.
+        TeamsTopology => "teams-topology",
+    }
+}
+
+named_enum! {
+    /// What is wrong with a row of a site inventory.
+    pub enum SiteProblemKind {
+        /// The first row names the columns; a CQD building file has no header.
+        Header => "header",
+        /// Not as many columns as the format has.
+        Columns => "columns",
+        /// NetworkIP, SubnetID or IPAddress is not an IP address.
+        Address => "address",
+        /// NetworkRange or MaskBits is not a prefix length the format takes, or the
+        /// address has bits set beyond it.
+        Range => "range",
+        /// A Bool column that is not 0 or 1.
+        Boolean => "boolean",
+        /// A field the format requires is empty.
+        Missing => "missing",
+        /// The same subnet twice.
+        Duplicate => "duplicate",
+        /// Two subnets that share addresses.
+        Overlap => "overlap",
+        /// A VPN subnet as one row: VPNs misreport the subnet, so Microsoft asks for
+        /// one /32 row per address or VPN = 1.
+        VpnSubnet => "vpn-subnet",
+    }
+}
+
+named_enum! {
     /// Whether this machine marks a modality's media with Microsoft's DSCP value by a
     /// policy (Windows' policy-based QoS, as Group Policy or `New-NetQosPolicy` sets it).
     pub enum QosState {
