@@ -36,6 +36,11 @@ pub enum Command {
     /// Read the port ranges a client was provisioned with from a pasted SIP
     /// message or provisionGroupList XML, validate them, and derive QoS.
     Provisioning(ProvisioningArgs),
+    /// Read the site inventory (Microsoft's CQD building data file, or the Teams network
+    /// topology as CSV), check it as CQD or Teams check an upload (columns, ranges,
+    /// duplicates, overlaps, VPN subnets) with file and line, and list the sites; with
+    /// --lookup, say which site an address belongs to.
+    Sites(SitesArgs),
     /// Test this network's paths to the Microsoft 365 edge: DNS, signalling and web
     /// services (TLS, interception), the proxy, the relays over UDP 3478-3481 and TCP 443
     /// from each modality's source ports, NAT, and media quality with TURN credentials.
@@ -279,6 +284,20 @@ pub enum CatalogAction {
     },
 }
 
+/// `edgepath sites`.
+#[derive(Debug, Args)]
+pub struct SitesArgs {
+    /// The inventory: a CQD building file (.csv or .tsv, no header) or a Teams topology
+    /// CSV (header row with MaskBits); `-` reads standard input.
+    #[arg(value_name = "FILE|-")]
+    pub input: PathBuf,
+    /// Also say which site (and subnet, and line) each of these addresses belongs to.
+    #[arg(long, value_name = "ADDRESS", num_args = 1..)]
+    pub lookup: Vec<std::net::IpAddr>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// `edgepath provisioning`.
 #[derive(Debug, Args)]
 pub struct ProvisioningArgs {
@@ -412,6 +431,11 @@ pub struct CheckArgs {
     /// path ladder and the fix, quality over time, services and their TLS issuers).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// The site inventory (CQD building file or Teams topology CSV, see `edgepath
+    /// sites`): say which site this client is in and what the file claims of it that
+    /// the check did not find (a VPN subnet whose media goes direct, ...).
+    #[arg(long, value_name = "FILE")]
+    pub sites: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -571,6 +595,10 @@ pub struct CaptureArgs {
     /// flows and relay allocations, findings).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// The site inventory (see `edgepath sites`): each flow's client is placed in its
+    /// site, and the report ends with flows and findings per site.
+    #[arg(long, value_name = "FILE")]
+    pub sites: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use edgepath_model::sites::claims::SiteReport;
 use edgepath_model::{EndpointSource, MediaPath, Status};
 use edgepath_probe::check::{self, CheckConfig, Report, Timeouts};
 use edgepath_probe::pac::PacReport;
@@ -111,6 +112,8 @@ fn render_pac(pac: &PacReport) -> String {
 /// Runs the command.
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let (cfg, source) = config(&CheckSettings::from_args(args)?)?;
+    // Read before probing: a file that cannot be opened is a mistake in the command.
+    let inventory = args.sites.as_deref().map(crate::sites_cmd::load).transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -135,7 +138,12 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     // A DNS lookup given up on still occupies a blocking thread until the resolver
     // gives up too (10 s and more): do not wait for it.
     runtime.shutdown_background();
-    let outcome = if report.modalities.iter().all(|m| m.status == Status::Good) {
+    let site = inventory
+        .as_ref()
+        .map(|inv| SiteReport::new(inv, &report.site_facts()));
+    let outcome = if report.modalities.iter().all(|m| m.status == Status::Good)
+        && !site.as_ref().is_some_and(SiteReport::has_warnings)
+    {
         Outcome::Clean
     } else {
         Outcome::Findings
@@ -145,14 +153,45 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
             .with_context(|| format!("--html {}", html.display()))?;
     }
     if args.output.json {
-        emit_json(&WithEndpoints {
-            endpoints: &source,
-            report: &report,
+        emit_json(&CheckDocument {
+            with: WithEndpoints {
+                endpoints: &source,
+                report: &report,
+            },
+            site: site.as_ref(),
         })?;
     } else {
-        emit(&render(&report, &source))?;
+        let mut text = render(&report, &source);
+        if let Some(site) = &site {
+            text.push_str(&site_text(site));
+        }
+        emit(&text)?;
     }
     Ok(outcome)
+}
+
+/// The check's JSON: the report, and with `--sites` the client's site.
+#[derive(serde::Serialize)]
+struct CheckDocument<'a> {
+    #[serde(flatten)]
+    with: WithEndpoints<'a, Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<&'a SiteReport>,
+}
+
+/// The site section of the text report.
+pub fn site_text(site: &SiteReport) -> String {
+    let mut out = match &site.site {
+        Some(m) => format!(
+            "\nSite: {} ({}, {} line {})\n",
+            m.site, m.subnet, site.file, m.line
+        ),
+        None => format!("\nSite: none in {}\n", site.file),
+    };
+    for f in &site.findings {
+        out.push_str(&format!("  {}: {}\n", f.severity, f.text));
+    }
+    out
 }
 
 struct Paint(bool);

@@ -21,6 +21,7 @@ mod proxy_choice;
 mod report;
 mod rules_cmd;
 mod serve;
+mod sites_cmd;
 mod store;
 mod update;
 mod watch;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Catalog(a) => catalog_cmd::run(a),
         Command::Provisioning(a) => provisioning_cmd::run(a),
+        Command::Sites(a) => sites_cmd::run(a),
         Command::Decode(a) => decode_cmd::run(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Rules(a) => rules_cmd::run(a),

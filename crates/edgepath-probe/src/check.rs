@@ -245,6 +245,23 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
+impl Report {
+    /// What the check measured that a site inventory makes claims about: the client's
+    /// address, its public addresses, whether media goes through a tunnel, whether a
+    /// proxy is configured.
+    pub fn site_facts(&self) -> edgepath_model::sites::claims::Measured {
+        let mut public: Vec<IpAddr> = self.nat.public.iter().map(SocketAddr::ip).collect();
+        public.dedup();
+        edgepath_model::sites::claims::Measured {
+            local: self.nat.local,
+            public,
+            media_tunnelled: (self.vpn.state != edgepath_model::VpnState::Unknown)
+                .then(|| self.vpn.media_tunnelled()),
+            proxy: self.proxy.is_some(),
+        }
+    }
+}
+
 /// One UDP probe, with the modality whose source ports it used.
 #[derive(Debug, Clone, Serialize)]
 pub struct UdpRecord {

@@ -93,3 +93,56 @@ pub fn compare(inv: &Inventory, m: &Measured) -> (Option<SiteMatch>, Vec<SiteFin
     }
     (found, out)
 }
+
+/// The site part of a check's report: the client's site and what does not hold, the
+/// inventory's own problems counted among the findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReport {
+    /// The inventory file.
+    pub file: String,
+    /// Its layout.
+    pub format: crate::vocab::SiteFileFormat,
+    /// Whether CQD (or Teams) would take the file as it is.
+    pub accepted: bool,
+    /// The client's site (`null`: in no subnet of the file, or not known).
+    pub site: Option<SiteMatch>,
+    /// Disagreements between the file and the measurement, then the file's problems.
+    pub findings: Vec<SiteFinding>,
+}
+
+impl SiteReport {
+    /// Compares `inv` with `m` ([`compare`]) and adds the file's own problems: a
+    /// mistake in the file is a finding of the run, never a reason to stop it.
+    pub fn new(inv: &Inventory, m: &Measured) -> SiteReport {
+        let (site, mut findings) = compare(inv, m);
+        if !inv.problems.is_empty() {
+            let first = inv.problem_lines().into_iter().next().unwrap_or_default();
+            findings.push(SiteFinding {
+                severity: Severity::Warn,
+                text: format!(
+                    "the site inventory has {} problem(s){}, first {first}; `edgepath sites {}` lists them",
+                    inv.problems.len(),
+                    if inv.accepted() { "" } else { " for which it would be refused" },
+                    inv.path
+                ),
+            });
+        }
+        SiteReport {
+            file: inv.path.clone(),
+            format: inv.format,
+            accepted: inv.accepted(),
+            site,
+            findings,
+        }
+    }
+
+    /// The site's name, or `unknown` (the label value when the client is in no site).
+    pub fn label(&self) -> &str {
+        self.site.as_ref().map_or("unknown", |s| s.site.as_str())
+    }
+
+    /// Whether any finding asks for a change.
+    pub fn has_warnings(&self) -> bool {
+        self.findings.iter().any(|f| f.severity >= Severity::Warn)
+    }
+}
