@@ -15,6 +15,7 @@ pub mod pcapng;
 pub mod reader;
 pub mod report;
 pub mod rtpstats;
+pub mod sites;
 pub mod stunflow;
 pub mod tls;
 

@@ -83,6 +83,11 @@ pub struct MonitorArgs {
     /// Stop after this many runs (default: until Ctrl-C).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
+    /// Start each run (the first too) at a random moment within this much after its
+    /// slot, so that many sites on the same interval do not probe the same second:
+    /// `30s`, `2m`, `0` for none (default: a tenth of the interval, at most 5 minutes).
+    #[arg(long, value_name = "DURATION", value_parser = crate::monitor::parse_spread)]
+    pub spread: Option<std::time::Duration>,
     /// Summarise this history instead of running checks.
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
@@ -104,6 +109,18 @@ pub struct ServeArgs {
     /// defaults and a 5 s quality measurement.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The site inventory (see `edgepath sites`): every probe's metrics carry a `site`
+    /// label, the site of the address the probe left from (`unknown` when it is in no
+    /// subnet), and `edgepath_site_findings` counts what the file claims that the probe
+    /// did not find. Reloaded on SIGHUP with the modules.
+    #[arg(long, value_name = "FILE")]
+    pub sites: Option<PathBuf>,
+    /// TLS and basic auth in the Prometheus ecosystem's web configuration format
+    /// (exporter-toolkit's web-config.yml: tls_server_config with cert_file, key_file,
+    /// client_auth_type, client_ca_file, min_version, max_version; basic_auth_users
+    /// with bcrypt hashes). Reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
 }
 
 /// The address families the clients have (`--family`).

@@ -29,6 +29,9 @@ struct CaptureJson<'a> {
     live: Option<serde_json::Value>,
     #[serde(flatten)]
     report: &'a Report,
+    /// Flows and findings per site, with `--sites`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sites: Option<Vec<edgepath_capture::sites::SiteSummary>>,
 }
 
 /// Runs the command.
@@ -38,6 +41,11 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
         args.provisioning.as_deref(),
         Profile::Current,
     )?;
+    let inventory = args
+        .sites
+        .as_deref()
+        .map(crate::sites_cmd::load)
+        .transpose()?;
     let (report, title, live) = match (&args.interface, &args.file) {
         (Some(interface), _) => live_capture(args, interface, &input)?,
         (None, Some(file)) => (
@@ -67,14 +75,21 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
         )
         .with_context(|| format!("--html {}", html.display()))?;
     }
+    let sites = inventory
+        .as_ref()
+        .map(|inv| edgepath_capture::sites::by_site(&report, inv));
     if args.output.json {
         emit_json(&CaptureJson {
             endpoints: &input.source,
             live,
             report: &report,
+            sites,
         })?;
     } else {
         let mut text = render(&report, &title, args.all);
+        if let (Some(sites), Some(inv)) = (&sites, &inventory) {
+            text.push_str(&sites_text(sites, inv));
+        }
         // Flows are classified by these ranges: say which list they are.
         let mut head = format!("Endpoint data: {}\n", input.source.description);
         if let Some(l) = &live {
@@ -87,6 +102,58 @@ pub fn run(args: &CaptureArgs) -> Result<Outcome> {
     // their strings) one allocation at a time took a tenth of a 400 MB run.
     std::mem::forget(report);
     Ok(outcome)
+}
+
+/// The per-site summary of the text report.
+fn sites_text(
+    sites: &[edgepath_capture::sites::SiteSummary],
+    inv: &edgepath_model::Inventory,
+) -> String {
+    let mut out = format!("\nPer site ({}):\n", inv.path);
+    let mut t = Table::new(&["SITE", "CLIENTS", "FLOWS", "MEDIA PATHS", "FINDINGS"]);
+    for s in sites {
+        let paths: Vec<String> = s
+            .media_paths
+            .iter()
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect();
+        let findings: Vec<String> = s
+            .findings
+            .iter()
+            .rev()
+            .map(|(sev, n)| format!("{n} {sev}"))
+            .collect();
+        t.row(vec![
+            s.site.clone(),
+            s.clients.len().to_string(),
+            s.flows.to_string(),
+            if paths.is_empty() {
+                "-".into()
+            } else {
+                paths.join(", ")
+            },
+            if findings.is_empty() {
+                "-".into()
+            } else {
+                findings.join(", ")
+            },
+        ]);
+    }
+    t.render(&mut out);
+    for s in sites.iter().filter(|s| !s.problems.is_empty()) {
+        out.push_str(&format!("{}:\n", s.site));
+        for p in &s.problems {
+            out.push_str(&format!("  - {p}\n"));
+        }
+    }
+    if !inv.problems.is_empty() {
+        out.push_str(&format!(
+            "The inventory has {} problem(s); `edgepath sites {}` lists them.\n",
+            inv.problems.len(),
+            inv.path
+        ));
+    }
+    out
 }
 
 /// A capture file, on `threads` threads (one per core by default).

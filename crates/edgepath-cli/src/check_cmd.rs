@@ -79,6 +79,7 @@ pub fn config(args: &CheckSettings) -> Result<(CheckConfig, EndpointSource)> {
             profile: args.profile,
             legacy_ports: args.legacy_ports.clone(),
             tenant: args.tenant.clone(),
+            relay: None,
             proxy,
             pac,
             proxy_search,
@@ -113,7 +114,11 @@ fn render_pac(pac: &PacReport) -> String {
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let (cfg, source) = config(&CheckSettings::from_args(args)?)?;
     // Read before probing: a file that cannot be opened is a mistake in the command.
-    let inventory = args.sites.as_deref().map(crate::sites_cmd::load).transpose()?;
+    let inventory = args
+        .sites
+        .as_deref()
+        .map(crate::sites_cmd::load)
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

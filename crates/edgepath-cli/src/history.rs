@@ -28,6 +28,10 @@ pub struct Record {
     pub vpn: VpnState,
     /// Microsoft's version of the endpoint data, when known.
     pub endpoints_version: Option<String>,
+    /// The site of the client (with `--sites`; `unknown` when in none), absent without
+    /// an inventory and in histories written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 /// A modality in a run.
@@ -86,6 +90,7 @@ impl Record {
                 .collect(),
             vpn: r.vpn.state,
             endpoints_version: version,
+            site: None,
         }
     }
 }
@@ -276,6 +281,7 @@ pub(crate) mod tests {
             }],
             vpn: VpnState::None,
             endpoints_version: None,
+            site: None,
         }
     }
 

@@ -8,6 +8,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use edgepath_model::sites::claims::SiteReport;
+
 use anyhow::{anyhow, Context, Result};
 use edgepath_model::{MediaPath, Status, Via};
 use edgepath_probe::check;
@@ -38,6 +40,45 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// `--spread`: as `--interval`, and `0` for none; at most a day.
+pub fn parse_spread(s: &str) -> Result<Duration, String> {
+    if s.trim_end_matches(['s', 'm', 'h']) == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: a number with s, m or h (30s), or 0"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("`{s}`: the unit is s, m or h")),
+    };
+    if secs > 86_400 {
+        return Err(format!("`{s}`: at most 24 h"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The spread when `--spread` is not given: a tenth of the interval, at most 5 minutes
+/// (a 5 m interval spreads its runs over 30 s).
+pub fn default_spread(interval: Duration) -> Duration {
+    (interval / 10).min(Duration::from_secs(300))
+}
+
+/// Where in `spread` a run starts, from 8 random bytes: uniform to the millisecond.
+pub fn offset_in(spread: Duration, random: [u8; 8]) -> Duration {
+    let ms = spread.as_millis() as u64;
+    if ms == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(u64::from_le_bytes(random) % ms)
+}
+
 /// Runs the command.
 pub fn run(args: &MonitorArgs) -> Result<Outcome> {
     if let Some(history) = &args.summary {
@@ -49,6 +90,18 @@ pub fn run(args: &MonitorArgs) -> Result<Outcome> {
         .ok_or_else(|| anyhow!("give --history FILE (runs are appended) or --summary FILE"))?;
     let settings = crate::check_settings::CheckSettings::from_args(&args.check)?;
     let (cfg, source) = crate::check_cmd::config(&settings)?;
+    let inventory = args
+        .check
+        .sites
+        .as_deref()
+        .map(crate::sites_cmd::load)
+        .transpose()?;
+    if let Some(inv) = &inventory {
+        for line in inv.problem_lines() {
+            eprintln!("edgepath monitor: site inventory: {line}");
+        }
+    }
+    let spread = args.spread.unwrap_or_else(|| default_spread(args.interval));
     let version = source.version.map(|v| v.to_string());
     let mut file = OpenOptions::new()
         .create(true)
@@ -60,9 +113,10 @@ pub fn run(args: &MonitorArgs) -> Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     eprintln!(
-        "edgepath monitor: a check every {} s into {} (Ctrl-C ends it)",
+        "edgepath monitor: a check every {} s into {}, each at a random moment within {} s of its slot (--spread), Ctrl-C ends it",
         args.interval.as_secs(),
-        history.display()
+        history.display(),
+        spread.as_secs()
     );
     let mut runs = 0u64;
     let mut worst = Outcome::Clean;
@@ -75,11 +129,33 @@ pub fn run(args: &MonitorArgs) -> Result<Outcome> {
             let _ = stop_tx.send(true);
         }
     });
+    // Slots are a fixed cadence from the start; each run starts at a random moment of
+    // its slot's spread (a run that overran its slot starts at once).
+    let first_slot = Instant::now();
     loop {
-        let started = Instant::now();
+        let slot = first_slot + args.interval * u32::try_from(runs).unwrap_or(u32::MAX);
+        let at = slot + offset_in(spread, edgepath_probe::ids::random_bytes());
+        let stop = runtime.block_on(async {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => false,
+                _ = stop_rx.wait_for(|s| *s) => true,
+            }
+        });
+        if stop {
+            break;
+        }
         let time = crate::store::now_rfc3339();
         let report = runtime.block_on(check::run(&cfg, &mut Unwatched));
-        let record = Record::of(&report, time, version.clone());
+        let mut record = Record::of(&report, time, version.clone());
+        let site = inventory
+            .as_ref()
+            .map(|inv| SiteReport::new(inv, &report.site_facts()));
+        if let Some(site) = &site {
+            record.site = Some(site.label().to_owned());
+            if site.has_warnings() {
+                worst = Outcome::Findings;
+            }
+        }
         let mut line = serde_json::to_string(&record).context("could not render the record")?;
         line.push('\n');
         file.write_all(line.as_bytes())
@@ -90,22 +166,15 @@ pub fn run(args: &MonitorArgs) -> Result<Outcome> {
             .iter()
             .map(|m| format!("{} {} ({})", m.modality, m.path, m.status))
             .collect();
-        println!("{} {}", record.time, paths.join(", "));
+        match &record.site {
+            Some(site) => println!("{} [{site}] {}", record.time, paths.join(", ")),
+            None => println!("{} {}", record.time, paths.join(", ")),
+        }
         if report.modalities.iter().any(|m| m.status != Status::Good) {
             worst = Outcome::Findings;
         }
         runs += 1;
         if args.count.is_some_and(|c| runs >= c) || *stop_rx.borrow() {
-            break;
-        }
-        let next = started + args.interval;
-        let stop = runtime.block_on(async {
-            tokio::select! {
-                _ = tokio::time::sleep_until(next.into()) => false,
-                _ = stop_rx.wait_for(|s| *s) => true,
-            }
-        });
-        if stop {
             break;
         }
     }
@@ -225,6 +294,37 @@ mod tests {
         for bad in ["", "5x", "1s", "2d", "m", "99999999999999999999h"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn spreads() {
+        assert_eq!(parse_spread("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_spread("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_spread("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_spread("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "x", "25h", "3d"] {
+            assert!(parse_spread(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            default_spread(Duration::from_secs(300)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            default_spread(Duration::from_secs(86_400)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(offset_in(Duration::ZERO, [0xff; 8]), Duration::ZERO);
+        let spread = Duration::from_secs(30);
+        for r in [[0u8; 8], [0xff; 8], [7, 1, 2, 3, 4, 5, 6, 7]] {
+            assert!(offset_in(spread, r) < spread);
+        }
+        // Uniform enough: 1,000 draws from the OS cover every tenth of the spread.
+        let mut tenths = [0u32; 10];
+        for _ in 0..1000 {
+            let o = offset_in(spread, edgepath_probe::ids::random_bytes());
+            tenths[(o.as_millis() / 3000) as usize] += 1;
+        }
+        assert!(tenths.iter().all(|&n| n > 40), "{tenths:?}");
     }
 
     #[test]

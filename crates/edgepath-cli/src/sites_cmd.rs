@@ -91,7 +91,9 @@ fn text(inv: &Inventory, lookups: &[Lookup]) -> String {
             format!(", {} trusted IP range(s)", inv.trusted_ips.len())
         }
     );
-    let mut t = Table::new(&["SITE", "REGION", "CITY", "COUNTRY", "SUBNETS", "INSIDE", "VPN"]);
+    let mut t = Table::new(&[
+        "SITE", "REGION", "CITY", "COUNTRY", "SUBNETS", "INSIDE", "VPN",
+    ]);
     for site in &inv.sites {
         let subnets: Vec<_> = inv.subnets.iter().filter(|s| s.site == site.name).collect();
         let flag = |f: &dyn Fn(&edgepath_model::Subnet) -> Option<bool>| {
@@ -134,7 +136,10 @@ fn text(inv: &Inventory, lookups: &[Lookup]) -> String {
         }
     }
     if inv.problems.is_empty() {
-        out.push_str(&format!("\nNo problems: {} would take this file.\n", taker(inv)));
+        out.push_str(&format!(
+            "\nNo problems: {} would take this file.\n",
+            taker(inv)
+        ));
     } else {
         let refused = inv.problems.iter().filter(|p| p.rejected).count();
         out.push_str(&format!(

@@ -243,3 +243,55 @@ fn bad_files_exit_2_and_truncated_ones_warn() {
     assert_eq!(doc["stats"]["packets"], 111);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn flows_and_findings_per_site_of_an_inventory() {
+    // teams.pcap's client is 192.168.1.6 (and .112 once): a home office in the CQD
+    // building file; the other clients (a DHCP 0.0.0.0, a router) are in no site.
+    let dir = std::env::temp_dir().join(format!("edgepath-capture-sites-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let inv = dir.join("sites.csv");
+    std::fs::write(
+        &inv,
+        "192.168.1.0,Home office,24,Milan-Home,,,,Milan,,IT,,EMEA,0,0,0\n",
+    )
+    .unwrap();
+    let file = shared("captures/teams.pcap");
+    let (doc, _) = json(&[
+        "capture",
+        file.to_str().unwrap(),
+        "--json",
+        "--sites",
+        inv.to_str().unwrap(),
+    ]);
+    let sites = doc["sites"].as_array().unwrap();
+    let flows: usize = doc["flows"].as_array().unwrap().len();
+    let total: u64 = sites.iter().map(|s| s["flows"].as_u64().unwrap()).sum();
+    assert_eq!(total as usize, flows, "every flow in one site");
+    let home = &sites[0];
+    assert_eq!(home["site"], "Milan-Home");
+    assert_eq!(
+        home["clients"],
+        serde_json::json!(["192.168.1.6", "192.168.1.112"])
+    );
+    assert_eq!(home["media_paths"]["relay-udp"], 9);
+    assert_eq!(home["findings"]["warn"], 1);
+    assert!(home["problems"][0]
+        .as_str()
+        .unwrap()
+        .contains("outside the media range"));
+    assert_eq!(sites[1]["site"], "unknown");
+    // Text: the per-site table.
+    let out = edgepath(&[
+        "capture",
+        file.to_str().unwrap(),
+        "--sites",
+        inv.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Per site (") && text.contains("Milan-Home  2"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

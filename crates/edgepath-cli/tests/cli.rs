@@ -688,3 +688,65 @@ fn import_records_the_version_and_lists_changes() {
         .unwrap()
         .contains("Microsoft's version not recorded"));
 }
+
+#[test]
+fn sites_checks_an_inventory_as_cqd_does_and_answers_lookups() {
+    let c = cache_dir("sites");
+    std::fs::create_dir_all(&*c).unwrap();
+    let clean = c.join("clean.csv");
+    std::fs::write(
+        &clean,
+        "192.168.1.0,USA/Seattle/SEATTLE-SEA-1,26,SEATTLE-SEA-1,Contoso,IT Termination,Engineering,Seattle,98001,US,WA,MSUS,1,0,0\n",
+    )
+    .unwrap();
+    let out = edgepath(
+        &c,
+        &[
+            "sites",
+            clean.to_str().unwrap(),
+            "--lookup",
+            "192.168.1.9",
+            "10.0.0.1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 site(s), 1 subnet(s)"), "{text}");
+    assert!(
+        text.contains("192.168.1.9 is in SEATTLE-SEA-1 (192.168.1.0/26, line 1)"),
+        "{text}"
+    );
+    assert!(text.contains("10.0.0.1 is in no site"), "{text}");
+    assert!(
+        text.contains("No problems: CQD would take this file."),
+        "{text}"
+    );
+    // A file CQD refuses: exit 1, each problem with file and line, the rest still read.
+    let bad = c.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "NetworkIP,NetworkName,NetworkRange\n10.1.0.0,a,16,A,,,,,,,,,1,0\n10.1.2.0,b,24,B,,,,,,,,,1,0\n",
+    )
+    .unwrap();
+    let out = edgepath(&c, &["sites", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["format"], "cqd-building");
+    assert_eq!(v["accepted"], false);
+    let kinds: Vec<(u64, &str)> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [(1, "header"), (3, "overlap")]);
+    assert_eq!(v["subnets"].as_array().unwrap().len(), 2);
+    // A file that cannot be read: exit 2.
+    let out = edgepath(&c, &["sites", "/nonexistent/sites.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot open /nonexistent/sites.csv"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -15,94 +15,15 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{lab_dir, metric_names, repo, unavailable};
+use common::prom::{
+    alert_rules_firing_at_once, bridge_to_lab_exporter, free_port, get, query, start_lab_exporter,
+    wait_for, Started,
+};
+use common::{metric_names, repo, unavailable};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_edgepath");
-
-/// Processes started here, ended (by their PID) and waited for on drop, also when an
-/// assertion fails.
-struct Started(Vec<(String, Child)>);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        // Last started first: Prometheus and the bridges, then the labs (whose exporter
-        // is ended by its PID so that lab/run tears the lab down itself).
-        while let Some((what, mut child)) = self.0.pop() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    _ if Instant::now() > deadline => {
-                        eprintln!("{what} did not end in 60 s; killing it");
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                    _ => std::thread::sleep(Duration::from_millis(100)),
-                }
-            }
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn get(url: &str) -> Option<Value> {
-    let mut resp = ureq::get(url).call().ok()?;
-    let text = resp.body_mut().read_to_string().ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// Prometheus' answer to an instant query: (labels, value) per series.
-fn query(base: &str, q: &str) -> Vec<(Value, f64)> {
-    let url = format!(
-        "{base}/api/v1/query?query={}",
-        q.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            })
-            .collect::<String>()
-    );
-    let Some(doc) = get(&url) else {
-        return Vec::new();
-    };
-    doc["data"]["result"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            let v = r["value"][1]
-                .as_str()
-                .unwrap_or("nan")
-                .parse()
-                .unwrap_or(f64::NAN);
-            (r["metric"].clone(), v)
-        })
-        .collect()
-}
 
 fn site_value(rows: &[(Value, f64)], site: &str, modality: &str) -> Option<f64> {
     rows.iter()
@@ -140,50 +61,12 @@ fn prometheus_scrapes_two_lab_sites_and_the_fallback_alert_fires() {
     )
     .unwrap();
     let sites = [("home-nat", free_port()), ("hotel", free_port())];
+    let serve_args = format!("--config {}", config.display());
     for (site, _) in &sites {
-        // `exec` makes the shell's PID the exporter's: ending that PID ends the command
-        // and lab/run tears its lab down.
-        let script = format!(
-            "ip netns identify > {d}/ns-{site}.tmp && mv {d}/ns-{site}.tmp {d}/ns-{site} && echo $$ > {d}/pid-{site} && exec {BIN} serve --listen 127.0.0.1:9788 --config {c} 2> {d}/serve-{site}.log",
-            d = dir.display(),
-            c = config.display()
-        );
-        let child = Command::new(lab_dir().join("run"))
-            .args(["--edgepath", BIN, site, "--", "sh", "-c", &script])
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join(format!("lab-{site}.log"))).unwrap(),
-            ))
-            .spawn()
-            .unwrap();
-        started.0.push((format!("lab/run {site}"), child));
+        start_lab_exporter(&mut started, &dir, site, &serve_args);
     }
     for (site, port) in &sites {
-        let ns_file = dir.join(format!("ns-{site}"));
-        wait_for(&format!("the {site} lab"), Duration::from_secs(120), || {
-            ns_file.exists()
-        });
-        let ns = std::fs::read_to_string(&ns_file).unwrap().trim().to_owned();
-        assert!(!ns.is_empty(), "{site}: no namespace name");
-        // Each connection here becomes one to the exporter inside the namespace (a
-        // script: socat's address syntax would read the inner address's colons).
-        let hop = dir.join(format!("hop-{site}.sh"));
-        std::fs::write(
-            &hop,
-            format!("#!/bin/sh\nexec ip netns exec {ns} socat STDIO TCP:127.0.0.1:9788\n"),
-        )
-        .unwrap();
-        let chmod = Command::new("chmod").arg("+x").arg(&hop).status().unwrap();
-        assert!(chmod.success());
-        let bridge = Command::new("socat")
-            .args([
-                format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-                format!("EXEC:{}", hop.display()),
-            ])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        started.0.push((format!("socat bridge to {site}"), bridge));
+        bridge_to_lab_exporter(&mut started, &dir, site, *port);
         wait_for(
             &format!("the {site} exporter"),
             Duration::from_secs(30),
@@ -194,16 +77,7 @@ fn prometheus_scrapes_two_lab_sites_and_the_fallback_alert_fires() {
             },
         );
     }
-    // contrib's rules, every `for:` set to 0 s.
-    let rules: String =
-        std::fs::read_to_string(repo().join("contrib/prometheus/edgepath-alerts.yml"))
-            .unwrap()
-            .lines()
-            .map(|l| match l.trim_start().strip_prefix("for:") {
-                Some(_) => format!("{}for: 0s\n", &l[..l.len() - l.trim_start().len()]),
-                None => format!("{l}\n"),
-            })
-            .collect();
+    let rules = alert_rules_firing_at_once();
     std::fs::write(dir.join("rules.yml"), rules).unwrap();
     let targets: String = sites
         .iter()

@@ -54,6 +54,7 @@ impl Default for Timeouts {
 }
 
 /// What to check and how.
+#[derive(Clone)]
 pub struct CheckConfig {
     /// The model: services, names, ports.
     pub catalog: Catalog,
@@ -65,6 +66,8 @@ pub struct CheckConfig {
     pub legacy_ports: Vec<u16>,
     /// A tenant domain: its lyncdiscover and sip names are resolved too.
     pub tenant: Option<String>,
+    /// The relay name to probe instead of the catalog's (`serve`'s `target`).
+    pub relay: Option<String>,
     /// The proxy, if any.
     pub proxy: Option<Proxy>,
     /// The PAC the proxy was decided from, and its answer per name, when one was.
@@ -396,9 +399,12 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
     let t = cfg.timeouts;
     // 1. Names, all at once.
     let ProbeNames {
-        relay: relay_names,
+        relay: mut relay_names,
         services: service_names,
     } = probe_names(&cfg.catalog);
+    if let Some(relay) = &cfg.relay {
+        relay_names = vec![relay.clone()];
+    }
     let av = cfg.catalog.service(ServiceId::AvEdge);
     let mut names: Vec<String> = relay_names.clone();
     names.extend(service_names.iter().map(|(_, n)| n.clone()));

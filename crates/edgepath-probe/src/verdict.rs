@@ -546,6 +546,7 @@ mod tests {
             profile: Profile::Current,
             legacy_ports: Vec::new(),
             tenant: None,
+            relay: None,
             proxy: None,
             pac: None,
             proxy_search: Vec::new(),

@@ -8,6 +8,7 @@
 //! provisioning = "office-sip.xml"   # relative to this file
 //! proxy = "http://10.0.0.2:3128"    # or "none"; default: HTTPS_PROXY
 //! duration = 5                      # seconds of quality measurement
+//! target = "relay"                  # what /probe?target=T names: "relay" or "tenant"
 //! turn_user_env = "OFFICE_TURN_USER"
 //! turn_password_env = "OFFICE_TURN_PASSWORD"
 //! ```
@@ -48,6 +49,19 @@ struct ModuleConf {
     turn_user_env: Option<String>,
     turn_password_env: Option<String>,
     turn_secret_env: Option<String>,
+    target: Option<String>,
+}
+
+/// What `/probe?module=M&target=T` names (the multi-target pattern: one module, many
+/// targets, as prometheus-operator's Probe resource and blackbox-style scrape configs
+/// write them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetKind {
+    /// The relay name (or address) to probe instead of the catalog's.
+    #[default]
+    Relay,
+    /// The tenant's SIP domain (its lyncdiscover and sip names are resolved too).
+    Tenant,
 }
 
 /// The quality measurement of a scrape when a module does not say: short enough for
@@ -63,6 +77,8 @@ pub struct Module {
     pub settings: CheckSettings,
     /// Where it is written (`file:line`), for errors found later.
     pub place: String,
+    /// What a scrape's `target` parameter names.
+    pub target: TargetKind,
 }
 
 /// The 1-based line of a byte offset.
@@ -84,6 +100,7 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Module>> {
             settings: CheckSettings::from_env(DEFAULT_DURATION)
                 .map_err(|e| anyhow!("the default module: {e}"))?,
             place: "the default module".into(),
+            target: TargetKind::Relay,
         }]);
     };
     let shown = path.display();
@@ -108,10 +125,18 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Module>> {
         }
         let settings =
             settings(conf.get_ref(), dir).map_err(|e| anyhow!("{place}: module {name}: {e}"))?;
+        let target = match conf.get_ref().target.as_deref() {
+            None | Some("relay") => TargetKind::Relay,
+            Some("tenant") => TargetKind::Tenant,
+            Some(other) => {
+                bail!("{place}: module {name}: target `{other}`: \"relay\" or \"tenant\"")
+            }
+        };
         out.push(Module {
             name,
             settings,
             place,
+            target,
         });
     }
     Ok(out)

@@ -4,7 +4,8 @@
 //! current value and 0 for the others so a change shows as a change, and no
 //! high-cardinality labels (no addresses).
 
-use edgepath_model::{EndpointSource, MediaPath, Status, Via, VpnState};
+use edgepath_model::sites::claims::SiteReport;
+use edgepath_model::{EndpointSource, MediaPath, Severity, Status, Via, VpnState};
 use edgepath_probe::check::Report;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
@@ -67,14 +68,52 @@ fn bool_f(b: bool) -> f64 {
     }
 }
 
+/// A label value as the exposition format writes it: the encoder writes values as they
+/// are, and a site name comes from the admin's file.
+fn label_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The metrics of one probe: `report` (None when the check could not run), how long
-/// it took, and the endpoint data it used.
+/// it took, the endpoint data it used, and with a site inventory the probe's site:
+/// then every series carries a `site` label (a constant label of the registry, so a
+/// central Prometheus that gathers many branches tells them apart without relabelling).
 pub fn probe_metrics(
     report: Option<&Report>,
     seconds: f64,
     source: Option<&EndpointSource>,
+    site: Option<&SiteReport>,
 ) -> String {
-    let mut reg = Registry::with_prefix("edgepath");
+    let site_label = site.map(|s| {
+        (
+            std::borrow::Cow::Borrowed("site"),
+            std::borrow::Cow::Owned(label_value(s.label())),
+        )
+    });
+    let mut reg = Registry::with_prefix_and_labels("edgepath", site_label.into_iter());
+    if let Some(site) = site {
+        let findings = family(
+            &mut reg,
+            "site_findings",
+            "What the site inventory claims of this site that the probe did not find, per severity (info, warn, error)",
+            None,
+        );
+        for sev in Severity::ALL {
+            let n = site.findings.iter().filter(|f| f.severity == *sev).count();
+            findings
+                .get_or_create(&labels(&[("severity", sev.name())]))
+                .set(n as f64);
+        }
+    }
     let ok = report.is_some_and(|r| r.modalities.iter().all(|m| m.path != MediaPath::None));
     single(
         &mut reg,
@@ -201,7 +240,7 @@ mod tests {
 
     #[test]
     fn without_a_report_only_failure_and_duration() {
-        let text = probe_metrics(None, 1.5, None);
+        let text = probe_metrics(None, 1.5, None, None);
         assert!(text.contains("edgepath_probe_success 0"), "{text}");
         assert!(
             text.contains("edgepath_probe_duration_seconds 1.5"),
@@ -209,5 +248,27 @@ mod tests {
         );
         assert!(!text.contains("modality_path"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_site_label_on_every_series_escaped() {
+        let inv = edgepath_model::Inventory::parse(
+            "s.csv",
+            "10.0.0.0,n,24,Bldg \"7\" \\ east,,,,,,,,,1,0\n",
+        );
+        let facts = edgepath_model::sites::claims::Measured {
+            local: Some("10.0.0.9".parse().unwrap()),
+            ..Default::default()
+        };
+        let site = SiteReport::new(&inv, &facts);
+        let text = probe_metrics(None, 1.0, None, Some(&site));
+        let label = r#"site="Bldg \"7\" \\ east""#;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains(label), "{line}");
+        }
+        assert!(
+            text.contains(r#"edgepath_site_findings{site="Bldg \"7\" \\ east",severity="info"} 1"#),
+            "{text}"
+        );
     }
 }

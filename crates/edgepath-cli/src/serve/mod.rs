@@ -14,9 +14,11 @@
 //! `edgepath_exporter_config_last_reload_successful 0`). A probe running across a
 //! reload ends with the settings it started with.
 
+mod bcrypt;
 pub mod config;
 pub mod metrics;
 mod signals;
+pub mod web_config;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -28,7 +30,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use edgepath_model::{EndpointSource, MediaPath};
 use edgepath_probe::check::{self, CheckConfig};
-use edgepath_probe::quality::Unwatched;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
@@ -48,12 +49,15 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// A finished probe's answer.
 struct Done {
     finished: Instant,
+    /// The scrape's `target`, if it named one.
+    target: Option<String>,
     body: Rc<String>,
 }
 
 /// A module ready to probe.
 struct ModuleState {
     config: Rc<CheckConfig>,
+    target: config::TargetKind,
     source: EndpointSource,
     /// When the endpoint data's age was taken (it grows while the exporter runs).
     loaded: Instant,
@@ -149,8 +153,34 @@ impl Own {
 /// module it started with).
 type Modules = Rc<BTreeMap<String, Rc<ModuleState>>>;
 
+/// The web configuration in use (`--web-config`), and the digests of credentials that
+/// passed.
+struct Web {
+    config: Rc<web_config::WebConfig>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+}
+
+fn load_web(args: &ServeArgs) -> Result<Web> {
+    let config = match &args.web_config {
+        Some(p) => web_config::load(p).context("--web-config")?,
+        None => web_config::WebConfig {
+            tls: None,
+            users: BTreeMap::new(),
+            summary: "plain HTTP, no authentication".to_owned(),
+        },
+    };
+    Ok(Web {
+        acceptor: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+        config: Rc::new(config),
+    })
+}
+
 struct State {
+    web: RefCell<Rc<Web>>,
+    auth_cache: RefCell<Vec<[u8; 32]>>,
     modules: RefCell<Modules>,
+    /// The site inventory (`--sites`), reloaded with the modules.
+    sites: RefCell<Option<Rc<edgepath_model::Inventory>>>,
     own: RefCell<Own>,
 }
 
@@ -170,6 +200,7 @@ fn load_modules(args: &ServeArgs) -> Result<BTreeMap<String, Rc<ModuleState>>> {
             m.name.clone(),
             Rc::new(ModuleState {
                 config: Rc::new(cfg),
+                target: m.target,
                 source,
                 loaded: Instant::now(),
                 last: tokio::sync::Mutex::new(None),
@@ -179,15 +210,31 @@ fn load_modules(args: &ServeArgs) -> Result<BTreeMap<String, Rc<ModuleState>>> {
     Ok(states)
 }
 
+/// The site inventory of `--sites`, its problems said once on stderr (they are findings
+/// of every probe, never a reason not to serve).
+fn load_sites(args: &ServeArgs) -> Result<Option<Rc<edgepath_model::Inventory>>> {
+    let Some(path) = &args.sites else {
+        return Ok(None);
+    };
+    let inv = crate::sites_cmd::load(path).context("--sites")?;
+    for line in inv.problem_lines() {
+        eprintln!("edgepath serve: site inventory: {line}");
+    }
+    Ok(Some(Rc::new(inv)))
+}
+
 /// On SIGHUP: the configuration and endpoint data again, or, when they do not load,
 /// the modules loaded before, with the reason logged.
 fn reload(state: &State, args: &ServeArgs) {
-    let result = load_modules(args);
+    let result = load_modules(args).and_then(|m| Ok((m, load_sites(args)?, load_web(args)?)));
     let own = state.own.borrow();
     let outcome = match result {
-        Ok(new) => {
+        Ok((new, sites, web)) => {
             let names: Vec<String> = new.keys().cloned().collect();
             *state.modules.borrow_mut() = Rc::new(new);
+            *state.sites.borrow_mut() = sites;
+            *state.web.borrow_mut() = Rc::new(web);
+            state.auth_cache.borrow_mut().clear();
             own.know(&names);
             own.reload_ok.set(1.0);
             eprintln!(
@@ -214,9 +261,14 @@ fn reload(state: &State, args: &ServeArgs) {
 /// Runs the exporter until Ctrl-C or SIGTERM; SIGHUP reloads.
 pub fn run(args: &ServeArgs) -> Result<Outcome> {
     let states = load_modules(args)?;
+    let sites = load_sites(args)?;
+    let web = load_web(args)?;
     let names: Vec<String> = states.keys().cloned().collect();
     let state = Rc::new(State {
+        web: RefCell::new(Rc::new(web)),
+        auth_cache: RefCell::new(Vec::new()),
         modules: RefCell::new(Rc::new(states)),
+        sites: RefCell::new(sites),
         own: RefCell::new(Own::new(&names)),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -231,10 +283,15 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
             .await
             .with_context(|| format!("--listen {listen}"))?;
         let addr = listener.local_addr().unwrap_or(listen);
-        eprintln!(
-            "edgepath serve: listening on http://{addr}/ (modules: {}); /probe?module=NAME, /metrics",
-            names.join(", ")
-        );
+        {
+            let web = state.web.borrow();
+            eprintln!(
+                "edgepath serve: listening on {}://{addr}/ ({}; modules: {}); /probe?module=NAME, /metrics",
+                if web.acceptor.is_some() { "https" } else { "http" },
+                web.config.summary,
+                names.join(", ")
+            );
+        }
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -248,17 +305,25 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
                         }
                     };
                     let state = Rc::clone(&state);
+                    // The configuration of the moment the connection came: a reload
+                    // applies to the next one.
+                    let web = Rc::clone(&state.web.borrow());
                     tokio::task::spawn_local(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let state = Rc::clone(&state);
-                            async move { Ok::<_, Infallible>(answer(&state, req).await) }
-                        });
-                        if let Err(e) = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await
-                        {
-                            if !e.is_incomplete_message() {
-                                eprintln!("edgepath serve: {peer}: {e}");
+                        match &web.acceptor {
+                            None => serve_connection(state, stream, peer).await,
+                            Some(acceptor) => {
+                                let handshake = tokio::time::timeout(
+                                    TLS_HANDSHAKE_TIMEOUT,
+                                    acceptor.accept(stream),
+                                );
+                                match handshake.await {
+                                    Ok(Ok(tls)) => serve_connection(state, tls, peer).await,
+                                    Ok(Err(e)) => eprintln!("edgepath serve: {peer}: TLS: {e}"),
+                                    Err(_) => eprintln!(
+                                        "edgepath serve: {peer}: TLS: no handshake within {} s",
+                                        TLS_HANDSHAKE_TIMEOUT.as_secs()
+                                    ),
+                                }
                             }
                         }
                     });
@@ -275,6 +340,28 @@ pub fn run(args: &ServeArgs) -> Result<Outcome> {
     // A DNS lookup given up on may still hold a blocking thread: do not wait for it.
     runtime.shutdown_background();
     Ok(Outcome::Clean)
+}
+
+/// How long a client has to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One HTTP/1.1 connection, plain or inside TLS.
+async fn serve_connection<S>(state: Rc<State>, stream: S, peer: std::net::SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = Rc::clone(&state);
+        async move { Ok::<_, Infallible>(answer(&state, req).await) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+    {
+        if !e.is_incomplete_message() {
+            eprintln!("edgepath serve: {peer}: {e}");
+        }
+    }
 }
 
 fn text(status: StatusCode, body: String, content_type: &str) -> Response<Full<Bytes>> {
@@ -321,7 +408,26 @@ fn percent_decode(s: &str) -> String {
 
 async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
-    let resp = if req.method() != Method::GET && req.method() != Method::HEAD {
+    let web = Rc::clone(&state.web.borrow());
+    let credentials = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let allowed = web
+        .config
+        .authorized(credentials, &mut state.auth_cache.borrow_mut());
+    let resp = if !allowed {
+        let mut r = text(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized\n".into(),
+            "text/plain; charset=utf-8",
+        );
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Basic realm=\"edgepath\""),
+        );
+        r
+    } else if req.method() != Method::GET && req.method() != Method::HEAD {
         text(
             StatusCode::METHOD_NOT_ALLOWED,
             "GET only\n".into(),
@@ -329,7 +435,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         )
     } else {
         match path.as_str() {
-            "/probe" => probe(state, req.uri().query()).await,
+            "/probe" => probe(state, req.uri().query(), scrape_timeout(&req)).await,
             "/metrics" => {
                 let mut out = String::new();
                 let _ = prometheus_client::encoding::text::encode(
@@ -367,7 +473,45 @@ fn index(state: &State) -> String {
     )
 }
 
-async fn probe(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+/// Stops the quality measurement at a deadline (the scrape's timeout).
+struct Deadline(Instant);
+
+impl edgepath_probe::quality::Watch for Deadline {
+    fn stopped(&self) -> bool {
+        Instant::now() >= self.0
+    }
+}
+
+/// Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`, when the scraper sent it.
+fn scrape_timeout(req: &Request<Incoming>) -> Option<Duration> {
+    req.headers()
+        .get("x-prometheus-scrape-timeout-seconds")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
+}
+
+/// A DNS name (letters, digits, `-`, `.`, at most 253) or an IP address: what a target
+/// may be before it reaches a resolver or a report.
+fn is_host_name(t: &str) -> bool {
+    t.parse::<std::net::IpAddr>().is_ok()
+        || (t.len() <= 253
+            && t.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }))
+}
+
+async fn probe(
+    state: &State,
+    query: Option<&str>,
+    timeout: Option<Duration>,
+) -> Response<Full<Bytes>> {
     let plain = "text/plain; charset=utf-8";
     let modules = state.modules();
     let name = match query_param(query, "module") {
@@ -401,26 +545,60 @@ async fn probe(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
             plain,
         );
     };
+    let target = query_param(query, "target").filter(|t| !t.is_empty());
+    if let Some(t) = &target {
+        if !is_host_name(t) {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "target: a DNS name or an IP address\n".into(),
+                plain,
+            );
+        }
+    }
     let asked = Instant::now();
     let mut last = m.last.lock().await;
-    if let Some(done) = last.as_ref().filter(|d| d.finished >= asked) {
-        // This scrape came while the module's probe ran: its answer is ours too.
+    if let Some(done) = last
+        .as_ref()
+        .filter(|d| d.finished >= asked && d.target == target)
+    {
+        // This scrape came while the module's probe of the same target ran: its answer
+        // is ours too.
         return text(StatusCode::OK, String::clone(&done.body), OPENMETRICS);
     }
     let started = Instant::now();
-    let cfg = Rc::clone(&m.config);
-    let run = tokio::task::spawn_local(async move { check::run(&cfg, &mut Unwatched).await });
+    let mut cfg = CheckConfig::clone(&m.config);
+    match (&target, m.target) {
+        (Some(t), config::TargetKind::Relay) => cfg.relay = Some(t.clone()),
+        (Some(t), config::TargetKind::Tenant) => cfg.tenant = Some(t.clone()),
+        (None, _) => {}
+    }
+    // Prometheus says how long it waits; the quality measurement ends a second before,
+    // so the answer is in time with what was measured (1.5 s for the answer to travel).
+    let mut watch = match timeout {
+        Some(t) => {
+            let budget = t.saturating_sub(Duration::from_millis(1500));
+            cfg.duration = cfg.duration.min(budget.saturating_sub(started.elapsed()));
+            Deadline(started + budget)
+        }
+        None => Deadline(started + Duration::from_secs(86_400 * 2)),
+    };
+    let run = tokio::task::spawn_local(async move { check::run(&cfg, &mut watch).await });
     let report = run.await;
     let seconds = started.elapsed().as_secs_f64();
     let mut source = m.source.clone();
     if let Some(days) = source.age_days.as_mut() {
         *days += (m.loaded.elapsed().as_secs() / 86_400) as i64;
     }
+    let sites = state.sites.borrow().clone();
+    let site = sites.as_deref().map(|inv| {
+        let facts = report.as_ref().map(|r| r.site_facts()).unwrap_or_default();
+        edgepath_model::sites::claims::SiteReport::new(inv, &facts)
+    });
     let body = match &report {
-        Ok(r) => metrics::probe_metrics(Some(r), seconds, Some(&source)),
+        Ok(r) => metrics::probe_metrics(Some(r), seconds, Some(&source), site.as_ref()),
         Err(e) => {
             eprintln!("edgepath serve: module {name}: the probe failed: {e}");
-            metrics::probe_metrics(None, seconds, Some(&source))
+            metrics::probe_metrics(None, seconds, Some(&source), site.as_ref())
         }
     };
     let success = report
@@ -452,6 +630,7 @@ async fn probe(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
     let body = Rc::new(body);
     *last = Some(Done {
         finished: Instant::now(),
+        target,
         body: Rc::clone(&body),
     });
     text(StatusCode::OK, String::clone(&body), OPENMETRICS)

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses a part of this
 
 pub mod generated;
+pub mod prom;
 
 use std::collections::BTreeSet;
 use std::io::Write;
