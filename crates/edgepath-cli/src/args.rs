@@ -69,6 +69,28 @@ pub enum Command {
     /// summarise a history: how often each modality was on each path, quality
     /// percentiles.
     Monitor(MonitorArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    /// (`edgepath completions bash > /etc/bash_completion.d/edgepath`).
+    Completions(CompletionsArgs),
+    /// Write the manual pages, edgepath(1) and one per command (edgepath-check(1), ...),
+    /// into a directory.
+    Man(ManArgs),
+}
+
+/// `edgepath completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `edgepath man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Where to write the pages (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
 }
 
 /// `edgepath monitor`.

@@ -9,6 +9,7 @@ mod catalog_cmd;
 mod check_cmd;
 mod check_settings;
 mod decode_cmd;
+mod docs_cmd;
 mod history;
 #[cfg(feature = "live")]
 mod live;
@@ -47,6 +48,8 @@ fn main() -> ExitCode {
         Command::Audit(a) => audit_cmd::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Monitor(a) => monitor::run(a),
+        Command::Completions(a) => docs_cmd::completions(a),
+        Command::Man(a) => docs_cmd::man(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -142,6 +142,7 @@ fn the_readme_is_a_first_read_and_links_every_command_page() {
         "capture",
         "audit",
         "serve",
+        "sites",
         "decode",
         "windows",
         "json",
