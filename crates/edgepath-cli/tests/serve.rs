@@ -37,11 +37,13 @@ impl Drop for Ended {
 /// endpoint data's age may come first).
 fn start(
     config: &std::path::Path,
+    extra: &[&str],
 ) -> (Ended, BufReader<std::process::ChildStderr>, String, String) {
     let mut child = Ended(
         Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
+            .args(extra)
             .env_remove("EDGEPATH_ENDPOINTS")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -84,7 +86,7 @@ fn serve_answers_and_refuses_clearly_and_stops_on_sigterm() {
         "[modules.office]\nduration = 1\n\n[modules.home]\nproxy = \"none\"\n",
     )
     .unwrap();
-    let (mut child, _log, first, addr) = start(&config);
+    let (mut child, _log, first, addr) = start(&config, &[]);
     assert!(first.contains("modules: home, office"), "{first}");
     let agent = agent();
     let get = |path: &str| status_and_body(agent.get(&format!("http://{addr}{path}")).call());
@@ -161,7 +163,7 @@ fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("sites.toml");
     std::fs::write(&config, "[modules.office]\nduration = 1\n").unwrap();
-    let (child, err, _, addr) = start(&config);
+    let (child, err, _, addr) = start(&config, &[]);
     // Every line it logs, as it comes.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -234,5 +236,89 @@ fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
     ] {
         assert!(body.contains(want), "{want} in {body}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--web-config` is reloaded on SIGHUP like the modules: basic auth added answers 401
+/// without the password (with `WWW-Authenticate`) and 200 with it; a web configuration
+/// that does not load keeps the one in use.
+#[test]
+fn web_config_basic_auth_is_reloaded_on_sighup() {
+    let dir = std::env::temp_dir().join(format!("edgepath-serve-web-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("serve.toml");
+    std::fs::write(&config, "[modules.office]\nduration = 1\n").unwrap();
+    let web = dir.join("web.yml");
+    std::fs::write(&web, "# nothing yet\n").unwrap();
+    let (child, err, first, addr) = start(&config, &["--web-config", web.to_str().unwrap()]);
+    assert!(first.contains("plain HTTP, no authentication"), "{first}");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("serve never logged {what:?}"),
+            }
+        }
+    };
+    let agent = agent();
+    let get = |auth: Option<&str>| {
+        let mut req = agent.get(&format!("http://{addr}/metrics"));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        match req.call() {
+            Ok(resp) => (
+                resp.status().as_u16(),
+                resp.headers()
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            ),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let hup = || {
+        let sent = Command::new("kill")
+            .args(["-HUP", &child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    assert_eq!(get(None).0, 200);
+    // bcrypt of "scrape-secret" (cost 4).
+    std::fs::write(
+        &web,
+        "basic_auth_users:\n  prometheus: $2b$04$szVMNpquV3m1K/JD9sv0tOTc/J/NpJzEn2tnpFd1A42.ag0YSB1gu\n",
+    )
+    .unwrap();
+    hup();
+    wait_for("configuration reloaded");
+    let (code, challenge) = get(None);
+    assert_eq!(code, 401);
+    assert_eq!(challenge.as_deref(), Some("Basic realm=\"edgepath\""));
+    // prometheus:scrape-secret, then a wrong password.
+    assert_eq!(get(Some("Basic cHJvbWV0aGV1czpzY3JhcGUtc2VjcmV0")).0, 200);
+    assert_eq!(get(Some("Basic cHJvbWV0aGV1czp3cm9uZw==")).0, 401);
+    // A web configuration that does not load: the one in use stays.
+    std::fs::write(&web, "basic_auth_users:\n  prometheus: plaintext\n").unwrap();
+    hup();
+    let line = wait_for("reload failed");
+    assert!(
+        line.contains("basic_auth_users.prometheus: not a bcrypt hash"),
+        "{line}"
+    );
+    assert_eq!(get(None).0, 401);
+    assert_eq!(get(Some("Basic cHJvbWV0aGV1czpzY3JhcGUtc2VjcmV0")).0, 200);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -658,4 +658,29 @@ mod tests {
         assert_eq!(percent_decode("%41%42"), "AB");
         assert_eq!(percent_decode("%é1"), "%é1");
     }
+
+    #[test]
+    fn targets_are_host_names_or_addresses() {
+        for good in [
+            "worldaz.tr.teams.microsoft.com",
+            "contoso.com",
+            "relay",
+            "52.112.0.1",
+            "2603:1063::1",
+        ] {
+            assert!(is_host_name(good), "{good}");
+        }
+        let long = "a".repeat(64);
+        for bad in [
+            "",
+            "a..b",
+            "a b",
+            "x/../y",
+            "<script>",
+            long.as_str(),
+            "a.b.",
+        ] {
+            assert!(!is_host_name(bad), "{bad}");
+        }
+    }
 }
