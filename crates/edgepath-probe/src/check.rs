@@ -239,6 +239,10 @@ pub struct Report {
     pub proxy_vendor: Option<crate::cloud_proxy::VendorReport>,
     /// The relay probed.
     pub relay: Option<String>,
+    /// The address this host sends from towards the relay (the routing table's choice,
+    /// known whether or not the relay answers; towards another name that resolved when
+    /// the relay's does not): what a site inventory is asked about.
+    pub local_address: Option<IpAddr>,
     /// Per address family: the relay address, how UDP and TCP were answered (or
     /// silently dropped), the best relay path and the services reachable.
     pub families: Vec<FamilyReport>,
@@ -256,7 +260,7 @@ impl Report {
         let mut public: Vec<IpAddr> = self.nat.public.iter().map(SocketAddr::ip).collect();
         public.dedup();
         edgepath_model::sites::claims::Measured {
-            local: self.nat.local,
+            local: self.local_address.or(self.nat.local),
             public,
             media_tunnelled: (self.vpn.state != edgepath_model::VpnState::Unknown)
                 .then(|| self.vpn.media_tunnelled()),
@@ -436,6 +440,12 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         .or_else(|| relay_names.first().cloned());
 
     let vpn = vpn_routes(cfg, relay_ip, &service_names, &lookup);
+    // Towards the relay; when it does not resolve, towards any name that did.
+    let towards = relay_ip.or_else(|| dns.iter().find_map(|r| r.addresses.first().copied()));
+    let local_address = match towards {
+        Some(ip) => family::local_source(ip).await,
+        None => None,
+    };
 
     // 2. Every probe at once.
     let mut udp_ports: Vec<u16> = av
@@ -667,6 +677,7 @@ pub async fn run(cfg: &CheckConfig, watch: &mut dyn Watch) -> Report {
         pac: cfg.pac.clone(),
         proxy_search: cfg.proxy_search.clone(),
         proxy_vendor,
+        local_address,
         relay: relay_name.map(|n| {
             if targets.is_empty() {
                 n

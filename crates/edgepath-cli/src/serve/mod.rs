@@ -572,11 +572,13 @@ async fn probe(
         (Some(t), config::TargetKind::Tenant) => cfg.tenant = Some(t.clone()),
         (None, _) => {}
     }
-    // Prometheus says how long it waits; the quality measurement ends a second before,
-    // so the answer is in time with what was measured (1.5 s for the answer to travel).
+    // Prometheus says how long it waits; the quality measurement stops sending well
+    // before, so the answer is in time with what was measured: after the stop the last
+    // answers are still waited for (up to a second), then the answer travels. A quarter
+    // of the timeout, at least 3 s, is kept for that (a 10 s timeout measures until 7 s).
     let mut watch = match timeout {
         Some(t) => {
-            let budget = t.saturating_sub(Duration::from_millis(1500));
+            let budget = t.saturating_sub((t / 4).max(Duration::from_secs(3)));
             cfg.duration = cfg.duration.min(budget.saturating_sub(started.elapsed()));
             Deadline(started + budget)
         }
