@@ -19,8 +19,8 @@ use crate::args::MonitorArgs;
 use crate::history::{read_history, summary, Percentiles, Record, Summary};
 use crate::output::{emit, emit_json, Outcome, Table};
 
-/// `5m`, `30s`, `1h`, `90` (seconds): at least 10 s, at most a day.
-pub fn parse_interval(s: &str) -> Result<Duration, String> {
+/// Seconds of `5m`, `30s`, `1h` or `90` (seconds).
+fn seconds(s: &str) -> Result<u64, String> {
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => (&s[..i], &s[i..]),
         None => (s, "s"),
@@ -28,12 +28,17 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{s}`: a number with s, m or h (5m)"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        _ => return Err(format!("`{s}`: the unit is s, m or h")),
-    };
+    match unit {
+        "s" => Ok(n),
+        "m" => Ok(n.saturating_mul(60)),
+        "h" => Ok(n.saturating_mul(3600)),
+        _ => Err(format!("`{s}`: the unit is s, m or h")),
+    }
+}
+
+/// `5m`, `30s`, `1h`, `90` (seconds): at least 10 s, at most a day.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let secs = seconds(s)?;
     if !(10..=86_400).contains(&secs) {
         return Err(format!("`{s}`: between 10 s and 24 h"));
     }
@@ -42,22 +47,7 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 
 /// `--spread`: as `--interval`, and `0` for none; at most a day.
 pub fn parse_spread(s: &str) -> Result<Duration, String> {
-    if s.trim_end_matches(['s', 'm', 'h']) == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}`: a number with s, m or h (30s), or 0"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        _ => return Err(format!("`{s}`: the unit is s, m or h")),
-    };
+    let secs = seconds(s)?;
     if secs > 86_400 {
         return Err(format!("`{s}`: at most 24 h"));
     }

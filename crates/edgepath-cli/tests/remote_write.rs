@@ -17,10 +17,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::prom::{
-    alert_rules_firing_at_once, bridge_to_lab_exporter, free_port, get, query, start_lab_exporter,
-    wait_for, Started,
+    alert_rules_firing_at_once, bridge_to_lab_exporter, free_port, get, query, skipped,
+    start_lab_exporter, wait_for, Started,
 };
-use common::unavailable;
 use serde_json::Value;
 
 /// bcrypt of "scrape-secret" (Python's bcrypt, cost 4: the test pays for each check).
@@ -157,18 +156,7 @@ fn prometheus(started: &mut Started, dir: &Path, name: &str, args: &[String]) {
 
 #[test]
 fn branch_agent_remote_writes_and_the_alert_fires_centrally_for_its_site() {
-    if let Some(why) = unavailable().or_else(|| {
-        Command::new("prometheus")
-            .arg("--version")
-            .output()
-            .is_err()
-            .then(|| "no prometheus (Debian package prometheus)".to_owned())
-    }) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the remote-write lab test cannot run under CI: {why}"
-        );
-        eprintln!("SKIPPED the remote-write lab test: {why}");
+    if skipped("remote-write lab test") {
         return;
     }
     let dir: PathBuf =

@@ -68,6 +68,41 @@ fn start(
     (child, err, first, addr)
 }
 
+/// Every line the exporter logs, as it comes.
+fn follow(err: BufReader<std::process::ChildStderr>) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The first line logged that holds `what`, within 20 s.
+fn logged(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(what) => return line,
+            Ok(_) => {}
+            Err(_) => panic!("serve never logged {what:?}"),
+        }
+    }
+}
+
+/// SIGHUP to the exporter.
+fn hup(child: &Ended) {
+    let sent = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 /// An HTTP client that returns 4xx and 5xx answers instead of failing on them.
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -164,35 +199,11 @@ fn sighup_reloads_and_a_bad_reload_keeps_the_modules_in_use() {
     let config = dir.join("sites.toml");
     std::fs::write(&config, "[modules.office]\nduration = 1\n").unwrap();
     let (child, err, _, addr) = start(&config, &[]);
-    // Every line it logs, as it comes.
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in err.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = |what: &str| -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("serve never logged {what:?}"),
-            }
-        }
-    };
+    let rx = follow(err);
+    let wait_for = |what: &str| logged(&rx, what);
     let agent = agent();
     let get = |path: &str| status_and_body(agent.get(&format!("http://{addr}{path}")).call());
-    let hup = || {
-        let sent = Command::new("kill")
-            .args(["-HUP", &child.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
+    let hup = || hup(&child);
     // A SIGHUP as soon as it says it listens reloads (it does not end it).
     std::fs::write(
         &config,
@@ -252,25 +263,8 @@ fn web_config_basic_auth_is_reloaded_on_sighup() {
     std::fs::write(&web, "# nothing yet\n").unwrap();
     let (child, err, first, addr) = start(&config, &["--web-config", web.to_str().unwrap()]);
     assert!(first.contains("plain HTTP, no authentication"), "{first}");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in err.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = |what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("serve never logged {what:?}"),
-            }
-        }
-    };
+    let rx = follow(err);
+    let wait_for = |what: &str| logged(&rx, what);
     let agent = agent();
     let get = |auth: Option<&str>| {
         let mut req = agent.get(&format!("http://{addr}/metrics"));
@@ -288,13 +282,7 @@ fn web_config_basic_auth_is_reloaded_on_sighup() {
             Err(e) => panic!("{e}"),
         }
     };
-    let hup = || {
-        let sent = Command::new("kill")
-            .args(["-HUP", &child.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
+    let hup = || hup(&child);
     assert_eq!(get(None).0, 200);
     // bcrypt of "scrape-secret" (cost 4).
     std::fs::write(

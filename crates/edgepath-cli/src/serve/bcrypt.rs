@@ -101,18 +101,27 @@ fn bcrypt(cost: u32, salt: &[u8; 16], password: &[u8]) -> [u8; 24] {
 /// bcrypt base64 to bytes (the last group may be 2 or 3 characters); `None` on a
 /// character outside the alphabet.
 fn decode(text: &str) -> Option<Vec<u8>> {
+    decode_base64(ALPHABET, text)
+}
+
+/// Base64 in `alphabet`, unpadded (a last group of 2 or 3 characters); `None` on a
+/// character outside it or a lone last character. RFC 4648's and bcrypt's differ only in
+/// the alphabet.
+pub(super) fn decode_base64(alphabet: &[u8; 64], text: &str) -> Option<Vec<u8>> {
     let values: Vec<u32> = text
         .bytes()
-        .map(|c| ALPHABET.iter().position(|&a| a == c).map(|p| p as u32))
+        .map(|c| alphabet.iter().position(|&a| a == c).map(|p| p as u32))
         .collect::<Option<_>>()?;
+    if values.len() % 4 == 1 {
+        return None;
+    }
     let mut out = Vec::with_capacity(values.len() * 3 / 4);
     for group in values.chunks(4) {
         let n = group
             .iter()
             .enumerate()
             .fold(0u32, |acc, (i, v)| acc | (v << (18 - 6 * i)));
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..group.len()]);
+        out.extend_from_slice(&n.to_be_bytes()[1..group.len()]);
     }
     Some(out)
 }

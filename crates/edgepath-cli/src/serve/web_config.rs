@@ -297,23 +297,7 @@ impl WebConfig {
 /// RFC 4648 base64 (with or without padding); `None` on anything else.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let text = text.trim_end_matches('=');
-    let values: Vec<u32> = text
-        .bytes()
-        .map(|c| ALPHABET.iter().position(|&a| a == c).map(|p| p as u32))
-        .collect::<Option<_>>()?;
-    if values.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(values.len() * 3 / 4);
-    for group in values.chunks(4) {
-        let n = group
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, v)| acc | (v << (18 - 6 * i)));
-        out.extend_from_slice(&n.to_be_bytes()[1..group.len()]);
-    }
-    Some(out)
+    super::bcrypt::decode_base64(ALPHABET, text.trim_end_matches('='))
 }
 
 #[cfg(test)]

@@ -158,3 +158,23 @@ pub fn alert_rules_firing_at_once() -> String {
         })
         .collect()
 }
+
+/// Whether this test must be skipped: no root, no lab packages or no prometheus. Said
+/// loudly; under CI a failure instead (CI installs all of it).
+pub fn skipped(test: &str) -> bool {
+    let Some(why) = super::unavailable().or_else(|| {
+        Command::new("prometheus")
+            .arg("--version")
+            .output()
+            .is_err()
+            .then(|| "no prometheus (Debian package prometheus)".to_owned())
+    }) else {
+        return false;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the {test} cannot run under CI: {why}"
+    );
+    eprintln!("SKIPPED the {test}: {why}");
+    true
+}
