@@ -262,8 +262,14 @@ impl Report {
         edgepath_model::sites::claims::Measured {
             local: self.local_address.or(self.nat.local),
             public,
-            media_tunnelled: (self.vpn.state != edgepath_model::VpnState::Unknown)
-                .then(|| self.vpn.media_tunnelled()),
+            // The route the local address was chosen by: the relay's. With a stale split
+            // some Optimize ranges may go through the tunnel while the relay probed goes
+            // direct from the LAN address; the subnet is right about that address.
+            media_tunnelled: match &self.vpn.relay {
+                Some(r) if r.error.is_none() => Some(r.tunnel),
+                _ => (self.vpn.state != edgepath_model::VpnState::Unknown)
+                    .then(|| self.vpn.media_tunnelled()),
+            },
             proxy: self.proxy.is_some(),
         }
     }
